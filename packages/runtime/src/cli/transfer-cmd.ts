@@ -1,0 +1,16 @@
+import { parse } from './args.js';
+import type { Command } from './command.js';
+
+const help = `Usage: rtfmri upload|download [options]\n\n(not available yet in this build)`;
+const make = (name: string): Command => ({
+  name,
+  summary: '',
+  help,
+  async run(argv, io) {
+    const p = parse(argv, {}, { min: 0, max: 0 });
+    if (p.values.help) return io.out(help), 0;
+    throw new Error(`rtfmri ${name} is not available yet in this build`);
+  },
+});
+export const uploadCommand = make('upload');
+export const downloadCommand = make('download');
