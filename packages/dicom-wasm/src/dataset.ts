@@ -1,0 +1,512 @@
+// parseDicom / isComplete and the lazy DicomDataset view over the walker's element table.
+import { Inflate } from 'fflate';
+import { keywordOf, parseTagKey, rawVrOf, resolveVr, tagHex } from './dictionary.js';
+import { DicomParseError } from './errors.js';
+import { decodeText, decodeValue, type DicomValue } from './values.js';
+import {
+  F_BE, F_ENCAPS, F_FRAGMENT, F_IMPLICIT, F_ITEM, F_META, F_SEQ, F_UNDEF, MODE_BIG_ENDIAN, MODE_EXPLICIT, MODE_META,
+  R_END, R_HDR, R_LEN, R_NEXT, R_PARENT, R_TAG, R_VAL, R_VRF, ROW_WORDS, Walk,
+} from './wasm.js';
+
+export const IMPLICIT_VR_LE = '1.2.840.10008.1.2';
+export const EXPLICIT_VR_LE = '1.2.840.10008.1.2.1';
+export const DEFLATED_EXPLICIT_VR_LE = '1.2.840.10008.1.2.1.99';
+export const EXPLICIT_VR_BE = '1.2.840.10008.1.2.2';
+
+const TAG_PIXEL_DATA = 0x7fe00010;
+
+export interface ParseOptions {
+  /** Upper bound on the inflated size of a deflated data set (default 1 GiB): a zip bomb fails. */
+  maxInflatedBytes?: number;
+}
+
+/** One element of a data set. Offsets index `dataset.bytes`. */
+export interface DicomElement {
+  tag: number;
+  /** '00100010' */
+  tagHex: string;
+  /** VR from the stream (explicit VR) or the dictionary (implicit VR; 'UN' when unknown) */
+  vr: string;
+  keyword: string | undefined;
+  isPrivate: boolean;
+  /** decoded on access (see values.ts); SQ -> DicomDataset[]; encapsulated pixel data -> fragments */
+  readonly value: unknown;
+  /** offset of the tag */
+  headerOffset: number;
+  /** offset of the first value byte */
+  valueOffset: number;
+  /** value length as encoded; -1 for undefined length */
+  length: number;
+  /** offset just past the element, including its sequence delimiter when it has one */
+  end: number;
+  /** sequence items (SQ, or an undefined-length UN holding a sequence) */
+  items?: DicomDataset[];
+  /** encapsulated pixel data: the fragments after the basic offset table */
+  fragments?: Uint8Array[];
+  /** encapsulated pixel data: the basic offset table item's bytes (often empty) */
+  offsetTable?: Uint8Array;
+}
+
+interface Shared {
+  bytes: Uint8Array;
+  original: Uint8Array;
+  rows: Uint32Array;
+  transferSyntaxUID: string;
+  dataSetOffset: number;
+  utf8?: boolean;
+  pixelRepresentation?: number;
+  root?: DicomDataset;
+}
+
+export type PixelData =
+  | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
+
+const KNOWN_VRS = new Set(
+  'AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' '),
+);
+
+function u16le(b: Uint8Array, o: number): number {
+  return b[o] | (b[o + 1] << 8);
+}
+
+/** Guesses the encoding of a bare data set (no meta) from its first element header. */
+function guessSyntax(b: Uint8Array, o: number): { explicit: boolean; bigEndian: boolean } | undefined {
+  if (b.length - o < 8) return undefined;
+  const le = u16le(b, o);
+  const be = (b[o] << 8) | b[o + 1];
+  const vr = String.fromCharCode(b[o + 4], b[o + 5]);
+  const explicit = KNOWN_VRS.has(vr);
+  const bigEndian = explicit && be < le;
+  const group = bigEndian ? be : le;
+  // a data set starts with one of the low groups (0008 in practice); anything else is not DICOM
+  if (group < 0x0002 || group > 0x0028 || group & 1) return undefined;
+  return { explicit, bigEndian };
+}
+
+function syntaxOf(uid: string): { explicit: boolean; bigEndian: boolean; deflated: boolean } {
+  switch (uid) {
+    case IMPLICIT_VR_LE: return { explicit: false, bigEndian: false, deflated: false };
+    case EXPLICIT_VR_BE: return { explicit: true, bigEndian: true, deflated: false };
+    case DEFLATED_EXPLICIT_VR_LE: return { explicit: true, bigEndian: false, deflated: true };
+    // every other standard transfer syntax (compressed ones included) is explicit VR LE
+    default: return { explicit: true, bigEndian: false, deflated: false };
+  }
+}
+
+function inflateCapped(data: Uint8Array, max: number, at: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  let failed: unknown;
+  const inf = new Inflate((chunk) => {
+    total += chunk.length;
+    if (total > max) throw new DicomParseError('inflated data set too large', at, `more than ${max} bytes`);
+    parts.push(chunk);
+  });
+  try {
+    // pushed in slices so the size cap stops a bomb early
+    const step = 1 << 16;
+    for (let o = 0; o < data.length; o += step) inf.push(data.subarray(o, o + step), o + step >= data.length);
+    if (data.length === 0) inf.push(new Uint8Array(0), true);
+  } catch (e) {
+    failed = e;
+  }
+  if (failed instanceof DicomParseError) throw failed;
+  if (failed) throw new DicomParseError('invalid deflate stream', at, String((failed as Error).message ?? failed));
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+/**
+ * Parses DICOM Part 10 bytes (or a bare data set). Synchronous; the module instantiates on first
+ * use if `ready()` was not awaited. Values are decoded lazily from `bytes`, which must not change
+ * while the dataset is used. Throws DicomParseError (and nothing else) for bad input.
+ */
+export function parseDicom(bytes: Uint8Array, options: ParseOptions = {}): DicomDataset {
+  if (!(bytes instanceof Uint8Array)) throw new DicomParseError('input is not a Uint8Array', 0);
+  try {
+    return parseInner(bytes, options);
+  } catch (e) {
+    if (e instanceof DicomParseError) throw e;
+    // a wrapper bug must still honour the contract; keep the cause for debugging
+    const err = new DicomParseError('internal error', 0, String((e as Error)?.message ?? e));
+    (err as { cause?: unknown }).cause = e;
+    throw err;
+  }
+}
+
+function parseInner(bytes: Uint8Array, options: ParseOptions): DicomDataset {
+  const n = bytes.length;
+  let start: number;
+  let hasMeta = true;
+  if (n >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d) start = 132;
+  else if (n >= 4 && bytes[0] === 0x44 && bytes[1] === 0x49 && bytes[2] === 0x43 && bytes[3] === 0x4d) start = 4;
+  else if (n >= 8 && u16le(bytes, 0) === 0x0002) start = 0;
+  else {
+    hasMeta = false;
+    start = 0;
+  }
+  let walk: Walk;
+  let src = bytes;
+  let transferSyntaxUID: string;
+  let dataSetOffset: number;
+  if (hasMeta) {
+    walk = new Walk(start, MODE_META | MODE_EXPLICIT);
+    walk.run(src);
+    // the walker stops at the first element outside group 0002 (or at the end of the bytes)
+    dataSetOffset = walk.pos();
+    const metaRows = walk.rows();
+    let uid: string | undefined;
+    for (let r = 0; r < metaRows.length; r += ROW_WORDS) {
+      if (metaRows[r + R_TAG] === 0x00020010) {
+        const v = metaRows[r + R_VAL];
+        uid = decodeText(bytes, v, v + metaRows[r + R_LEN], false).replace(/[\0 ]+$/, '').trim();
+      }
+    }
+    let syntax: { explicit: boolean; bigEndian: boolean; deflated: boolean };
+    if (uid) {
+      syntax = syntaxOf(uid);
+      transferSyntaxUID = uid;
+    } else {
+      const g = guessSyntax(bytes, dataSetOffset) ?? { explicit: true, bigEndian: false };
+      syntax = { ...g, deflated: false };
+      transferSyntaxUID = g.explicit ? (g.bigEndian ? EXPLICIT_VR_BE : EXPLICIT_VR_LE) : IMPLICIT_VR_LE;
+    }
+    if (syntax.deflated && dataSetOffset < n) {
+      const inflated = inflateCapped(bytes.subarray(dataSetOffset), options.maxInflatedBytes ?? 1 << 30, dataSetOffset);
+      src = new Uint8Array(dataSetOffset + inflated.length);
+      src.set(bytes.subarray(0, dataSetOffset));
+      src.set(inflated, dataSetOffset);
+    }
+    walk.setSyntax(syntax.explicit, syntax.bigEndian);
+    if (dataSetOffset < src.length) walk.run(src);
+  } else {
+    const g = guessSyntax(bytes, 0);
+    if (!g) throw new DicomParseError(n < 132 ? 'too short or not DICOM' : 'not DICOM (no DICM prefix and no data set start)', 0);
+    transferSyntaxUID = g.explicit ? (g.bigEndian ? EXPLICIT_VR_BE : EXPLICIT_VR_LE) : IMPLICIT_VR_LE;
+    dataSetOffset = 0;
+    walk = new Walk(0, (g.explicit ? MODE_EXPLICIT : 0) | (g.bigEndian ? MODE_BIG_ENDIAN : 0));
+    walk.run(src);
+  }
+  const shared: Shared = { bytes: src, original: bytes, rows: walk.rows(), transferSyntaxUID, dataSetOffset };
+  const root = new DicomDataset(shared, 0, shared.rows.length / ROW_WORDS, -1);
+  shared.root = root;
+  return root;
+}
+
+/** A data set (the file's, or a sequence item's): a view over the element table; nothing is decoded until asked. */
+export class DicomDataset {
+  /** @internal */ readonly _s: Shared;
+  /** @internal */ readonly _first: number;
+  /** @internal */ readonly _end: number;
+  /** @internal */ readonly _itemRow: number;
+  private index?: Map<number, number>;
+
+  /** @internal use parseDicom */
+  constructor(shared: Shared, firstRow: number, endRow: number, itemRow: number) {
+    this._s = shared;
+    this._first = firstRow;
+    this._end = endRow;
+    this._itemRow = itemRow;
+  }
+
+  /** The buffer every offset refers to: the caller's bytes, or for deflated files the meta followed by the inflated data set. */
+  get bytes(): Uint8Array { return this._s.bytes; }
+  /** From the file meta (0002,0010); for bare data sets the guessed implicit/explicit LE/BE UID. */
+  get transferSyntaxUID(): string { return this._s.transferSyntaxUID; }
+  /** Offset in `bytes` where the data set starts (after preamble and meta). */
+  get dataSetOffset(): number { return this._s.dataSetOffset; }
+  /** True when this is a sequence item rather than the file's data set. */
+  get isItem(): boolean { return this._itemRow >= 0; }
+  /** Item: offset of its (FFFE,E000) header; root: 0. */
+  get headerOffset(): number { return this._itemRow < 0 ? 0 : this._s.rows[this._itemRow * ROW_WORDS + R_HDR]; }
+  /** Item: first byte of its contents; root: dataSetOffset. */
+  get valueOffset(): number { return this._itemRow < 0 ? this._s.dataSetOffset : this._s.rows[this._itemRow * ROW_WORDS + R_VAL]; }
+  /** Item: encoded length (-1 = undefined); root: length of the data set. */
+  get length(): number {
+    if (this._itemRow < 0) return this._s.bytes.length - this._s.dataSetOffset;
+    const l = this._s.rows[this._itemRow * ROW_WORDS + R_LEN];
+    return l === 0xffffffff ? -1 : l;
+  }
+  /** Item: offset just past it, including its item delimiter; root: bytes.length. */
+  get end(): number { return this._itemRow < 0 ? this._s.bytes.length : this._s.rows[this._itemRow * ROW_WORDS + R_END]; }
+  /** Encoding of this data set's elements (an item inside an undefined-length UN is implicit VR LE). */
+  get explicitVR(): boolean {
+    const rows = this._s.rows;
+    for (let r = this._itemRow; r >= 0 && r !== 0xffffffff; r = rows[r * ROW_WORDS + R_PARENT]) {
+      if ((rows[r * ROW_WORDS + R_VRF] >>> 16) & F_IMPLICIT) return false;
+    }
+    return syntaxOf(this._s.transferSyntaxUID).explicit;
+  }
+  get littleEndian(): boolean {
+    if (this._itemRow < 0) return !syntaxOf(this._s.transferSyntaxUID).bigEndian;
+    return !((this._s.rows[this._itemRow * ROW_WORDS + R_VRF] >>> 16) & F_BE);
+  }
+
+  /** File meta elements (group 0002) as their own data set; they are also in the root's elements(). */
+  get meta(): DicomDataset {
+    const rows = this._s.rows;
+    let end = 0;
+    while (end < rows.length / ROW_WORDS && (rows[end * ROW_WORDS + R_VRF] >>> 16) & F_META) end++;
+    return new DicomDataset(this._s, 0, end, -1);
+  }
+
+  private lookup(key: string | number): number {
+    const tag = parseTagKey(key);
+    if (tag === undefined) return -1;
+    if (!this.index) {
+      const m = new Map<number, number>();
+      const rows = this._s.rows;
+      for (let r = this._first; r < this._end; r = rows[r * ROW_WORDS + R_NEXT]) {
+        const t = rows[r * ROW_WORDS + R_TAG];
+        if (!m.has(t)) m.set(t, r);
+      }
+      this.index = m;
+    }
+    return this.index.get(tag) ?? -1;
+  }
+
+  /** True when the element is present (keyword, '00100010', '(0010,0010)' or a tag number). */
+  has(key: string | number): boolean {
+    return this.lookup(key) >= 0;
+  }
+
+  /** The element, or undefined. */
+  element(key: string | number): DicomElement | undefined {
+    const r = this.lookup(key);
+    return r < 0 ? undefined : new Element(this._s, r);
+  }
+
+  /** Decoded value (see DicomElement.value), or undefined when absent. */
+  get(key: string | number): unknown {
+    const r = this.lookup(key);
+    return r < 0 ? undefined : elementValue(this._s, r);
+  }
+
+  /** Typed-value convenience for `get` when the caller knows the type. */
+  getString(key: string | number): string | undefined {
+    const v = this.get(key);
+    return Array.isArray(v) ? v.join('\\') : v === undefined ? undefined : String(v);
+  }
+  getNumber(key: string | number): number | undefined {
+    const v = this.get(key);
+    const x = Array.isArray(v) ? v[0] : v;
+    return typeof x === 'number' ? x : typeof x === 'bigint' ? Number(x) : undefined;
+  }
+
+  /** The elements in file order (meta elements first, for the root of a Part-10 file). */
+  *elements(): IterableIterator<DicomElement> {
+    const rows = this._s.rows;
+    for (let r = this._first; r < this._end; r = rows[r * ROW_WORDS + R_NEXT]) yield new Element(this._s, r);
+  }
+
+  /** Number of elements directly in this data set. */
+  get size(): number {
+    let n = 0;
+    const rows = this._s.rows;
+    for (let r = this._first; r < this._end; r = rows[r * ROW_WORDS + R_NEXT]) n++;
+    return n;
+  }
+
+  /**
+   * Pixel data as a typed view: Uint16Array / Int16Array (BitsAllocated 16, PixelRepresentation
+   * 0/1), Uint8Array / Int8Array (8), Uint32Array / Int32Array (32), Float32Array / Float64Array for
+   * Float/DoubleFloatPixelData. No copy when the value is aligned and little endian; big-endian data
+   * is copied and swapped. Encapsulated pixel data returns its fragments. undefined when absent.
+   */
+  pixelData(): PixelData | Uint8Array[] | undefined {
+    const s = this._s;
+    let r = this.lookup(TAG_PIXEL_DATA);
+    let kind = 0;
+    if (r < 0) { r = this.lookup(0x7fe00008); kind = 1; }
+    if (r < 0) { r = this.lookup(0x7fe00009); kind = 2; }
+    if (r < 0) return undefined;
+    const o = r * ROW_WORDS;
+    const flags = s.rows[o + R_VRF] >>> 16;
+    if (flags & F_ENCAPS) return encapsulated(s, r).fragments;
+    const off = s.rows[o + R_VAL];
+    const len = s.rows[o + R_LEN];
+    const bits = kind === 1 ? 32 : kind === 2 ? 64 : this.getNumber('BitsAllocated') ?? 16;
+    const signed = this.getNumber('PixelRepresentation') === 1;
+    const size = bits === 8 ? 1 : bits === 16 ? 2 : bits === 32 ? 4 : bits === 64 ? 8 : 0;
+    const b = s.bytes;
+    if (size === 0) return b.subarray(off, off + len); // 1-bit or odd sizes: raw bytes
+    const Ctor = kind === 1 ? Float32Array : kind === 2 ? Float64Array
+      : size === 1 ? (signed ? Int8Array : Uint8Array)
+      : size === 2 ? (signed ? Int16Array : Uint16Array)
+      : size === 4 ? (signed ? Int32Array : Uint32Array) : Float64Array;
+    const count = Math.floor(len / size);
+    const bigEndian = (flags & F_BE) !== 0;
+    if (!bigEndian && (b.byteOffset + off) % size === 0) return new Ctor(b.buffer as ArrayBuffer, b.byteOffset + off, count);
+    const copy = b.slice(off, off + count * size);
+    if (bigEndian && size > 1) {
+      for (let i = 0; i < copy.length; i += size) copy.subarray(i, i + size).reverse();
+    }
+    return new Ctor(copy.buffer, 0, count);
+  }
+
+  /**
+   * Part-10 bytes. Unmodified datasets return the caller's original bytes (for deflated files: the
+   * original deflated file); an item returns the raw bytes of its contents.
+   */
+  toBytes(): Uint8Array {
+    if (this._itemRow < 0) return this._s.original;
+    return this._s.bytes.subarray(this.valueOffset, this.contentEnd());
+  }
+
+  private contentEnd(): number {
+    const o = this._itemRow * ROW_WORDS;
+    const rows = this._s.rows;
+    return rows[o + R_LEN] === 0xffffffff ? rows[o + R_END] - 8 : rows[o + R_END];
+  }
+}
+
+function encapsulated(s: Shared, r: number): { offsetTable: Uint8Array; fragments: Uint8Array[] } {
+  const rows = s.rows;
+  const fragments: Uint8Array[] = [];
+  let offsetTable: Uint8Array = new Uint8Array(0);
+  let first = true;
+  const end = rows[r * ROW_WORDS + R_NEXT];
+  for (let k = r + 1; k < end; k = rows[k * ROW_WORDS + R_NEXT]) {
+    const v = rows[k * ROW_WORDS + R_VAL];
+    const view = s.bytes.subarray(v, v + rows[k * ROW_WORDS + R_LEN]);
+    if (first) offsetTable = view; else fragments.push(view);
+    first = false;
+  }
+  return { offsetTable, fragments };
+}
+
+function items(s: Shared, r: number): DicomDataset[] {
+  const rows = s.rows;
+  const out: DicomDataset[] = [];
+  const end = rows[r * ROW_WORDS + R_NEXT];
+  for (let k = r + 1; k < end; k = rows[k * ROW_WORDS + R_NEXT]) out.push(new DicomDataset(s, k + 1, rows[k * ROW_WORDS + R_NEXT], k));
+  return out;
+}
+
+function isUtf8(s: Shared): boolean {
+  if (s.utf8 === undefined) {
+    s.utf8 = false; // SpecificCharacterSet itself is ASCII: decode it as such
+    const cs = s.root?.get(0x00080005);
+    const list = Array.isArray(cs) ? cs : [cs];
+    s.utf8 = list.some((c) => typeof c === 'string' && c.toUpperCase().replace(/\s/g, '') === 'ISO_IR192');
+  }
+  return s.utf8;
+}
+
+function vrOfRow(s: Shared, r: number): string {
+  const vrf = s.rows[r * ROW_WORDS + R_VRF];
+  const a = vrf & 0xff, b = (vrf >>> 8) & 0xff;
+  if (a !== 0) return String.fromCharCode(a, b);
+  const flags = vrf >>> 16;
+  const tag = s.rows[r * ROW_WORDS + R_TAG];
+  if (flags & F_SEQ && !(flags & F_ENCAPS)) return 'SQ';
+  const raw = rawVrOf(tag);
+  if (raw === 'xs') {
+    if (s.pixelRepresentation === undefined) {
+      const pr = s.root?.get(0x00280103);
+      s.pixelRepresentation = typeof pr === 'number' ? pr : 0;
+    }
+    return s.pixelRepresentation === 1 ? 'SS' : 'US';
+  }
+  if (raw !== undefined) return resolveVr(raw) ?? 'UN';
+  if ((tag & 0xffff) === 0) return 'UL'; // group length
+  const group = tag >>> 16;
+  const el = tag & 0xffff;
+  if (group & 1 && el >= 0x10 && el <= 0xff) return 'LO'; // private creator
+  return 'UN';
+}
+
+function elementValue(s: Shared, r: number): unknown {
+  const o = r * ROW_WORDS;
+  const flags = s.rows[o + R_VRF] >>> 16;
+  if (flags & F_ENCAPS) return encapsulated(s, r).fragments;
+  if (flags & F_SEQ) return items(s, r);
+  const vr = vrOfRow(s, r);
+  return decodeValue(vr, s.bytes, s.rows[o + R_VAL], s.rows[o + R_LEN], !(flags & F_BE), isUtf8(s)) as DicomValue;
+}
+
+class Element implements DicomElement {
+  private readonly s: Shared;
+  private readonly r: number;
+  constructor(s: Shared, r: number) {
+    this.s = s;
+    this.r = r;
+  }
+  get tag(): number { return this.s.rows[this.r * ROW_WORDS + R_TAG]; }
+  get tagHex(): string { return tagHex(this.tag); }
+  get vr(): string { return vrOfRow(this.s, this.r); }
+  get keyword(): string | undefined { return keywordOf(this.tag); }
+  get isPrivate(): boolean { return ((this.tag >>> 16) & 1) === 1; }
+  get value(): unknown { return elementValue(this.s, this.r); }
+  get headerOffset(): number { return this.s.rows[this.r * ROW_WORDS + R_HDR]; }
+  get valueOffset(): number { return this.s.rows[this.r * ROW_WORDS + R_VAL]; }
+  get length(): number {
+    const l = this.s.rows[this.r * ROW_WORDS + R_LEN];
+    return l === 0xffffffff ? -1 : l;
+  }
+  get end(): number { return this.s.rows[this.r * ROW_WORDS + R_END]; }
+  get undefinedLength(): boolean { return ((this.s.rows[this.r * ROW_WORDS + R_VRF] >>> 16) & F_UNDEF) !== 0; }
+  get items(): DicomDataset[] | undefined {
+    const f = this.s.rows[this.r * ROW_WORDS + R_VRF] >>> 16;
+    return f & F_SEQ ? items(this.s, this.r) : undefined;
+  }
+  get fragments(): Uint8Array[] | undefined {
+    const f = this.s.rows[this.r * ROW_WORDS + R_VRF] >>> 16;
+    return f & F_ENCAPS ? encapsulated(this.s, this.r).fragments : undefined;
+  }
+  get offsetTable(): Uint8Array | undefined {
+    const f = this.s.rows[this.r * ROW_WORDS + R_VRF] >>> 16;
+    return f & F_ENCAPS ? encapsulated(this.s, this.r).offsetTable : undefined;
+  }
+  /** The element's encoded bytes, header to end (delimiters included). */
+  get raw(): Uint8Array { return this.s.bytes.subarray(this.headerOffset, this.end); }
+  toJSON(): object {
+    return { tag: this.tagHex, vr: this.vr, keyword: this.keyword, headerOffset: this.headerOffset, valueOffset: this.valueOffset, length: this.length, end: this.end };
+  }
+}
+
+// non-image storage classes: no pixel data expected (SR, presentation states, waveforms, raw data and
+// registrations, encapsulated documents, spectroscopy, RT objects other than RT Image and RT Dose)
+const NON_IMAGE_SOP = /^1\.2\.840\.10008\.5\.1\.4\.1\.1\.(88|11|9|66|104|4\.2$|481\.(?![12]$))/;
+
+/**
+ * Whether `bytes` hold a whole file rather than one still being written. Never throws.
+ * False when the walk fails anywhere (truncated meta, element header, value, sequence, item,
+ * fragments), when a Part-10 file has no data set, and when an image (Rows present, or an image
+ * storage SOP class in the meta or data set) has no pixel data yet. A bare data set of a non-image
+ * object cut exactly between two elements cannot be told from a whole one.
+ */
+export function isComplete(bytes: Uint8Array): boolean {
+  try {
+    if (!(bytes instanceof Uint8Array)) return false;
+    const ds = parseDicom(bytes);
+    return wholeEnough(ds);
+  } catch {
+    return false;
+  }
+}
+
+function wholeEnough(ds: DicomDataset): boolean {
+  const rows = ds._s.rows;
+  let hasMeta = false;
+  let hasData = false;
+  let hasPixels = false;
+  let hasRows = false;
+  for (let r = 0; r < rows.length / ROW_WORDS; r = rows[r * ROW_WORDS + R_NEXT]) {
+    const tag = rows[r * ROW_WORDS + R_TAG];
+    if ((rows[r * ROW_WORDS + R_VRF] >>> 16) & F_META) { hasMeta = true; continue; }
+    hasData = true;
+    if (tag === 0x00280010) hasRows = true;
+    if (tag === TAG_PIXEL_DATA || tag === 0x7fe00008 || tag === 0x7fe00009) hasPixels = true;
+  }
+  if (hasMeta && !hasData) return false;
+  if (hasPixels) return true;
+  if (hasRows) return false;
+  const sop = ds.get(0x00020002) ?? ds.get(0x00080016);
+  if (typeof sop === 'string' && sop.startsWith('1.2.840.10008.5.1.4.1.1.') && !NON_IMAGE_SOP.test(sop)) return false;
+  return true;
+}
+
+export { F_FRAGMENT, F_ITEM };

@@ -1,0 +1,97 @@
+// Value decoding by VR, from the caller's bytes (never from wasm memory, never copied except
+// where an unaligned or big-endian typed view is impossible).
+
+/** VRs whose value is text; multi-valued ones are split on backslash. */
+const TEXT_VRS = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'LT', 'PN', 'SH', 'ST', 'TM', 'UC', 'UI', 'UR', 'UT']);
+/** Text VRs with VM 1 by definition: a backslash is part of the text. */
+const SINGLE_TEXT_VRS = new Set(['LT', 'ST', 'UT', 'UR']);
+const NUMERIC_SIZES: Record<string, number> = { US: 2, SS: 2, UL: 4, SL: 4, FL: 4, FD: 8, AT: 4, SV: 8, UV: 8 };
+
+export function isTextVr(vr: string): boolean {
+  return TEXT_VRS.has(vr);
+}
+
+let utf8: TextDecoder | undefined;
+let latin1: TextDecoder | undefined;
+
+/** Raw text of a value: ASCII/Latin-1 by default, UTF-8 when SpecificCharacterSet says ISO_IR 192. */
+export function decodeText(bytes: Uint8Array, start: number, end: number, isUtf8: boolean): string {
+  const n = end - start;
+  if (n <= 0) return '';
+  if (isUtf8) return (utf8 ??= new TextDecoder('utf-8')).decode(bytes.subarray(start, end));
+  if (n <= 256) {
+    // short values (nearly all of them): a char-code loop beats TextDecoder's call overhead
+    let s = '';
+    for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]);
+    return s;
+  }
+  return (latin1 ??= new TextDecoder('latin1')).decode(bytes.subarray(start, end));
+}
+
+function trimValue(s: string, vr: string): string {
+  // trailing padding (space, NUL); leading spaces are insignificant except in the free-text VRs
+  let e = s.length;
+  while (e > 0 && (s.charCodeAt(e - 1) === 0x20 || s.charCodeAt(e - 1) === 0)) e--;
+  let b = 0;
+  if (!SINGLE_TEXT_VRS.has(vr)) while (b < e && s.charCodeAt(b) === 0x20) b++;
+  return b === 0 && e === s.length ? s : s.slice(b, e);
+}
+
+export type DicomValue =
+  | string
+  | string[]
+  | number
+  | number[]
+  | bigint
+  | bigint[]
+  | Uint8Array
+  | Uint8Array[]
+  | undefined
+  | unknown[];
+
+/**
+ * Decodes a (non-sequence) value.
+ * - text VRs: trimmed string, or string[] when the value holds several (backslash-separated);
+ *   DS/IS: number or number[] (NaN for text that is not a number); empty -> '' (text) or undefined (DS/IS)
+ * - US SS UL SL FL FD: number or number[]; SV UV: bigint or bigint[]; AT: tag number(s); empty -> undefined
+ * - everything else (OB OW OD OF OL OV UN, unknown VRs): a Uint8Array view of the bytes, no copy
+ */
+export function decodeValue(vr: string, bytes: Uint8Array, offset: number, length: number, littleEndian: boolean, isUtf8: boolean): DicomValue {
+  if (TEXT_VRS.has(vr)) {
+    const raw = decodeText(bytes, offset, offset + length, isUtf8);
+    if (vr === 'DS' || vr === 'IS') {
+      const parts = raw.split('\\').map((p) => p.trim()).filter((p, i, all) => p !== '' || all.length > 1);
+      if (parts.length === 0) return undefined;
+      const nums = parts.map((p) => (p === '' ? NaN : Number(p)));
+      return nums.length === 1 ? nums[0] : nums;
+    }
+    if (SINGLE_TEXT_VRS.has(vr) || raw.indexOf('\\') < 0) return trimValue(raw, vr);
+    return raw.split('\\').map((p) => trimValue(p, vr));
+  }
+  const size = NUMERIC_SIZES[vr];
+  if (size) {
+    const count = Math.floor(length / size);
+    if (count === 0) return undefined;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset + offset, count * size);
+    const le = littleEndian;
+    const read = (i: number): number | bigint => {
+      const o = i * size;
+      switch (vr) {
+        case 'US': return dv.getUint16(o, le);
+        case 'SS': return dv.getInt16(o, le);
+        case 'UL': return dv.getUint32(o, le);
+        case 'SL': return dv.getInt32(o, le);
+        case 'FL': return dv.getFloat32(o, le);
+        case 'FD': return dv.getFloat64(o, le);
+        case 'AT': return ((dv.getUint16(o, le) << 16) | dv.getUint16(o + 2, le)) >>> 0;
+        case 'SV': return dv.getBigInt64(o, le);
+        default: return dv.getBigUint64(o, le); // UV
+      }
+    };
+    if (count === 1) return read(0) as number | bigint;
+    const out = new Array(count);
+    for (let i = 0; i < count; i++) out[i] = read(i);
+    return out as number[] | bigint[];
+  }
+  return bytes.subarray(offset, offset + length);
+}
