@@ -1,0 +1,469 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as dicom from '@rtfmri/dicom-wasm';
+import type { DicomDataset } from '@rtfmri/dicom-wasm';
+import { NotFoundError, StateError, TimeoutError, ValidationError } from './errors.js';
+import { PathPolicy } from './paths.js';
+import { glob, splitGlob } from './glob.js';
+import { WatchHub, type WatchRoute } from './watcher.js';
+import { FileWaiter, type Validated, type FileWaitDeps } from './actors.js';
+import { checkFile, type CheckRequest, type CheckResult } from './check.js';
+import { acquirePool } from './pool.js';
+
+/** Where a stream's CPU work (read, completeness check, anonymize) runs. */
+export type WorkRoute = 'auto' | 'inline' | 'pool';
+
+export interface DataInterfaceOptions {
+  /** Must be false (or absent) here: the remote stub lives in @rtfmri/sdk. */
+  dataRemote?: boolean;
+  allowedDirs?: string[];
+  allowedFileTypes?: string[];
+  /** Seconds the scanner's clock is ahead of this computer's clock. */
+  scannerClockSkew?: number;
+  /** File events: 'native' (one fs.watch per folder, default) or 'polling' (chokidar, mounted shares). */
+  watchRoute?: WatchRoute;
+  /**
+   * 'auto' (default): in the calling thread while the recent inline work stays under a small budget
+   * (a single stream's latency is best without the thread hop), in the Piscina pool beyond it (many
+   * streams at once never block the event loop). 'inline' / 'pool' force one route.
+   */
+  work?: WorkRoute;
+  /** Safety-net poll of a waited-for file, ms (file events do the real work). */
+  pollIntervalMs?: number;
+  /** Piscina threads (default: cores - 1, 1..4). */
+  poolThreads?: number;
+}
+
+/** Every method a remote caller may invoke (the relay's allow-list). */
+export const DATA_INTERFACE_METHODS = [
+  'initScannerStream', 'getImageData', 'closeStream', 'getFile', 'getNewestFile', 'initWatch', 'watchFile',
+  'putFile', 'listFiles', 'listDirs', 'getAllowedFileTypes', 'getClockSkew', 'ping',
+] as const;
+export type DataInterfaceMethod = (typeof DATA_INTERFACE_METHODS)[number];
+
+/** The methods the upload/download helpers need: a local DataInterface or the SDK's remote stub. */
+export interface FileAccess {
+  getFile(filename: string): Promise<Uint8Array>;
+  putFile(filename: string, data: string | Uint8Array, compress?: boolean): Promise<void>;
+  listFiles(filepattern: string): Promise<string[]>;
+  getAllowedFileTypes(): Promise<string[]>;
+}
+
+const TR_PLACEHOLDER = /\{([^{}]*)\}/g;
+
+/** Compiles `scan_{TR:03d}.dcm` into a name function; anything but {TR}/{TR:0Nd}/{TR:d} is refused. */
+export function compileFilePattern(filePattern: string): (index: number) => string {
+  if (typeof filePattern !== 'string' || filePattern.length === 0) {
+    throw new ValidationError('filePattern must be a non-empty string');
+  }
+  if (filePattern.includes('/') || filePattern.includes('\\') || filePattern.includes('\0')) {
+    throw new ValidationError(`filePattern must be a file name (no folders): ${filePattern}`);
+  }
+  const parts: Array<string | { width: number; zero: boolean }> = [];
+  let last = 0;
+  let found = false;
+  for (const m of filePattern.matchAll(TR_PLACEHOLDER)) {
+    const spec = /^TR(?::(0?)(\d*)d)?$/.exec(m[1]);
+    if (!spec) {
+      throw new ValidationError(`filePattern placeholder {${m[1]}} not supported: use {TR}, {TR:03d}, {TR:06d} (${filePattern})`);
+    }
+    parts.push(filePattern.slice(last, m.index), { zero: spec[1] === '0', width: spec[2] ? Number(spec[2]) : 0 });
+    last = m.index! + m[0].length;
+    found = true;
+  }
+  parts.push(filePattern.slice(last));
+  if (!found) throw new ValidationError(`initScannerStream filePattern must have a {TR} pattern: ${filePattern}`);
+  if (parts.some((p) => typeof p === 'string' && (p.includes('{') || p.includes('}')))) {
+    throw new ValidationError(`filePattern has unbalanced braces: ${filePattern}`);
+  }
+  return (index: number) =>
+    parts.map((p) => (typeof p === 'string' ? p : String(index).padStart(p.width, p.zero ? '0' : ' '))).join('');
+}
+
+function checkTimeout(timeout: unknown, what: string): number {
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+    throw new ValidationError(`${what}: timeout parameter must be > 0 secs (got ${String(timeout)})`);
+  }
+  return timeout;
+}
+
+function checkMinSize(minFileSize: unknown): number {
+  const n = minFileSize == null ? 0 : minFileSize;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+    throw new ValidationError(`minFileSize must be a number >= 0 (got ${String(minFileSize)})`);
+  }
+  return n;
+}
+
+function checkDemoStep(demoStep: unknown): number {
+  const n = demoStep == null ? 0 : demoStep;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+    throw new ValidationError(`demoStep must be a number >= 0 (got ${String(demoStep)})`);
+  }
+  return n;
+}
+
+interface Stream {
+  id: number;
+  imgDir: string;
+  nameOf: (i: number) => string;
+  nextIndex: number;
+  waiter: FileWaiter<DicomDataset>;
+  release: () => void;
+}
+
+interface Watch {
+  dir: string;
+  filePattern: string;
+  waiter: FileWaiter<Uint8Array>;
+  release: () => void;
+}
+
+/** Inline work allowed per window before the pool takes over (auto route). */
+const INLINE_BUDGET_MS = 2;
+const INLINE_WINDOW_MS = 20;
+
+/**
+ * The control-room DataInterface (`dataRemote: false`): rt-cloud's API, names and argument order,
+ * with many streams and watches at once and a path policy that `..` and symlinks cannot bypass.
+ */
+export class DataInterface {
+  readonly policy: PathPolicy;
+  readonly scannerClockSkew: number;
+  private readonly hub: WatchHub;
+  private readonly work: WorkRoute;
+  private readonly pollIntervalMs: number;
+  private readonly poolThreads?: number;
+  private pool: ReturnType<typeof acquirePool> | null = null;
+  private readonly streams = new Map<number, Stream>();
+  private readonly watches = new Map<string, Watch>();
+  private lastWatch: Watch | null = null;
+  private lastStreamId = 0;
+  private closed = false;
+  private readyP: Promise<void> | null = null;
+  private readonly uidMap: unknown;
+  private inlineWindowStart = 0;
+  private inlineSpent = 0;
+  /** How the last validations were routed (diagnostics, benchmark). */
+  readonly routed = { inline: 0, pool: 0 };
+
+  constructor(opts: DataInterfaceOptions = {}) {
+    if (opts.dataRemote === true) {
+      throw new ValidationError('dataRemote: true is the SDK stub (@rtfmri/sdk); @rtfmri/runtime is the local DataInterface');
+    }
+    this.policy = new PathPolicy(opts.allowedDirs ?? [], opts.allowedFileTypes ?? []);
+    const skew = opts.scannerClockSkew ?? 0;
+    if (typeof skew !== 'number' || !Number.isFinite(skew)) throw new ValidationError('scannerClockSkew must be a number');
+    this.scannerClockSkew = skew;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 250;
+    this.hub = new WatchHub({ route: opts.watchRoute ?? 'native', pollIntervalMs: Math.min(100, this.pollIntervalMs) });
+    this.work = opts.work ?? 'auto';
+    this.poolThreads = opts.poolThreads;
+    // One UID map per session: the same original UID maps to the same new UID across every stream.
+    const create = (dicom as unknown as { createUidMap?: () => unknown }).createUidMap;
+    this.uidMap = create ? create() : undefined;
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new StateError('DataInterface is closed');
+  }
+
+  private ready(): Promise<void> {
+    return (this.readyP ??= Promise.resolve(dicom.ready()).then(() => undefined));
+  }
+
+  // ---------------------------------------------------------------- streams
+
+  async initScannerStream(imgDir: string, filePattern: string, minFileSize: number, anonymize = true, demoStep = 0): Promise<number> {
+    this.ensureOpen();
+    const dir = this.policy.checkDir(imgDir);
+    const nameOf = compileFilePattern(filePattern);
+    this.policy.checkFileType(nameOf(0));
+    const min = checkMinSize(minFileSize);
+    const step = checkDemoStep(demoStep);
+    if (typeof anonymize !== 'boolean') throw new ValidationError('anonymize must be a boolean');
+    await this.ready();
+    if (this.work === 'pool') this.pool ??= acquirePool(this.poolThreads);
+    const release = this.hub.acquire(dir);
+    const waiter = new FileWaiter<DicomDataset>(
+      { dir, minFileSize: min, dicom: true, anonymize, demoStep: step },
+      this.deps((bytes) => dicom.parseDicom(bytes)),
+      (name, fn) => this.hub.on(dir, name, fn),
+    );
+    const id = ++this.lastStreamId;
+    this.streams.set(id, { id, imgDir, nameOf, nextIndex: 0, waiter, release });
+    return id;
+  }
+
+  async getImageData(streamId: number, imageIndex?: number | null, timeout = 5): Promise<DicomDataset> {
+    this.ensureOpen();
+    const s = this.streams.get(streamId);
+    if (!s) {
+      throw new ValidationError(`StreamID mismatch: no open stream ${String(streamId)}`, { streamId });
+    }
+    if (imageIndex != null && (!Number.isInteger(imageIndex) || imageIndex < 0)) {
+      throw new ValidationError(`imageIndex must be an integer >= 0 (got ${String(imageIndex)})`);
+    }
+    checkTimeout(timeout, 'getImageData');
+    let index = -1;
+    const ds = await s.waiter.request(
+      () => s.nameOf((index = imageIndex ?? s.nextIndex)),
+      timeout,
+      (name) => new TimeoutError(`getImageData: Dicom file ${path.join(s.imgDir, name)} not found or corrupted`, { streamId, imageIndex: index }),
+    );
+    s.nextIndex = index + 1;
+    return ds;
+  }
+
+  /** Ends a stream: its id then gives "StreamID mismatch"; a pending getImageData is rejected. */
+  async closeStream(streamId: number): Promise<void> {
+    const s = this.streams.get(streamId);
+    if (!s) throw new ValidationError(`StreamID mismatch: no open stream ${String(streamId)}`, { streamId });
+    this.streams.delete(streamId);
+    s.waiter.close();
+    s.release();
+  }
+
+  // ---------------------------------------------------------------- watches
+
+  async initWatch(dir: string, filePattern: string, minFileSize: number, demoStep = 0): Promise<void> {
+    this.ensureOpen();
+    const real = this.policy.checkDir(dir);
+    if (typeof filePattern !== 'string' || filePattern.length === 0 || filePattern.includes('/')) {
+      throw new ValidationError('filePattern must be a file name pattern such as *.dcm');
+    }
+    this.policy.checkPatternType(filePattern);
+    const min = checkMinSize(minFileSize);
+    const step = checkDemoStep(demoStep);
+    await this.ready();
+    const old = this.watches.get(real);
+    if (old) { old.waiter.close(); old.release(); }
+    const release = this.hub.acquire(real);
+    const waiter = new FileWaiter<Uint8Array>(
+      { dir: real, minFileSize: min, dicom: 'auto', anonymize: false, demoStep: step },
+      this.deps((bytes) => bytes),
+      (name, fn) => this.hub.on(real, name, fn),
+    );
+    const w: Watch = { dir: real, filePattern, waiter, release };
+    this.watches.set(real, w);
+    this.lastWatch = w;
+  }
+
+  async watchFile(filename: string, timeout = 5): Promise<Uint8Array> {
+    this.ensureOpen();
+    if (typeof filename !== 'string' || filename.length === 0 || filename.includes('\0')) {
+      throw new ValidationError('filename must be a non-empty string without NUL bytes');
+    }
+    if (this.watches.size === 0 || !this.lastWatch) {
+      throw new StateError('DataInterface: watchFile() called without an initWatch()');
+    }
+    let w: Watch;
+    const name = path.basename(filename);
+    if (filename.includes('/')) {
+      const dir = this.policy.checkDir(path.dirname(filename));
+      const found = this.watches.get(dir);
+      if (!found) throw new StateError(`DataInterface: watchFile: no initWatch() for folder ${path.dirname(filename)}`);
+      w = found;
+    } else {
+      w = this.lastWatch;
+    }
+    this.policy.checkFileType(name);
+    checkTimeout(timeout, 'watchFile');
+    return w.waiter.request(name, timeout, (n) => new TimeoutError(`WatchFile: Timeout ${timeout}s: ${n}`));
+  }
+
+  // ---------------------------------------------------------------- validation work
+
+  private deps<T>(finish: (bytes: Uint8Array) => T): FileWaitDeps<T> {
+    const validate = async (req: CheckRequest): Promise<Validated<T>> => {
+      let r = await this.runCheck(req);
+      if (r.status === 'symlink') {
+        // The name is a link: follow it only to a regular file inside the allowed dirs.
+        let real: string;
+        try { real = fs.realpathSync.native(req.path); } catch { return { status: 'missing' }; }
+        if (!this.policy.isRealPathAllowed(real)) {
+          throw new ValidationError(`Path ${req.path} not within list of allowed directories (symlink to ${real})`);
+        }
+        r = await this.runCheck({ ...req, path: real });
+        if (r.status === 'symlink') return { status: 'missing' };
+      }
+      switch (r.status) {
+        case 'ok':
+          try {
+            return { status: 'ok', value: finish(r.bytes) };
+          } catch (err) {
+            // Whole by structure but unparseable (corrupt or still changing): keep waiting.
+            if ((err as Error)?.name === 'DicomParseError') return { status: 'incomplete' };
+            throw err;
+          }
+        case 'small': return { status: 'small' };
+        case 'incomplete': return { status: 'incomplete', size: r.size, mtimeMs: r.mtimeMs };
+        default: return { status: 'missing' };
+      }
+    };
+    return { validate, pollIntervalMs: this.pollIntervalMs };
+  }
+
+  private runCheck(req: CheckRequest): CheckResult | Promise<CheckResult> {
+    if (this.routeInline()) {
+      const t0 = performance.now();
+      try {
+        return checkFile(req, this.uidMap);
+      } finally {
+        this.inlineSpent += performance.now() - t0;
+      }
+    }
+    this.pool ??= acquirePool(this.poolThreads);
+    this.routed.pool++;
+    return this.pool.run(req);
+  }
+
+  private routeInline(): boolean {
+    if (this.work === 'inline') { this.routed.inline++; return true; }
+    if (this.work === 'pool') return false;
+    const now = performance.now();
+    if (now - this.inlineWindowStart > INLINE_WINDOW_MS) {
+      this.inlineWindowStart = now;
+      this.inlineSpent = 0;
+    }
+    if (this.inlineSpent < INLINE_BUDGET_MS && (this.pool === null || this.pool.queued() === 0)) {
+      this.routed.inline++;
+      return true;
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- files
+
+  async getFile(filename: string): Promise<Uint8Array> {
+    this.ensureOpen();
+    // Folder first: a directory is reported as one (the helpers skip those), not as a bad file type.
+    const real = this.policy.checkDir(filename);
+    if (isDirectory(real)) throw new ValidationError(`${filename} is a directory`, { reason: 'EISDIR', path: filename });
+    return readWhole(this.policy.checkFile(filename), filename);
+  }
+
+  async getNewestFile(filepattern: string): Promise<Uint8Array> {
+    this.ensureOpen();
+    const { base, rest } = this.splitChecked(filepattern);
+    this.policy.checkPatternType(rest[rest.length - 1]);
+    const files = glob(filepattern, { want: 'files', allowReal: (r) => this.policy.isRealPathAllowed(r) })
+      .filter((e) => this.policy.isTypeAllowed(e.path));
+    if (files.length === 0) throw new NotFoundError(`No file found matching pattern ${filepattern}`, { base });
+    let newest = files[0];
+    for (const f of files) if (f.mtimeMs > newest.mtimeMs) newest = f;
+    return readWhole(this.policy.checkFile(newest.path), newest.path);
+  }
+
+  async putFile(filename: string, data: string | Uint8Array, compress = false): Promise<void> {
+    this.ensureOpen();
+    void compress; // compression is the link's business: data arrives here already inflated
+    const real = this.policy.checkFile(filename);
+    let bytes: Uint8Array;
+    const d: unknown = data;
+    if (typeof d === 'string') bytes = Buffer.from(d, 'utf8');
+    else if (d instanceof Uint8Array) bytes = d;
+    else if (d instanceof ArrayBuffer) bytes = new Uint8Array(d);
+    else throw new ValidationError('putFile: data must be a string or bytes');
+    const dir = path.dirname(real);
+    try {
+      await fs.promises.mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw mapFsError(err, filename);
+    }
+    // Atomic: readers (and scanners' watchers) see the old file or the whole new one, never a part.
+    const tmp = path.join(dir, `.${path.basename(real)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await fs.promises.writeFile(tmp, bytes, { flag: 'wx' });
+      await fs.promises.rename(tmp, real);
+    } catch (err) {
+      await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+      throw mapFsError(err, filename);
+    }
+  }
+
+  async listFiles(filepattern: string): Promise<string[]> {
+    this.ensureOpen();
+    const { rest } = this.splitChecked(filepattern);
+    this.policy.checkPatternType(rest[rest.length - 1]);
+    return glob(filepattern, { want: 'files', allowReal: (r) => this.policy.isRealPathAllowed(r) })
+      .filter((e) => this.policy.isTypeAllowed(e.path))
+      .map((e) => e.path);
+  }
+
+  async listDirs(dirpattern: string): Promise<string[]> {
+    this.ensureOpen();
+    this.splitChecked(dirpattern);
+    return glob(dirpattern, { want: 'dirs', allowReal: (r) => this.policy.isRealPathAllowed(r) }).map((e) => e.path);
+  }
+
+  private splitChecked(pattern: string): { base: string; rest: string[] } {
+    this.policy.canonicalise(pattern); // absolute, no NUL
+    const split = splitGlob(pattern);
+    this.policy.checkDir(split.base);
+    return split;
+  }
+
+  async getAllowedFileTypes(): Promise<string[]> {
+    return [...this.policy.allowedFileTypes];
+  }
+
+  /** rt-cloud's formula: seconds the scanner's clock is ahead of the caller's. */
+  async getClockSkew(callerClockTime: number, roundTripTime: number): Promise<number> {
+    if (typeof callerClockTime !== 'number' || typeof roundTripTime !== 'number') {
+      throw new ValidationError('getClockSkew: callerClockTime and roundTripTime must be numbers (seconds)');
+    }
+    const callerClockAdjToNow = callerClockTime + roundTripTime / 2;
+    return Date.now() / 1000 - callerClockAdjToNow + this.scannerClockSkew;
+  }
+
+  async ping(): Promise<number> {
+    return Date.now() / 1000;
+  }
+
+  /** Closes every stream and watch (their pending calls are rejected) and the folder watchers. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.streams.values()) { s.waiter.close(); s.release(); }
+    for (const w of this.watches.values()) { w.waiter.close(); w.release(); }
+    this.streams.clear();
+    this.watches.clear();
+    this.lastWatch = null;
+    this.hub.closeAll();
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.release();
+  }
+
+  /** Diagnostics: the state of a stream's actor (e.g. 'waitingForComplete'). */
+  streamState(streamId: number): string | undefined {
+    return this.streams.get(streamId)?.waiter.state;
+  }
+}
+
+function isDirectory(p: string): boolean {
+  try { return fs.statSync(p).isDirectory(); } catch { return false; }
+}
+
+function readWhole(real: string, shown: string): Uint8Array {
+  let st: fs.Stats;
+  try { st = fs.statSync(real); } catch (err) { throw mapFsError(err, shown); }
+  if (st.isDirectory()) throw new ValidationError(`${shown} is a directory`, { reason: 'EISDIR', path: shown });
+  if (!st.isFile()) throw new ValidationError(`${shown} is not a regular file`, { path: shown });
+  try {
+    return fs.readFileSync(real);
+  } catch (err) {
+    throw mapFsError(err, shown);
+  }
+}
+
+function mapFsError(err: unknown, shown: string): Error {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return new NotFoundError(`File not found ${shown}`, { path: shown });
+  if (code === 'EISDIR') return new ValidationError(`${shown} is a directory`, { reason: 'EISDIR', path: shown });
+  if (code === 'ENOTDIR') return new ValidationError(`${shown}: a parent is not a directory`, { reason: 'ENOTDIR', path: shown });
+  if (code === 'EACCES' || code === 'EPERM') return new ValidationError(`${shown}: permission denied`, { reason: code, path: shown });
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,153 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ValidationError } from './errors.js';
+
+/** Characters that make a path segment a glob rather than a literal name. */
+const GLOB_CHARS = /[*?[\]{}()!+@]/;
+
+export function hasGlob(segment: string): boolean {
+  return GLOB_CHARS.test(segment);
+}
+
+/**
+ * Resolves symlinks of an absolute, already-resolved path. For a path that does not exist yet
+ * (a file about to be written, a folder putFile will create), the nearest existing ancestor is
+ * realpath'd and the rest appended: a symlinked ancestor pointing outside is still caught.
+ */
+export function realpathNearest(resolved: string): string {
+  let head = resolved;
+  const tail: string[] = [];
+  for (;;) {
+    try {
+      const real = fs.realpathSync.native(head);
+      return tail.length === 0 ? real : path.join(real, ...tail.reverse());
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+      const parent = path.dirname(head);
+      if (parent === head) return resolved;
+      tail.push(path.basename(head));
+      head = parent;
+    }
+  }
+}
+
+/** True when `child` is `dir` itself or inside it (separator-aware: `/a-other` is not in `/a`). */
+export function isWithin(child: string, dir: string): boolean {
+  if (child === dir) return true;
+  const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
+  return child.startsWith(prefix);
+}
+
+/**
+ * The allowed-dirs / allowed-file-types policy. Every path a caller hands in goes through
+ * `checkPath` (canonicalise, then test); `'*'` in a list allows everything of that kind.
+ */
+export class PathPolicy {
+  readonly allowedDirs: readonly string[];
+  readonly allowedFileTypes: readonly string[];
+  readonly allDirs: boolean;
+  readonly allTypes: boolean;
+  private readonly typeSet: Set<string>;
+
+  constructor(allowedDirs: readonly string[] = [], allowedFileTypes: readonly string[] = []) {
+    if (!Array.isArray(allowedDirs) || !Array.isArray(allowedFileTypes)) {
+      throw new ValidationError('allowedDirs and allowedFileTypes must be arrays of strings');
+    }
+    this.allDirs = allowedDirs.includes('*');
+    this.allTypes = allowedFileTypes.includes('*');
+    // Copies: the caller's arrays are never mutated (rt-cloud prefixed '.' in place).
+    this.allowedDirs = this.allDirs ? ['*'] : allowedDirs.map((d) => {
+      if (typeof d !== 'string' || d.includes('\0') || !path.isAbsolute(d)) {
+        throw new ValidationError(`allowed directory must be an absolute path: ${String(d)}`);
+      }
+      return path.resolve(d);
+    });
+    this.allowedFileTypes = this.allTypes ? ['*'] : allowedFileTypes.map((t) => normaliseType(t));
+    this.typeSet = new Set(this.allowedFileTypes.map((t) => t.toLowerCase()));
+  }
+
+  /** Allowed dirs with their own symlinks resolved (e.g. /tmp -> /private/tmp), computed per check
+   *  because an allowed dir may be created after the policy. */
+  private canonicalAllowed(): string[] {
+    return this.allowedDirs.map((d) => realpathNearest(d));
+  }
+
+  /**
+   * Canonicalises an absolute path: refuses relative paths and NUL bytes, resolves `.`/`..` and
+   * symlinks. Returns both the lexical form (what the caller sees back, e.g. in listings) and the
+   * real one (what the checks and file operations use).
+   */
+  canonicalise(p: unknown): { resolved: string; real: string } {
+    if (typeof p !== 'string' || p.length === 0) throw new ValidationError('path must be a non-empty string');
+    if (p.includes('\0')) throw new ValidationError('path must not contain NUL bytes');
+    if (!path.isAbsolute(p)) {
+      throw new ValidationError(`Path ${p} not within list of allowed directories: a full (absolute) path is required`);
+    }
+    const resolved = path.resolve(p);
+    return { resolved, real: realpathNearest(resolved) };
+  }
+
+  /** Throws unless the path (after canonicalisation) is inside an allowed dir; returns the real path. */
+  checkDir(p: unknown): string {
+    if (this.allowedDirs.length === 0 && !this.allDirs) {
+      throw new ValidationError('DataInterface: no allowed directories are set');
+    }
+    const { real } = this.canonicalise(p);
+    if (!this.isRealPathAllowed(real)) {
+      throw new ValidationError(`Path ${String(p)} not within list of allowed directories`, { path: String(p) });
+    }
+    return real;
+  }
+
+  isRealPathAllowed(real: string): boolean {
+    if (this.allDirs) return true;
+    return this.canonicalAllowed().some((d) => isWithin(real, d));
+  }
+
+  /** True when a file name's last extension is allowed (case-insensitive: scanners write .DCM too). */
+  isTypeAllowed(name: string): boolean {
+    if (this.allTypes) return true;
+    if (this.typeSet.size === 0) return false;
+    const ext = path.extname(name).toLowerCase();
+    return ext !== '' && this.typeSet.has(ext);
+  }
+
+  checkFileType(name: string): void {
+    if (!this.allTypes && this.typeSet.size === 0) {
+      throw new ValidationError('DataInterface: no allowed file types are set');
+    }
+    if (!this.isTypeAllowed(name)) {
+      throw new ValidationError(
+        `File type ${path.extname(name) || '(none)'} not in list of allowed file types ${JSON.stringify(this.allowedFileTypes)}`,
+        { file: name },
+      );
+    }
+  }
+
+  /** Checks a file path: dir and type. Returns the real path to operate on. */
+  checkFile(p: unknown): string {
+    const real = this.checkDir(p);
+    this.checkFileType(p as string);
+    // A symlinked file may point at another extension: the target's type counts too.
+    if (real !== path.resolve(p as string)) this.checkFileType(real);
+    return real;
+  }
+
+  /** For a glob's last segment: refuse a literal extension that is not allowed; wildcards are filtered later. */
+  checkPatternType(lastSegment: string): void {
+    if (!this.allTypes && this.typeSet.size === 0) {
+      throw new ValidationError('DataInterface: no allowed file types are set');
+    }
+    const ext = path.extname(lastSegment);
+    if (ext === '' || hasGlob(ext) || lastSegment.endsWith('*')) return;
+    this.checkFileType(lastSegment);
+  }
+}
+
+function normaliseType(t: unknown): string {
+  if (typeof t !== 'string' || t.length === 0 || t.includes('\0') || t.includes('/')) {
+    throw new ValidationError(`invalid allowed file type: ${String(t)}`);
+  }
+  return t.startsWith('.') ? t : '.' + t;
+}

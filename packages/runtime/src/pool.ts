@@ -1,0 +1,47 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { CheckRequest, CheckResult } from './check.js';
+
+/**
+ * The compiled worker. From dist/ it sits beside this file; when this module runs from src/ (tests
+ * resolve packages by their `source` condition) it is the built ../dist/worker.js.
+ */
+export function workerPath(): string {
+  const here = new URL('./worker.js', import.meta.url);
+  if (import.meta.url.endsWith('.js') && existsSync(fileURLToPath(here))) return fileURLToPath(here);
+  const built = fileURLToPath(new URL('../dist/worker.js', import.meta.url));
+  if (!existsSync(built)) {
+    throw new Error(`@rtfmri/runtime: ${built} is missing: build the package first (npx turbo run build)`);
+  }
+  return built;
+}
+
+let shared: { pool: Piscina; refs: number } | null = null;
+
+/** One pool per process, shared by every DataInterface (threads are the scarce thing). */
+export function acquirePool(threads?: number): { run(req: CheckRequest): Promise<CheckResult>; queued(): number; release(): Promise<void> } {
+  if (!shared) {
+    const n = threads ?? Math.max(1, Math.min(4, (os.availableParallelism?.() ?? os.cpus().length) - 1));
+    shared = {
+      pool: new Piscina({ filename: workerPath(), minThreads: n, maxThreads: n, idleTimeout: 60_000 }),
+      refs: 0,
+    };
+  }
+  const s = shared;
+  s.refs++;
+  let released = false;
+  return {
+    run: (req) => s.pool.run(req) as Promise<CheckResult>,
+    queued: () => s.pool.queueSize,
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--s.refs === 0 && shared === s) {
+        shared = null;
+        await s.pool.destroy();
+      }
+    },
+  };
+}

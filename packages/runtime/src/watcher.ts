@@ -1,0 +1,152 @@
+// One watcher per folder, shared by every stream and watch on that folder, dispatching events by
+// file name. The cost of an event is one Map lookup, whatever the folder holds (a scanner session
+// folder holds thousands of files).
+//
+// Routes:
+// - 'native' (default): one `fs.watch(dir)` (inotify on Linux). It reports the file name of every
+//   create / write / rename-in, so a waiter for `scan_000012.dcm` is woken by exactly its file.
+//   Chokidar's own native mode re-reads the whole folder on each event (82 ms p50 at 10,000 files
+//   here), so it is not used for this route.
+// - 'polling' (mounted shares, where inotify sees nothing written by another machine): chokidar with
+//   `usePolling`, `depth: 0`, no `awaitWriteFinish` (completeness is the DICOM check's job), and an
+//   `ignored` filter that lets through only the names some waiter currently expects.
+// Both routes are backed by each waiter's own slow safety poll (a stat of one name), so a lost
+// event delays an image by at most that interval and never loses it.
+import fs from 'node:fs';
+import path from 'node:path';
+import { watch as chokidarWatch, type FSWatcher as ChokidarWatcher } from 'chokidar';
+
+export type WatchRoute = 'native' | 'polling';
+export type Listener = () => void;
+
+interface Folder {
+  dir: string;
+  refs: number;
+  byName: Map<string, Set<Listener>>;
+  any: Set<(name: string) => void>;
+  native?: fs.FSWatcher;
+  chokidar?: ChokidarWatcher;
+  /** The folder does not exist yet (stream set up before the scan): retry until it does. */
+  retry?: NodeJS.Timeout;
+}
+
+export interface WatchHubOptions {
+  route?: WatchRoute;
+  /** Polling interval of the chokidar route, ms. */
+  pollIntervalMs?: number;
+}
+
+export class WatchHub {
+  private readonly folders = new Map<string, Folder>();
+  readonly route: WatchRoute;
+  private readonly pollIntervalMs: number;
+
+  constructor(opts: WatchHubOptions = {}) {
+    this.route = opts.route ?? 'native';
+    this.pollIntervalMs = opts.pollIntervalMs ?? 100;
+  }
+
+  /** Starts (or shares) the watcher of a real, existing folder. Returns a release function. */
+  acquire(dir: string): () => void {
+    let f = this.folders.get(dir);
+    if (!f) {
+      f = { dir, refs: 0, byName: new Map(), any: new Set() };
+      this.start(f);
+      this.folders.set(dir, f);
+    }
+    f.refs++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const g = this.folders.get(dir);
+      if (!g || --g.refs > 0) return;
+      this.stop(g);
+      this.folders.delete(dir);
+    };
+  }
+
+  /** Calls `fn` on every event for `name` in `dir` (the folder must be acquired). */
+  on(dir: string, name: string, fn: Listener): () => void {
+    const f = this.folders.get(dir);
+    if (!f) throw new Error(`folder not watched: ${dir}`);
+    let set = f.byName.get(name);
+    if (!set) f.byName.set(name, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set!.delete(fn);
+      if (set!.size === 0 && f.byName.get(name) === set) f.byName.delete(name);
+    };
+  }
+
+  private dispatch(f: Folder, name: string): void {
+    const set = f.byName.get(name);
+    if (set) for (const fn of [...set]) fn();
+    for (const fn of f.any) fn(name);
+  }
+
+  private start(f: Folder): void {
+    if (!fs.existsSync(f.dir)) {
+      // Waiters still poll their own file meanwhile; once the folder appears, events take over.
+      f.retry = setInterval(() => {
+        if (!fs.existsSync(f.dir)) return;
+        clearInterval(f.retry);
+        f.retry = undefined;
+        this.start(f);
+        for (const n of [...f.byName.keys()]) this.dispatch(f, n);
+      }, this.pollIntervalMs);
+      f.retry.unref();
+      return;
+    }
+    if (this.route === 'native') {
+      try {
+        f.native = fs.watch(f.dir, { persistent: false }, (_ev, filename) => {
+          // No name (rare, some platforms): wake every waiter of the folder; each re-checks its file.
+          if (filename == null) { for (const n of [...f.byName.keys()]) this.dispatch(f, n); return; }
+          this.dispatch(f, typeof filename === 'string' ? filename : String(filename));
+        });
+        f.native.on('error', () => {
+          // The folder vanished or the watch broke: fall back to polling for this folder.
+          f.native?.close();
+          f.native = undefined;
+          this.startPolling(f);
+        });
+        return;
+      } catch {
+        // fs.watch unsupported here: polling route.
+      }
+    }
+    this.startPolling(f);
+  }
+
+  private startPolling(f: Folder): void {
+    const dir = f.dir;
+    f.chokidar = chokidarWatch(dir, {
+      depth: 0,
+      ignoreInitial: true,
+      usePolling: true,
+      interval: this.pollIntervalMs,
+      binaryInterval: this.pollIntervalMs,
+      awaitWriteFinish: false,
+      persistent: false,
+      // Only names a waiter expects get a stat poller; everything else in the folder is ignored.
+      ignored: (p: string) => p !== dir && !f.byName.has(path.basename(p)) && f.any.size === 0,
+    });
+    const fire = (p: string) => { if (path.dirname(p) === dir) this.dispatch(f, path.basename(p)); };
+    f.chokidar.on('add', fire).on('change', fire).on('error', () => { /* the safety poll still runs */ });
+  }
+
+  private stop(f: Folder): void {
+    if (f.retry) clearInterval(f.retry);
+    f.native?.close();
+    void f.chokidar?.close();
+  }
+
+  closeAll(): void {
+    for (const f of this.folders.values()) this.stop(f);
+    this.folders.clear();
+  }
+
+  /** Number of folders currently watched (for tests and diagnostics). */
+  get size(): number { return this.folders.size; }
+}
