@@ -1,0 +1,12 @@
+// @rtfmri/transport/node: everything from the main entry plus the Node-only links.
+export * from './index.js';
+export {
+  WsLink,
+  createWsServer,
+  createWsClientLink,
+  connectWs,
+  DEFAULT_MAX_PAYLOAD,
+  type WsServer,
+  type WsServerOptions,
+  type WsClientOptions,
+} from './ws-node.js';

@@ -1,0 +1,192 @@
+// WebSocket links in Node on the `ws` package (server and client; ws:// and wss://).
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
+import { BaseLink, type Link } from './link.js';
+import { DisconnectedError, ProtocolError } from './errors.js';
+
+/** Default ws maxPayload: the RPC's default max frame plus slack (the RPC checks its own limit too). */
+export const DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024 + 64 * 1024;
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
+
+export class WsLink extends BaseLink {
+  readonly kind = 'ws';
+  readonly maxMessageSize: number;
+  private drainArmed = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    maxPayload = DEFAULT_MAX_PAYLOAD,
+  ) {
+    super();
+    this.maxMessageSize = maxPayload;
+    this.lowWaterMark = 4 * 1024 * 1024;
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) {
+        this.close('text message on a binary link', new ProtocolError('text message on a binary link'));
+        return;
+      }
+      this.deliver(data);
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      const why = reason.length ? reason.toString() : `code ${code}`;
+      this.markClosed(`websocket closed (${why})`, code === 1009 ? new ProtocolError(`message too big (${why})`) : undefined);
+    });
+    ws.on('error', (err: Error) => {
+      this.markClosed(`websocket error: ${err.message}`, new DisconnectedError(`not connected: ${err.message}`));
+    });
+    if (ws.readyState === WebSocket.OPEN) this.markOpen();
+    else ws.once('open', () => this.markOpen());
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  send(data: Uint8Array | readonly Uint8Array[]): void {
+    this.assertOpen();
+    if (data instanceof Uint8Array) {
+      this.ws.send(data, { binary: true });
+      return;
+    }
+    // Gather write as one fragmented message: header and payload are not copied together.
+    const n = data.length;
+    if (n === 1) {
+      this.ws.send(data[0], { binary: true });
+      return;
+    }
+    for (let i = 0; i < n; i++) this.ws.send(data[i], { binary: true, fin: i === n - 1 });
+  }
+
+  protected armDrain(): void {
+    if (this.drainArmed) return;
+    const sock = (this.ws as unknown as { _socket?: NodeJS.EventEmitter })._socket;
+    this.drainArmed = true;
+    if (sock) {
+      sock.once('drain', () => {
+        this.drainArmed = false;
+        this.checkDrain();
+      });
+    } else {
+      setTimeout(() => {
+        this.drainArmed = false;
+        this.checkDrain();
+      }, 1);
+    }
+  }
+
+  protected doClose(reason: string): void {
+    const ws = this.ws;
+    try {
+      if (ws.readyState === WebSocket.OPEN) ws.close(1000, reason.slice(0, 120));
+      else ws.terminate();
+    } catch {
+      ws.terminate();
+    }
+    // A dead peer never answers the close handshake: drop the socket soon.
+    setTimeout(() => ws.terminate(), 1000).unref();
+  }
+}
+
+export interface WsServerOptions {
+  /** Listen on this port (0: pick one) and host (default 127.0.0.1)... */
+  port?: number;
+  host?: string;
+  /** ...or attach to an existing http/https server (wss: pass an https.Server with cert/key). */
+  server?: HttpServer | HttpsServer;
+  path?: string;
+  maxPayload?: number;
+  /** Called for each accepted connection. Wrap the link in an RpcPeer (role 'server') there. */
+  onLink: (link: Link, request: IncomingMessage) => void;
+}
+
+export interface WsServer {
+  readonly port: number;
+  /** ws://host:port/path (or wss:// when attached to an https server). */
+  readonly url: string;
+  readonly links: Set<Link>;
+  close(): Promise<void>;
+}
+
+/** A WebSocket server whose connections are Links. */
+export async function createWsServer(options: WsServerOptions): Promise<WsServer> {
+  const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+  const ownServer = !options.server;
+  const server = options.server ?? createHttpServer();
+  const wss = new WebSocketServer({
+    server,
+    path: options.path,
+    maxPayload,
+    perMessageDeflate: false,
+    allowSynchronousEvents: true,
+  });
+  const links = new Set<Link>();
+  wss.on('connection', (ws, req) => {
+    const link = new WsLink(ws, maxPayload);
+    links.add(link);
+    void link.closed.then(() => links.delete(link));
+    options.onLink(link, req);
+  });
+  if (!server.listening) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    });
+  }
+  const addr = server.address() as AddressInfo;
+  const secure = 'setSecureContext' in server;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    port: addr.port,
+    url: `${secure ? 'wss' : 'ws'}://${host}:${addr.port}${options.path ?? ''}`,
+    links,
+    close: async () => {
+      for (const l of links) l.close('server closing');
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((res) => wss.close(() => res()));
+      if (ownServer) await new Promise<void>((res) => server.close(() => res()));
+    },
+  };
+}
+
+export interface WsClientOptions {
+  maxPayload?: number;
+  /**
+   * Send frames with an all-zero mask (ws then skips the XOR). 'auto' (default): only for wss://
+   * or a loopback host. Masking protects proxies from cache poisoning by hostile *browser* scripts;
+   * a Node client is not such a script, TLS hides the bytes from proxies, and loopback has none.
+   */
+  zeroMask?: boolean | 'auto';
+  /** TLS options for wss:// (e.g. ca for a self-signed certificate). */
+  ca?: string | Buffer;
+  rejectUnauthorized?: boolean;
+  headers?: Record<string, string>;
+}
+
+/** A client Link to `url` (state 'connecting' until open; `await link.opened`). */
+export function createWsClientLink(url: string, options: WsClientOptions = {}): WsLink {
+  const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+  const u = new URL(url);
+  const zero = options.zeroMask ?? 'auto';
+  const useZero = zero === true || (zero === 'auto' && (u.protocol === 'wss:' || LOOPBACK.has(u.hostname)));
+  const ws = new WebSocket(url, {
+    maxPayload,
+    perMessageDeflate: false,
+    allowSynchronousEvents: true,
+    ca: options.ca,
+    rejectUnauthorized: options.rejectUnauthorized,
+    headers: options.headers,
+    ...(useZero ? { generateMask: (mask: Buffer) => void mask.fill(0) } : {}),
+  });
+  return new WsLink(ws, maxPayload);
+}
+
+/** Open a client Link to `url`; resolves once the WebSocket is open. */
+export async function connectWs(url: string, options: WsClientOptions = {}): Promise<WsLink> {
+  const link = createWsClientLink(url, options);
+  await link.opened;
+  return link;
+}
