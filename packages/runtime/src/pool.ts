@@ -18,6 +18,17 @@ export function workerPath(): string {
   return built;
 }
 
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const args = process.execArgv;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--conditions' || args[i] === '-C') { i++; continue; }
+    if (/^(--conditions|-C)=/.test(args[i])) continue;
+    out.push(args[i]);
+  }
+  return out;
+}
+
 let shared: { pool: Piscina; refs: number } | null = null;
 
 /** One pool per process, shared by every DataInterface (threads are the scarce thing). */
@@ -25,7 +36,15 @@ export function acquirePool(threads?: number): { run(req: CheckRequest): Promise
   if (!shared) {
     const n = threads ?? Math.max(1, Math.min(4, (os.availableParallelism?.() ?? os.cpus().length) - 1));
     shared = {
-      pool: new Piscina({ filename: workerPath(), minThreads: n, maxThreads: n, idleTimeout: 60_000 }),
+      pool: new Piscina({
+        filename: workerPath(),
+        minThreads: n,
+        maxThreads: n,
+        idleTimeout: 60_000,
+        // Workers run compiled JS: drop `--conditions source` (set by vitest), which would make
+        // them import the workspace packages' .ts sources.
+        execArgv: workerExecArgv(),
+      }),
       refs: 0,
     };
   }
