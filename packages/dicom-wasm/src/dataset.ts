@@ -53,6 +53,8 @@ interface Shared {
   rows: Uint32Array;
   transferSyntaxUID: string;
   dataSetOffset: number;
+  /** preamble/DICM or a meta group was found */
+  partTen: boolean;
   utf8?: boolean;
   pixelRepresentation?: number;
   root?: DicomDataset;
@@ -189,7 +191,7 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): DicomDataset {
     walk = new Walk(0, (g.explicit ? MODE_EXPLICIT : 0) | (g.bigEndian ? MODE_BIG_ENDIAN : 0));
     walk.run(src);
   }
-  const shared: Shared = { bytes: src, original: bytes, rows: walk.rows(), transferSyntaxUID, dataSetOffset };
+  const shared: Shared = { bytes: src, original: bytes, rows: walk.rows(), transferSyntaxUID, dataSetOffset, partTen: hasMeta };
   const root = new DicomDataset(shared, 0, shared.rows.length / ROW_WORDS, -1);
   shared.root = root;
   return root;
@@ -490,18 +492,17 @@ export function isComplete(bytes: Uint8Array): boolean {
 
 function wholeEnough(ds: DicomDataset): boolean {
   const rows = ds._s.rows;
-  let hasMeta = false;
   let hasData = false;
   let hasPixels = false;
   let hasRows = false;
   for (let r = 0; r < rows.length / ROW_WORDS; r = rows[r * ROW_WORDS + R_NEXT]) {
     const tag = rows[r * ROW_WORDS + R_TAG];
-    if ((rows[r * ROW_WORDS + R_VRF] >>> 16) & F_META) { hasMeta = true; continue; }
+    if ((rows[r * ROW_WORDS + R_VRF] >>> 16) & F_META) continue;
     hasData = true;
     if (tag === 0x00280010) hasRows = true;
     if (tag === TAG_PIXEL_DATA || tag === 0x7fe00008 || tag === 0x7fe00009) hasPixels = true;
   }
-  if (hasMeta && !hasData) return false;
+  if (ds._s.partTen && !hasData) return false;
   if (hasPixels) return true;
   if (hasRows) return false;
   const sop = ds.get(0x00020002) ?? ds.get(0x00080016);

@@ -201,7 +201,9 @@ static int walk(void) {
 
     if (c->kind == K_SEQ || c->kind == K_ENCAPS) {
       u32 len = rd32(p + 4, be);
-      if (tag == 0xFFFEE0DD) {
+      /* a sequence delimiter in the other byte order: writers disagree on whether the delimiter
+         of an undefined-length UN in a big-endian file belongs to the (implicit LE) value */
+      if (tag == 0xFFFEE0DD || (tag == 0xFEFFDDE0 && c->kind == K_SEQ)) {
         if (c->end != UNDEF64) return fail(E_STRAY_DELIMITER, hdr);
         pos += 8;
         close_ctx();
@@ -218,9 +220,8 @@ static int walk(void) {
       }
       u64 end = len == UNDEF ? UNDEF64 : pos + 8 + (u64)len;
       if (end != UNDEF64 && end > c->limit) return past_limit(end, c, hdr);
-      u32 *r = emit(tag, (F_ITEM | (len == UNDEF ? F_UNDEF : 0) | (be ? F_BE : 0)) << 16, hdr, pos + 8, len);
+      emit(tag, (F_ITEM | (len == UNDEF ? F_UNDEF : 0) | (be ? F_BE : 0)) << 16, hdr, pos + 8, len);
       u32 row = row_count - 1;
-      (void)r;
       pos += 8;
       if (!push(K_ITEM, row, end, c->explicit_vr, be)) return fail(E_DEPTH, hdr);
       continue;
