@@ -21,6 +21,8 @@ export type { DicomValue } from './values.js';
 
 // modules of the writer/anonymizer side of the package
 export * from './writer.js';
+export * from './csa.js';
+export * from './synthetic.js';
 
 // the writer resolves any standard keyword through the full dictionary
 setKeywordResolver(tagOf);
