@@ -131,6 +131,8 @@ export class Reader {
     pos = 0,
   ) {
     this.pos = pos;
+    // A Node Buffer's slice() is a view, not a copy: read through a plain Uint8Array.
+    if (buf.constructor !== Uint8Array) this.buf = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
   get remaining(): number {
@@ -209,7 +211,8 @@ export function encodeValue(value: unknown, parts: OutgoingPart[], w = new Write
         w.u8(v ? Tag.True : Tag.False);
         return;
       case 'number':
-        if (Number.isSafeInteger(v) && !Object.is(v, -0)) {
+        // Zigzag doubles the magnitude: only |v| < 2^52 keeps the varint within 2^53.
+        if (Number.isInteger(v) && Math.abs(v) < 2 ** 52 && !Object.is(v, -0)) {
           w.u8(Tag.Int);
           w.varint(v >= 0 ? v * 2 : -v * 2 - 1);
         } else {
@@ -317,8 +320,15 @@ export function encodeValue(value: unknown, parts: OutgoingPart[], w = new Write
 }
 
 /** Wrap a byte source so it is sent as a flow-controlled stream part. */
-export class ByteStream {
+/**
+ * Wrap a byte source so it is sent as a flow-controlled stream part. It is itself an
+ * AsyncIterable, like the IncomingStream the other end receives, so both sides share one type.
+ */
+export class ByteStream implements AsyncIterable<Uint8Array> {
   constructor(public readonly stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {}
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    yield* this.stream as AsyncIterable<Uint8Array>;
+  }
 }
 
 function isAsyncOrSyncByteSource(v: object): v is ByteStream {

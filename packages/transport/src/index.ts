@@ -25,3 +25,4 @@ export { encodeInline, decodeInline } from './codec.js';
 export { BrowserWebSocketLink, connectBrowserWs } from './ws-browser.js';
 export { ReconnectingClient, createReconnectingClient, type ReconnectOptions } from './reconnect.js';
 export { hmacSha256, sha256 } from './hmac.js';
+export { type Signaler, type WebRtcSignal, isWebRtcSignal, peerSignaler, createLocalSignalerPair } from './signal.js';

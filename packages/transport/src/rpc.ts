@@ -944,7 +944,10 @@ export class RpcPeer {
         return buf;
       },
       stream: (i) => {
-        const stream = new IncomingStream(this, inc.callId, inc.dir, i + (inc.externalUsed ? 1 : 0), this.opts.streamWindow);
+        const stream = new IncomingStream(this, inc.callId, inc.dir, i + (inc.externalUsed ? 1 : 0), this.opts.streamWindow, () => {
+          inc.openStreams--;
+          this.maybeComplete(inc);
+        });
         inc.parts.push({ kind: 'stream', stream });
         inc.openStreams++;
         return stream;
@@ -1030,6 +1033,7 @@ export class RpcPeer {
     }
     // stream part
     const st = sink.stream;
+    if (st.cancelled) return; // we stopped reading; the sender has not seen our cancel yet
     if (st.ended) throw new ProtocolError('data after end of stream');
     if (flags & DF_ERROR) {
       const v = decodeValue(r);
@@ -1044,10 +1048,6 @@ export class RpcPeer {
       } else chunk = r.rest();
       if (chunk.length) st.push(chunk);
       if (flags & DF_END) st.finish();
-    }
-    if (st.ended) {
-      inc.openStreams--;
-      this.maybeComplete(inc);
     }
   }
 
@@ -1402,6 +1402,8 @@ function unref(t: unknown): void {
  */
 export class IncomingStream implements AsyncIterable<Uint8Array> {
   ended = false;
+  /** The reader stopped early (break/return) and told the sender to stop. */
+  cancelled = false;
   private queue: Uint8Array[] = [];
   private error: Error | undefined;
   private waiter: (() => void) | null = null;
@@ -1413,6 +1415,7 @@ export class IncomingStream implements AsyncIterable<Uint8Array> {
     private dir: 0 | 1,
     private part: number,
     private window: number,
+    private onEnd: () => void,
   ) {}
 
   push(chunk: Uint8Array): void {
@@ -1426,6 +1429,7 @@ export class IncomingStream implements AsyncIterable<Uint8Array> {
     if (this.ended) return;
     this.ended = true;
     this.error = err;
+    this.onEnd();
     const w = this.waiter;
     this.waiter = null;
     w?.();
@@ -1457,8 +1461,9 @@ export class IncomingStream implements AsyncIterable<Uint8Array> {
     } finally {
       if (!done && !this.ended) {
         // The reader stopped early: stop the sender.
-        this.ended = true;
+        this.cancelled = true;
         this.queue = [];
+        this.finish();
         this.peer.sendCredit(this.callId, this.dir, this.part, 0, true);
       }
     }
