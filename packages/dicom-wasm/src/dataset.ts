@@ -55,6 +55,9 @@ interface Shared {
   dataSetOffset: number;
   /** preamble/DICM or a meta group was found */
   partTen: boolean;
+  /** the data set's actual encoding (a file may say explicit VR and be implicit) */
+  explicit: boolean;
+  bigEndian: boolean;
   utf8?: boolean;
   pixelRepresentation?: number;
   root?: DicomDataset;
@@ -153,6 +156,8 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): DicomDataset {
   let src = bytes;
   let transferSyntaxUID: string;
   let dataSetOffset: number;
+  let explicit: boolean;
+  let bigEndian: boolean;
   if (hasMeta) {
     walk = new Walk(start, MODE_META | MODE_EXPLICIT);
     walk.run(src);
@@ -175,6 +180,14 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): DicomDataset {
       syntax = { ...g, deflated: false };
       transferSyntaxUID = g.explicit ? (g.bigEndian ? EXPLICIT_VR_BE : EXPLICIT_VR_LE) : IMPLICIT_VR_LE;
     }
+    // a data set that says explicit VR but carries no VR where one must be is implicit (seen in the wild)
+    if (syntax.explicit && !syntax.bigEndian && !syntax.deflated && n - dataSetOffset >= 8 &&
+        !KNOWN_VRS.has(String.fromCharCode(bytes[dataSetOffset + 4], bytes[dataSetOffset + 5])) &&
+        guessSyntax(bytes, dataSetOffset)?.explicit === false) {
+      syntax = { explicit: false, bigEndian: false, deflated: false };
+    }
+    explicit = syntax.explicit;
+    bigEndian = syntax.bigEndian;
     if (syntax.deflated && dataSetOffset < n) {
       const inflated = inflateCapped(bytes.subarray(dataSetOffset), options.maxInflatedBytes ?? 1 << 30, dataSetOffset);
       src = new Uint8Array(dataSetOffset + inflated.length);
@@ -187,11 +200,13 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): DicomDataset {
     const g = guessSyntax(bytes, 0);
     if (!g) throw new DicomParseError(n < 132 ? 'too short or not DICOM' : 'not DICOM (no DICM prefix and no data set start)', 0);
     transferSyntaxUID = g.explicit ? (g.bigEndian ? EXPLICIT_VR_BE : EXPLICIT_VR_LE) : IMPLICIT_VR_LE;
+    explicit = g.explicit;
+    bigEndian = g.bigEndian;
     dataSetOffset = 0;
     walk = new Walk(0, (g.explicit ? MODE_EXPLICIT : 0) | (g.bigEndian ? MODE_BIG_ENDIAN : 0));
     walk.run(src);
   }
-  const shared: Shared = { bytes: src, original: bytes, rows: walk.rows(), transferSyntaxUID, dataSetOffset, partTen: hasMeta };
+  const shared: Shared = { bytes: src, original: bytes, rows: walk.rows(), transferSyntaxUID, dataSetOffset, partTen: hasMeta, explicit, bigEndian };
   const root = new DicomDataset(shared, 0, shared.rows.length / ROW_WORDS, -1);
   shared.root = root;
   return root;
@@ -239,10 +254,10 @@ export class DicomDataset {
     for (let r = this._itemRow; r >= 0 && r !== 0xffffffff; r = rows[r * ROW_WORDS + R_PARENT]) {
       if ((rows[r * ROW_WORDS + R_VRF] >>> 16) & F_IMPLICIT) return false;
     }
-    return syntaxOf(this._s.transferSyntaxUID).explicit;
+    return this._s.explicit;
   }
   get littleEndian(): boolean {
-    if (this._itemRow < 0) return !syntaxOf(this._s.transferSyntaxUID).bigEndian;
+    if (this._itemRow < 0) return !this._s.bigEndian;
     return !((this._s.rows[this._itemRow * ROW_WORDS + R_VRF] >>> 16) & F_BE);
   }
 
@@ -401,6 +416,11 @@ function vrOfRow(s: Shared, r: number): string {
   const vrf = s.rows[r * ROW_WORDS + R_VRF];
   const a = vrf & 0xff, b = (vrf >>> 8) & 0xff;
   if (a !== 0) return String.fromCharCode(a, b);
+  return vrOfImplicit(s, r);
+}
+
+function vrOfImplicit(s: Shared, r: number): string {
+  const vrf = s.rows[r * ROW_WORDS + R_VRF];
   const flags = vrf >>> 16;
   const tag = s.rows[r * ROW_WORDS + R_TAG];
   if (flags & F_SEQ && !(flags & F_ENCAPS)) return 'SQ';
@@ -425,7 +445,12 @@ function elementValue(s: Shared, r: number): unknown {
   const flags = s.rows[o + R_VRF] >>> 16;
   if (flags & F_ENCAPS) return encapsulated(s, r).fragments;
   if (flags & F_SEQ) return items(s, r);
-  const vr = vrOfRow(s, r);
+  let vr = vrOfRow(s, r);
+  if (vr === 'UN') {
+    // a standard attribute stored as UN (explicit VR, or private-looking): decode by its dictionary VR
+    const dict = resolveVr(rawVrOf(s.rows[o + R_TAG]) ?? 'UN');
+    if (dict && dict !== 'SQ') vr = dict === 'US' && rawVrOf(s.rows[o + R_TAG]) === 'xs' ? vrOfImplicit(s, r) : dict;
+  }
   return decodeValue(vr, s.bytes, s.rows[o + R_VAL], s.rows[o + R_LEN], !(flags & F_BE), isUtf8(s)) as DicomValue;
 }
 

@@ -281,6 +281,19 @@ static int walk(void) {
     }
     u64 end = val + (u64)len;
     if (end > c->limit) return past_limit(end, c, hdr);
+    if (is_un && len >= 8 && is_sq_tag(tag)) {
+      /* a standard sequence stored as UN of defined length: implicit VR LE items inside, when the
+         value starts with an item tag; otherwise it stays opaque bytes */
+      s = need(hlen + 4, E_TRUNC_VALUE);
+      if (s) return s;
+      p = at(pos);
+      if (rd32(p + hlen, 0) == 0xE000FFFEu) {
+        emit(tag, vr | (flags | F_SEQ | F_IMPLICIT) << 16, hdr, val, len);
+        pos = val;
+        if (!push(K_SEQ, row_count - 1, end, 0, 0)) return fail(E_DEPTH, hdr);
+        continue;
+      }
+    }
     if (is_sq) {
       emit(tag, vr | (flags | F_SEQ) << 16, hdr, val, len);
       pos = val;
