@@ -1,1 +1,33 @@
-export {};
+// @rtfmri/sdk: what experiment code imports (Node entry).
+export { DataInterface, type DataInterfaceOptions, type DataInterfaceApi } from './data-interface.js';
+export { RemoteDataInterface, REMOTE_METHODS, type RemoteOptions } from './remote.js';
+export { hostRelay, type HostedRelay, type HostRelayOptions } from './relay-host.js';
+export {
+  measureClockSkew,
+  getDicomAcquisitionTime,
+  getDicomRepetitionTime,
+  timeToNextTR,
+  nowSeconds,
+  type ClockSource,
+} from './timing.js';
+export {
+  uploadFilesFromList,
+  downloadFilesFromList,
+  uploadFolderToCloud,
+  uploadFilesToCloud,
+  downloadFolderFromCloud,
+  downloadFilesFromCloud,
+  type ProgressCallback,
+  type TransferProgress,
+} from '@rtfmri/runtime';
+export { DicomDataset, parseDicom, ready as dicomReady } from '@rtfmri/dicom-wasm';
+export {
+  ValidationError,
+  NotFoundError,
+  TimeoutError,
+  StateError,
+  DisconnectedError,
+  ProtocolError,
+  AuthError,
+  RtfmriError,
+} from '@rtfmri/transport';

@@ -1,0 +1,256 @@
+// The two ends that talk to a relay over a physical link: the experiment's client side (one
+// session to the runtime it names, re-opened when that runtime comes back) and the runtime side
+// (one SessionLink per connected client). No Node-only imports (the browser SDK uses the client).
+import { AuthError, DisconnectedError, ProtocolError, TimeoutError, type CloseInfo, type Link } from '@rtfmri/transport';
+import { computeMac, control, F, frameHeader, frameSid, parseControl, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './protocol.js';
+import { SessionLink } from './session-link.js';
+
+const dec = new TextDecoder();
+
+async function handshake(link: Link, role: Role, id: string, token: string, target: string | undefined, instance: string | undefined, timeoutMs: number): Promise<Welcome> {
+  await link.opened;
+  return new Promise<Welcome>((resolve, reject) => {
+    let step: 'challenge' | 'welcome' = 'challenge';
+    const fail = (e: Error) => {
+      cleanup();
+      link.close(e.message, e);
+      reject(e);
+    };
+    const timer = setTimeout(() => fail(new TimeoutError(`relay handshake timed out after ${timeoutMs} ms`)), timeoutMs);
+    const offClose = link.onClose((info) => {
+      cleanup();
+      reject(info.error instanceof AuthError ? info.error : new DisconnectedError(`not connected: relay closed the link during the handshake (${info.reason})`));
+    });
+    const offMsg = link.onMessage((frame) => {
+      if (step === 'challenge') {
+        if (frame[0] !== F.Challenge || frame.length < 10) return fail(new ProtocolError('relay did not send a challenge'));
+        if (frame[1] !== PROTOCOL_VERSION) return fail(new ProtocolError(`relay speaks protocol ${frame[1]}, this side ${PROTOCOL_VERSION}`));
+        const mac = computeMac(token, frame.subarray(2), role, id, target ?? '');
+        step = 'welcome';
+        link.send(control(F.Hello, { role, id, target, instance, mac }));
+        return;
+      }
+      if (frame[0] === F.Refused) {
+        const body = parseControl(frame) ?? {};
+        const msg = typeof body.message === 'string' ? body.message : 'refused by the relay';
+        return fail(new AuthError(`relay refused ${role} '${id}': ${msg}`, { details: { code: body.code } }));
+      }
+      if (frame[0] !== F.Welcome) return fail(new ProtocolError(`unexpected frame ${frame[0]} during the handshake`));
+      cleanup();
+      resolve((parseControl(frame) ?? {}) as Welcome);
+    });
+    function cleanup() {
+      clearTimeout(timer);
+      offMsg();
+      offClose();
+    }
+  });
+}
+
+export interface RelayClientOptions {
+  /** The runtime to reach. */
+  target: string;
+  token: string;
+  /** Who this client is (tokens file, relay logs). Default 'experiment'. */
+  id?: string;
+  handshakeTimeoutMs?: number;
+}
+
+export type SessionEvent = { up: true; link: SessionLink; instance: string } | { up: false; reason: string };
+
+/** The experiment's side: holds the current session to the named runtime, if it is connected. */
+export class RelayClient {
+  session: SessionLink | undefined;
+  instance: string | undefined;
+  private handlers: Array<(ev: SessionEvent) => void> = [];
+  private signalHandlers: Array<(msg: unknown) => void> = [];
+  readonly closed: Promise<CloseInfo>;
+  downReason = 'the runtime is not connected to the relay';
+
+  private constructor(readonly link: Link, readonly target: string) {
+    this.closed = link.closed;
+  }
+
+  static async attach(link: Link, opts: RelayClientOptions): Promise<RelayClient> {
+    const w = await handshake(link, 'client', opts.id ?? 'experiment', opts.token, opts.target, undefined, opts.handshakeTimeoutMs ?? 10_000);
+    const c = new RelayClient(link, opts.target);
+    c.downReason = `runtime '${opts.target}' is not connected to the relay`;
+    if (w.up && typeof w.sid === 'number') c.up(w.sid, String(w.instance ?? ''));
+    link.onMessage((f) => c.onFrame(f));
+    link.onClose((info) => c.down(`lost the link to the relay (${info.reason})`));
+    return c;
+  }
+
+  /** Called with every session change (runtime up with a new session link, or down). */
+  onSession(handler: (ev: SessionEvent) => void): () => void {
+    this.handlers.push(handler);
+    return () => void (this.handlers = this.handlers.filter((h) => h !== handler));
+  }
+
+  /** WebRTC signaling to/from the runtime of the current session. */
+  sendSignal(msg: unknown): void {
+    const s = this.session;
+    if (!s) throw new DisconnectedError(`not connected: ${this.downReason}`);
+    this.link.send([frameHeader(F.Signal, s.sid), new TextEncoder().encode(JSON.stringify(msg))]);
+  }
+  onSignal(handler: (msg: unknown) => void): () => void {
+    this.signalHandlers.push(handler);
+    return () => void (this.signalHandlers = this.signalHandlers.filter((h) => h !== handler));
+  }
+
+  private up(sid: number, instance: string): void {
+    const link = new SessionLink(this.link, sid, (reason) => {
+      if (this.link.state === 'open') this.link.send(control(F.Close, { sid, reason }));
+      if (this.session === link) this.session = undefined;
+    });
+    this.session = link;
+    this.instance = instance;
+    for (const h of this.handlers) h({ up: true, link, instance });
+  }
+
+  private down(reason: string): void {
+    const s = this.session;
+    this.session = undefined;
+    this.downReason = reason;
+    if (s) s.remoteClosed(reason);
+    for (const h of this.handlers) h({ up: false, reason });
+  }
+
+  private onFrame(frame: Uint8Array): void {
+    switch (frame[0]) {
+      case F.Data:
+        if (this.session && frameSid(frame) === this.session.sid) this.session.deliver(frame.subarray(5));
+        return;
+      case F.Signal:
+        if (this.session && frameSid(frame) === this.session.sid) {
+          let msg: unknown;
+          try {
+            msg = JSON.parse(dec.decode(frame.subarray(5)));
+          } catch {
+            return;
+          }
+          for (const h of this.signalHandlers) h(msg);
+        }
+        return;
+      case F.Up: {
+        const b = parseControl(frame);
+        if (b && typeof b.sid === 'number') {
+          if (this.session) this.down('replaced by a new session');
+          this.up(b.sid, String(b.instance ?? ''));
+        }
+        return;
+      }
+      case F.Down: {
+        const b = parseControl(frame);
+        if (b && this.session && b.sid === this.session.sid) this.down(typeof b.reason === 'string' ? b.reason : 'runtime disconnected');
+        return;
+      }
+      default:
+        // Unknown frames from a relay are ignored (forward compatibility).
+        return;
+    }
+  }
+
+  close(): void {
+    this.link.close('client closed');
+  }
+}
+
+export interface RelayRuntimeOptions {
+  name: string;
+  token: string;
+  /** Random per process by default, so clients can tell a restart from a reconnect. */
+  instance?: string;
+  handshakeTimeoutMs?: number;
+}
+
+export interface SessionInfo {
+  sid: number;
+  client: string;
+}
+
+/** The runtime's side of one connection to the relay. */
+export class RelayRuntimeConnection {
+  readonly sessions = new Map<number, SessionLink>();
+  readonly closed: Promise<CloseInfo>;
+  private handlers: Array<(link: SessionLink, info: SessionInfo) => void> = [];
+  private signalHandlers: Array<(sid: number, msg: unknown) => void> = [];
+
+  private constructor(readonly link: Link, readonly instance: string) {
+    this.closed = link.closed;
+  }
+
+  static async register(link: Link, opts: RelayRuntimeOptions): Promise<RelayRuntimeConnection> {
+    const instance = opts.instance ?? randomInstance();
+    await handshake(link, 'runtime', opts.name, opts.token, undefined, instance, opts.handshakeTimeoutMs ?? 10_000);
+    const r = new RelayRuntimeConnection(link, instance);
+    link.onMessage((f) => r.onFrame(f));
+    link.onClose((info) => {
+      for (const s of r.sessions.values()) s.remoteClosed(`lost the link to the relay (${info.reason})`);
+      r.sessions.clear();
+    });
+    return r;
+  }
+
+  /** Each new client session; serve it (e.g. transport's expose) on the given link. */
+  onSession(handler: (link: SessionLink, info: SessionInfo) => void): void {
+    this.handlers.push(handler);
+  }
+
+  onSignal(handler: (sid: number, msg: unknown) => void): void {
+    this.signalHandlers.push(handler);
+  }
+  sendSignal(sid: number, msg: unknown): void {
+    this.link.send([frameHeader(F.Signal, sid), new TextEncoder().encode(JSON.stringify(msg))]);
+  }
+
+  private onFrame(frame: Uint8Array): void {
+    switch (frame[0]) {
+      case F.Data: {
+        const s = this.sessions.get(frameSid(frame));
+        if (s) s.deliver(frame.subarray(5));
+        return;
+      }
+      case F.Signal: {
+        const sid = frameSid(frame);
+        if (!this.sessions.has(sid)) return;
+        let msg: unknown;
+        try {
+          msg = JSON.parse(dec.decode(frame.subarray(5)));
+        } catch {
+          return;
+        }
+        for (const h of this.signalHandlers) h(sid, msg);
+        return;
+      }
+      case F.Open: {
+        const b = parseControl(frame);
+        if (!b || typeof b.sid !== 'number' || this.sessions.has(b.sid)) return;
+        const sid = b.sid;
+        const link = new SessionLink(this.link, sid, (reason) => {
+          this.sessions.delete(sid);
+          if (this.link.state === 'open') this.link.send(control(F.Close, { sid, reason }));
+        });
+        this.sessions.set(sid, link);
+        link.onClose(() => this.sessions.delete(sid));
+        for (const h of this.handlers) h(link, { sid, client: String(b.client ?? '') });
+        return;
+      }
+      case F.Close: {
+        const b = parseControl(frame);
+        const s = b && typeof b.sid === 'number' ? this.sessions.get(b.sid) : undefined;
+        if (s) {
+          this.sessions.delete(s.sid);
+          s.remoteClosed(typeof b!.reason === 'string' ? b!.reason : 'client disconnected');
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  close(): void {
+    this.link.close('runtime closed');
+  }
+}

@@ -1,0 +1,153 @@
+// The relay's own framing on a physical link (one WebSocket per runtime or client). No Node-only
+// imports: the SDK's browser build uses the client side.
+//
+// The relay never decodes RPC: a DATA frame is [0x10][session id u32 BE][RPC bytes], forwarded
+// byte-for-byte between the client and the runtime of that session (the relay only checks that
+// the session id belongs to the sender). RPC, deadlines and typed errors run end to end between
+// the SDK and the runtime; the relay authenticates, routes and tells each side when the other
+// comes and goes. Control frames are [type][UTF-8 JSON], at most MAX_CONTROL bytes.
+//
+// Handshake (challenge-response, the token never crosses the wire):
+//   relay -> peer   CHALLENGE [0x01][version][32-byte nonce]
+//   peer  -> relay  HELLO     { role: 'runtime'|'client', id, target?, instance?, mac }
+//                   mac = hex(HMAC-SHA256(token, nonce || UTF-8("rtfmri-relay-v1\n" role \n id \n target)))
+//   relay -> peer   WELCOME   { sid?, instance?, up? }        or REFUSED { code, message } + close
+// Then relay -> client  UP { sid, instance } / DOWN { sid, reason } as the named runtime comes and goes,
+//      relay -> runtime OPEN { sid, client } / CLOSE { sid, reason } as clients come and go,
+//      client -> relay  CLOSE { sid } ends a session without dropping the link.
+import { hmacSha256 } from '@rtfmri/transport';
+
+function randomBytes(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  globalThis.crypto.getRandomValues(b);
+  return b;
+}
+
+function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}
+
+export const PROTOCOL_VERSION = 1;
+export const MAX_CONTROL = 4096;
+export const NONCE_BYTES = 32;
+
+export const enum F {
+  Challenge = 0x01,
+  Hello = 0x02,
+  Welcome = 0x03,
+  Refused = 0x04,
+  Up = 0x05,
+  Down = 0x06,
+  Open = 0x07,
+  Close = 0x08,
+  Data = 0x10,
+  /** WebRTC signaling (offer/answer/candidates) for a session: forwarded like DATA, JSON body. */
+  Signal = 0x20,
+}
+
+export type Role = 'runtime' | 'client';
+
+export interface Hello {
+  role: Role;
+  /** Runtime: its name. Client: who it is (for the tokens file and logs). */
+  id: string;
+  /** Client: the runtime it wants to reach. */
+  target?: string;
+  /** Runtime: a random id per process, so clients can tell a restart from a reconnect. */
+  instance?: string;
+  mac: string;
+}
+
+export interface Welcome {
+  sid?: number;
+  instance?: string;
+  up?: boolean;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+export function control(type: F, body: unknown): Uint8Array {
+  const json = enc.encode(JSON.stringify(body));
+  const out = new Uint8Array(1 + json.length);
+  out[0] = type;
+  out.set(json, 1);
+  return out;
+}
+
+/** Parses a control frame's JSON body; undefined when it is not a well-formed object. */
+export function parseControl(frame: Uint8Array): Record<string, unknown> | undefined {
+  if (frame.length > MAX_CONTROL) return undefined;
+  try {
+    const v = JSON.parse(dec.decode(frame.subarray(1)));
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function challenge(nonce: Uint8Array): Uint8Array {
+  const out = new Uint8Array(2 + nonce.length);
+  out[0] = F.Challenge;
+  out[1] = PROTOCOL_VERSION;
+  out.set(nonce, 2);
+  return out;
+}
+
+export function newNonce(): Uint8Array {
+  return randomBytes(NONCE_BYTES);
+}
+
+/** Header for a DATA or SIGNAL frame; the payload follows as a second part (gather write). */
+export function frameHeader(type: F.Data | F.Signal, sid: number): Uint8Array {
+  const h = new Uint8Array(5);
+  h[0] = type;
+  new DataView(h.buffer).setUint32(1, sid);
+  return h;
+}
+
+export function frameSid(frame: Uint8Array): number {
+  return frame.length >= 5 ? new DataView(frame.buffer, frame.byteOffset, 5).getUint32(1) : -1;
+}
+
+function macInput(nonce: Uint8Array, role: Role, id: string, target: string): Uint8Array {
+  const text = enc.encode(`rtfmri-relay-v1\n${role}\n${id}\n${target}`);
+  const out = new Uint8Array(nonce.length + text.length);
+  out.set(nonce);
+  out.set(text, nonce.length);
+  return out;
+}
+
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+export function computeMac(token: string, nonce: Uint8Array, role: Role, id: string, target = ''): string {
+  return hex(hmacSha256(enc.encode(token), macInput(nonce, role, id, target)));
+}
+
+export function verifyMac(token: string, nonce: Uint8Array, hello: Hello): boolean {
+  const want = enc.encode(computeMac(token, nonce, hello.role, hello.id, hello.target ?? ''));
+  return timingSafeEqual(want, enc.encode(hello.mac));
+}
+
+/** Names: printable, no path or control characters, bounded. */
+export function validName(s: unknown): s is string {
+  return typeof s === 'string' && /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(s);
+}
+
+export function parseHello(frame: Uint8Array): Hello | undefined {
+  if (frame[0] !== F.Hello) return undefined;
+  const v = parseControl(frame);
+  if (!v) return undefined;
+  if (v.role !== 'runtime' && v.role !== 'client') return undefined;
+  if (!validName(v.id) || typeof v.mac !== 'string' || v.mac.length > 128) return undefined;
+  if (v.role === 'client' && !validName(v.target)) return undefined;
+  if (v.instance !== undefined && (typeof v.instance !== 'string' || v.instance.length > 128)) return undefined;
+  return { role: v.role, id: v.id, target: v.target as string | undefined, instance: v.instance as string | undefined, mac: v.mac };
+}
+
+export function randomInstance(): string {
+  return hex(randomBytes(8));
+}

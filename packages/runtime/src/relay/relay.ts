@@ -1,0 +1,276 @@
+// The relay core: authenticates runtimes and clients on any Link and routes each client's
+// session to the runtime it named. It forwards DATA frames byte-for-byte (never decodes RPC), so
+// deadlines, typed errors and payloads are the runtime's and the SDK's business end to end.
+import type { Link } from '@rtfmri/transport';
+import {
+  challenge,
+  control,
+  F,
+  frameSid,
+  newNonce,
+  parseControl,
+  parseHello,
+  verifyMac,
+  type Hello,
+} from './protocol.js';
+
+/** Who may connect. Returning undefined refuses; the token is never logged or sent. */
+export interface TokenPolicy {
+  runtime(name: string): string | undefined;
+  /** Token of client `id`, only if it may reach runtime `target`. */
+  client(id: string, target: string): string | undefined;
+}
+
+/** One token for every runtime and client (simple deployments, tests, the demo). */
+export function sharedToken(token: string): TokenPolicy {
+  return { runtime: () => token, client: () => token };
+}
+
+/**
+ * A tokens file: `{ "runtimes": { "scanner1": "token" }, "clients": { "alice": { "token": "...",
+ * "runtimes": ["scanner1"] } } }`; a client without "runtimes" may reach any runtime; a client
+ * entry may also be a bare token string.
+ */
+export function tokenPolicyFromJson(json: unknown): TokenPolicy {
+  const bad = (why: string) => new RangeError(`tokens file: ${why}`);
+  if (!json || typeof json !== 'object') throw bad('expected a JSON object');
+  const { runtimes = {}, clients = {} } = json as { runtimes?: unknown; clients?: unknown };
+  if (typeof runtimes !== 'object' || runtimes === null) throw bad('"runtimes" must be an object');
+  if (typeof clients !== 'object' || clients === null) throw bad('"clients" must be an object');
+  const rt = new Map<string, string>();
+  for (const [k, v] of Object.entries(runtimes)) {
+    if (typeof v !== 'string' || !v) throw bad(`runtime '${k}' needs a non-empty token string`);
+    rt.set(k, v);
+  }
+  const cl = new Map<string, { token: string; runtimes?: string[] }>();
+  for (const [k, v] of Object.entries(clients)) {
+    if (typeof v === 'string' && v) cl.set(k, { token: v });
+    else if (v && typeof v === 'object' && typeof (v as { token?: unknown }).token === 'string') {
+      const r = (v as { runtimes?: unknown }).runtimes;
+      if (r !== undefined && (!Array.isArray(r) || !r.every((x) => typeof x === 'string'))) throw bad(`client '${k}': "runtimes" must be a list of names`);
+      cl.set(k, { token: (v as { token: string }).token, runtimes: r as string[] | undefined });
+    } else throw bad(`client '${k}' needs a token`);
+  }
+  return {
+    runtime: (name) => rt.get(name),
+    client: (id, target) => {
+      const c = cl.get(id);
+      return c && (!c.runtimes || c.runtimes.includes(target)) ? c.token : undefined;
+    },
+  };
+}
+
+export interface RelayOptions {
+  tokens: TokenPolicy;
+  /** One line per event (connections, refusals). Default: none. */
+  log?: (line: string) => void;
+  handshakeTimeoutMs?: number;
+}
+
+interface RuntimeConn {
+  link: Link;
+  name: string;
+  instance: string;
+  peer: string;
+  sessions: Map<number, ClientConn>;
+}
+
+interface ClientConn {
+  link: Link;
+  id: string;
+  target: string;
+  peer: string;
+  sid?: number;
+}
+
+export interface RelayStats {
+  runtimes: { name: string; instance: string; sessions: number }[];
+  clients: number;
+  refused: number;
+}
+
+export class Relay {
+  private readonly runtimes = new Map<string, RuntimeConn>();
+  private readonly clients = new Set<ClientConn>();
+  private readonly links = new Set<Link>();
+  private nextSid = 1;
+  private refusedCount = 0;
+  private closing = false;
+
+  constructor(private readonly opts: RelayOptions) {}
+
+  private log(line: string): void {
+    this.opts.log?.(line);
+  }
+
+  stats(): RelayStats {
+    return {
+      runtimes: [...this.runtimes.values()].map((r) => ({ name: r.name, instance: r.instance, sessions: r.sessions.size })),
+      clients: this.clients.size,
+      refused: this.refusedCount,
+    };
+  }
+
+  /** Takes an open (or opening) link from any transport; the relay owns it from now on. */
+  accept(link: Link, peer = 'unknown peer'): void {
+    if (this.closing) return void link.close('relay shutting down');
+    this.links.add(link);
+    void link.closed.then(() => this.links.delete(link));
+    const nonce = newNonce();
+    const timer = setTimeout(() => this.refuse(link, peer, 'AUTH', 'authentication timed out', undefined), this.opts.handshakeTimeoutMs ?? 10_000);
+    const off = link.onMessage((frame) => {
+      off();
+      clearTimeout(timer);
+      const hello = parseHello(frame);
+      if (!hello) return this.refuse(link, peer, 'PROTOCOL', 'expected a well-formed HELLO', undefined);
+      this.onHello(link, peer, nonce, hello);
+    });
+    link.onClose(() => clearTimeout(timer));
+    void link.opened.then(
+      () => {
+        try {
+          link.send(challenge(nonce));
+        } catch {
+          // closed meanwhile
+        }
+      },
+      () => {},
+    );
+  }
+
+  private refuse(link: Link, peer: string, code: string, message: string, hello: Hello | undefined): void {
+    this.refusedCount++;
+    const who = hello ? `${hello.role} '${hello.id}'${hello.target ? ` (for runtime '${hello.target}')` : ''}` : 'connection';
+    this.log(`refused ${who} from ${peer}: ${message}`);
+    try {
+      link.send(control(F.Refused, { code, message }));
+    } catch {
+      // already gone
+    }
+    // Let the REFUSED frame go out before closing.
+    setTimeout(() => link.close(`refused: ${message}`), 50);
+  }
+
+  private onHello(link: Link, peer: string, nonce: Uint8Array, hello: Hello): void {
+    const token = hello.role === 'runtime' ? this.opts.tokens.runtime(hello.id) : this.opts.tokens.client(hello.id, hello.target!);
+    // One message whatever failed (unknown id, wrong token, runtime not allowed): no oracle.
+    if (token === undefined || !verifyMac(token, nonce, hello)) return this.refuse(link, peer, 'AUTH', 'authentication failed', hello);
+    if (link.state !== 'open') return;
+    if (hello.role === 'runtime') this.addRuntime(link, peer, hello);
+    else this.addClient(link, peer, hello);
+  }
+
+  private addRuntime(link: Link, peer: string, hello: Hello): void {
+    const existing = this.runtimes.get(hello.id);
+    if (existing) {
+      return this.refuse(link, peer, 'NAME_IN_USE', `a runtime named '${hello.id}' is already connected (from ${existing.peer}); refusing the second one`, hello);
+    }
+    const rt: RuntimeConn = { link, name: hello.id, instance: hello.instance ?? '', peer, sessions: new Map() };
+    this.runtimes.set(rt.name, rt);
+    this.log(`runtime '${rt.name}' connected from ${peer} (instance ${rt.instance || '-'})`);
+    link.send(control(F.Welcome, { instance: rt.instance }));
+    link.onMessage((frame) => this.fromRuntime(rt, frame));
+    link.onClose((info) => this.runtimeGone(rt, info.reason));
+    for (const c of this.clients) if (c.target === rt.name && c.sid === undefined) this.openSession(rt, c, true);
+  }
+
+  private addClient(link: Link, peer: string, hello: Hello): void {
+    const c: ClientConn = { link, id: hello.id, target: hello.target!, peer };
+    this.clients.add(c);
+    const rt = this.runtimes.get(c.target);
+    this.log(`client '${c.id}' connected from ${peer} for runtime '${c.target}'${rt ? '' : ' (not connected yet)'}`);
+    if (rt) this.openSession(rt, c, false);
+    else link.send(control(F.Welcome, { up: false }));
+    link.onMessage((frame) => this.fromClient(c, frame));
+    link.onClose(() => this.clientGone(c));
+  }
+
+  private openSession(rt: RuntimeConn, c: ClientConn, announce: boolean): void {
+    const sid = this.nextSid;
+    this.nextSid = this.nextSid >= 0xffffffff ? 1 : this.nextSid + 1;
+    c.sid = sid;
+    rt.sessions.set(sid, c);
+    safeSend(rt.link, control(F.Open, { sid, client: c.id }));
+    safeSend(c.link, control(announce ? F.Up : F.Welcome, announce ? { sid, instance: rt.instance } : { sid, instance: rt.instance, up: true }));
+  }
+
+  private fromRuntime(rt: RuntimeConn, frame: Uint8Array): void {
+    const type = frame[0];
+    if (type === F.Data || type === F.Signal) {
+      const c = rt.sessions.get(frameSid(frame));
+      // A frame for a session that just ended is a normal race: drop it.
+      if (c) safeSend(c.link, frame);
+      return;
+    }
+    if (type === F.Close) {
+      const sid = Number(parseControl(frame)?.sid);
+      const c = rt.sessions.get(sid);
+      if (!c) return;
+      rt.sessions.delete(sid);
+      c.sid = undefined;
+      safeSend(c.link, control(F.Down, { sid, reason: `runtime '${rt.name}' closed the session` }));
+      return;
+    }
+    this.log(`runtime '${rt.name}' sent an unexpected frame (type ${type}); closing it`);
+    rt.link.close('protocol error: unexpected frame');
+  }
+
+  private fromClient(c: ClientConn, frame: Uint8Array): void {
+    const type = frame[0];
+    if (type === F.Data || type === F.Signal) {
+      // A client reaches only the session the relay gave it (stale ids after a restart are dropped).
+      if (c.sid === undefined || frameSid(frame) !== c.sid) return;
+      const rt = this.runtimes.get(c.target);
+      if (rt) safeSend(rt.link, frame);
+      return;
+    }
+    if (type === F.Close) {
+      const sid = Number(parseControl(frame)?.sid);
+      if (c.sid === undefined || sid !== c.sid) return;
+      const rt = this.runtimes.get(c.target);
+      c.sid = undefined;
+      if (rt) {
+        rt.sessions.delete(sid);
+        safeSend(rt.link, control(F.Close, { sid, reason: 'client closed the session' }));
+      }
+      return;
+    }
+    this.log(`client '${c.id}' sent an unexpected frame (type ${type}); closing it`);
+    c.link.close('protocol error: unexpected frame');
+  }
+
+  private runtimeGone(rt: RuntimeConn, reason: string): void {
+    if (this.runtimes.get(rt.name) !== rt) return;
+    this.runtimes.delete(rt.name);
+    this.log(`runtime '${rt.name}' disconnected (${reason})`);
+    for (const [sid, c] of rt.sessions) {
+      c.sid = undefined;
+      safeSend(c.link, control(F.Down, { sid, reason: `runtime '${rt.name}' disconnected` }));
+    }
+    rt.sessions.clear();
+  }
+
+  private clientGone(c: ClientConn): void {
+    this.clients.delete(c);
+    if (c.sid !== undefined) {
+      const rt = this.runtimes.get(c.target);
+      if (rt && rt.sessions.delete(c.sid)) safeSend(rt.link, control(F.Close, { sid: c.sid, reason: 'client disconnected' }));
+    }
+    this.log(`client '${c.id}' disconnected`);
+  }
+
+  close(): void {
+    this.closing = true;
+    for (const l of this.links) l.close('relay shutting down');
+    this.links.clear();
+  }
+}
+
+function safeSend(link: Link, frame: Uint8Array): void {
+  if (link.state !== 'open') return;
+  try {
+    link.send(frame);
+  } catch {
+    // The link is closing; its close handler cleans up.
+  }
+}

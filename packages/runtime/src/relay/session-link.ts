@@ -1,0 +1,99 @@
+// A session link: one client<->runtime session carried inside a physical link to the relay.
+// It is a full Link, so transport's RPC (expose / connect) runs over it unchanged, end to end.
+import { DisconnectedError, type CloseInfo, type Link, type LinkState } from '@rtfmri/transport';
+import { F, frameHeader } from './protocol.js';
+
+export class SessionLink implements Link {
+  readonly kind: string;
+  state: LinkState = 'open';
+  readonly opened: Promise<void> = Promise.resolve();
+  readonly closed: Promise<CloseInfo>;
+  private resolveClosed!: (i: CloseInfo) => void;
+  private messageHandlers: Array<(d: Uint8Array) => void> = [];
+  private closeHandlers: Array<(i: CloseInfo) => void> = [];
+  private early: Uint8Array[] | null = [];
+  private readonly header: Uint8Array;
+
+  constructor(
+    private readonly physical: Link,
+    readonly sid: number,
+    /** Called once when this side closes the session (to tell the relay). */
+    private readonly onLocalClose: (reason: string) => void,
+  ) {
+    this.kind = `relay/${physical.kind}`;
+    this.header = frameHeader(F.Data, sid);
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+  }
+
+  get bufferedAmount(): number {
+    return this.physical.bufferedAmount;
+  }
+  get maxMessageSize(): number {
+    return this.physical.maxMessageSize - 5;
+  }
+
+  send(data: Uint8Array | readonly Uint8Array[]): void {
+    if (this.state !== 'open') throw new DisconnectedError(`not connected (relay session ${this.sid} is closed)`);
+    const parts = data instanceof Uint8Array ? [this.header, data] : [this.header, ...data];
+    this.physical.send(parts);
+  }
+
+  drain(lowWaterMark?: number): Promise<void> {
+    return this.state === 'open' ? this.physical.drain(lowWaterMark) : Promise.resolve();
+  }
+
+  onMessage(handler: (d: Uint8Array) => void): () => void {
+    this.messageHandlers.push(handler);
+    const early = this.early;
+    if (early) {
+      this.early = null;
+      for (const m of early) handler(m);
+    }
+    return () => void (this.messageHandlers = this.messageHandlers.filter((h) => h !== handler));
+  }
+
+  onClose(handler: (i: CloseInfo) => void): () => void {
+    if (this.state === 'closed') {
+      void this.closed.then(handler);
+      return () => {};
+    }
+    this.closeHandlers.push(handler);
+    return () => void (this.closeHandlers = this.closeHandlers.filter((h) => h !== handler));
+  }
+
+  /** A DATA frame for this session arrived (payload without the 5-byte header). */
+  deliver(payload: Uint8Array): void {
+    if (this.state !== 'open') return;
+    if (this.early) this.early.push(payload);
+    else for (const h of this.messageHandlers) h(payload);
+  }
+
+  /** The session ended from the other side or the physical link dropped. */
+  remoteClosed(reason: string, error?: Error): void {
+    this.finish(reason, error ?? new DisconnectedError(`not connected: ${reason}`));
+  }
+
+  close(reason = 'closed locally', error?: Error): void {
+    if (this.state === 'closed') return;
+    this.finish(reason, error);
+    this.onLocalClose(reason);
+  }
+
+  private finish(reason: string, error?: Error): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.early = null;
+    const info: CloseInfo = error ? { reason, error } : { reason };
+    this.resolveClosed(info);
+    const hs = this.closeHandlers;
+    this.closeHandlers = [];
+    this.messageHandlers = [];
+    for (const h of hs) {
+      try {
+        h(info);
+      } catch {
+        // one handler's failure must not stop the others
+      }
+    }
+  }
+}

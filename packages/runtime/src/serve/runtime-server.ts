@@ -1,0 +1,131 @@
+// The control-room service: a local DataInterface served to relay sessions. Dials out to a relay
+// (--connect) and reconnects forever, or listens on a LAN port (--listen) by hosting a relay
+// in-process. Either way clients speak the same protocol, and the DataInterface with its streams
+// and watches lives as long as the process, across reconnects.
+import { connectWs, type WsClientOptions } from '@rtfmri/transport/node';
+import * as T from '@rtfmri/transport';
+import { expose, type Link } from '@rtfmri/transport';
+import { DataInterface, DATA_INTERFACE_METHODS, type DataInterfaceOptions } from '../data-interface.js';
+import { sharedToken, type TokenPolicy } from '../relay/relay.js';
+import { startRelayServer, type RelayServer } from '../relay/server.js';
+import { RuntimeService } from './service.js';
+
+/**
+ * What a remote caller reaches: DataInterface's allow-listed methods, with getImageData sending
+ * the (anonymized) file bytes as they are; the SDK parses them on its side.
+ */
+export function remoteFacade(di: DataInterface): Record<string, (...args: unknown[]) => Promise<unknown>> {
+  const o: Record<string, (...args: unknown[]) => Promise<unknown>> = Object.create(null);
+  for (const m of DATA_INTERFACE_METHODS) {
+    const f = (di as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[m]!;
+    o[m] = (...args) => f.apply(di, args).catch(wireError);
+  }
+  o.getImageData = async (...args) => {
+    const ds = await di.getImageData(...(args as [number, number | undefined, number | undefined])).catch(wireError);
+    return ds.toBytes();
+  };
+  return o;
+}
+
+const WIRE_ERRORS: Record<string, new (message: string, options?: { details?: unknown }) => Error> = {
+  ValidationError: T.ValidationError,
+  NotFoundError: T.NotFoundError,
+  TimeoutError: T.TimeoutError,
+  StateError: T.StateError,
+  DisconnectedError: T.DisconnectedError,
+};
+
+/** The transport's typed class for an error of the same name, so it crosses the wire typed. */
+function wireError(e: unknown): never {
+  if (e instanceof T.RtfmriError || !(e instanceof Error)) throw e;
+  const cls = WIRE_ERRORS[e.name];
+  if (!cls) throw e;
+  const out = new cls(e.message, { details: (e as { details?: unknown }).details });
+  out.message = e.message;
+  throw out;
+}
+
+/** Serve one relay session: transport's RPC, allow-listed, end to end with the SDK. */
+export function serveSession(di: DataInterface, link: Link, onError?: (e: Error) => void): void {
+  // The relay authenticated both ends; the session itself needs no second token.
+  expose(link, remoteFacade(di), DATA_INTERFACE_METHODS, { auth: 'none', onError });
+}
+
+export interface RuntimeServerOptions extends Omit<DataInterfaceOptions, 'dataRemote'> {
+  name: string;
+  token: string;
+  /** ws(s)://host:port of the relay to dial. */
+  connect?: string;
+  /** Serve clients directly on this port instead (a relay hosted in this process). */
+  listen?: number;
+  listenHost?: string;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Tokens for clients when listening (default: `token` for everyone). */
+  tokens?: TokenPolicy;
+  ws?: WsClientOptions;
+  log?: (line: string) => void;
+  instance?: string;
+  /** An existing DataInterface to serve (default: a new one from the options). */
+  dataInterface?: DataInterface;
+}
+
+export interface RuntimeServer {
+  di: DataInterface;
+  service: RuntimeService;
+  /** When listening: the hosted relay. */
+  relayServer?: RelayServer;
+  close(): Promise<void>;
+}
+
+export async function startRuntimeServer(opts: RuntimeServerOptions): Promise<RuntimeServer> {
+  if (!opts.connect === (opts.listen === undefined)) throw new RangeError('give exactly one of connect (a relay URL) or listen (a port)');
+  const di = opts.dataInterface ?? new DataInterface({
+    allowedDirs: opts.allowedDirs,
+    allowedFileTypes: opts.allowedFileTypes,
+    scannerClockSkew: opts.scannerClockSkew,
+    watchRoute: opts.watchRoute,
+    work: opts.work,
+    pollIntervalMs: opts.pollIntervalMs,
+    poolThreads: opts.poolThreads,
+  });
+  let relayServer: RelayServer | undefined;
+  let dial: () => Promise<Link> | Link;
+  if (opts.listen !== undefined) {
+    relayServer = await startRelayServer({
+      port: opts.listen,
+      host: opts.listenHost,
+      tokens: opts.tokens ?? sharedToken(opts.token),
+      cert: opts.cert,
+      key: opts.key,
+      log: opts.log,
+    });
+    const rs = relayServer;
+    dial = () => rs.localLink('this runtime');
+  } else {
+    const url = opts.connect!;
+    dial = () => connectWs(url, opts.ws);
+  }
+  const service = new RuntimeService({
+    dial,
+    name: opts.name,
+    token: opts.token,
+    instance: opts.instance,
+    log: opts.log,
+    serveSession: (link, info) => {
+      opts.log?.(`session ${info.sid} opened for client '${info.client}'`);
+      serveSession(di, link, (e) => opts.log?.(`session ${info.sid}: ${e.message}`));
+      void link.closed.then((c) => opts.log?.(`session ${info.sid} closed (${c.reason})`));
+    },
+  });
+  return {
+    di,
+    service,
+    relayServer,
+    async close() {
+      await service.stop();
+      await relayServer?.close();
+      if (!opts.dataInterface) await di.close();
+    },
+  };
+}
