@@ -193,14 +193,77 @@ export function writeCsaHeader(elements: CsaElementInput[], opts: { format?: 'SV
   return out;
 }
 
-/** Keeps only the named elements of a CSA header, re-encoded with their exact item texts. */
-export function filterCsaHeader(bytes: Uint8Array, keep: ReadonlySet<string>): Uint8Array {
-  const h = parseCsaHeader(bytes);
-  const kept: CsaElementInput[] = [];
-  for (const el of h.elements.values()) {
-    if (!keep.has(el.name)) continue;
-    kept.push({ name: el.name, vr: el.vr, vm: el.vm, syngodt: el.syngodt, values: el.values, items: el.items });
+const hashCache = new WeakMap<ReadonlySet<string>, Set<number>>();
+function keepHashes(keep: ReadonlySet<string>): Set<number> {
+  let set = hashCache.get(keep);
+  if (!set) {
+    set = new Set();
+    for (const name of keep) {
+      let h = 0x811c9dc5;
+      for (let i = 0; i < name.length; i++) h = Math.imul(h ^ (name.charCodeAt(i) & 0xff), 0x01000193);
+      set.add(h >>> 0);
+    }
+    hashCache.set(keep, set);
   }
-  if (kept.length === 0) return new Uint8Array(0);
-  return writeCsaHeader(kept, { format: h.format });
+  return set;
+}
+
+/**
+ * Keeps only the named elements of a CSA header. SV10 tag blocks are position independent, so
+ * kept blocks are copied byte for byte; the old format is re-encoded (its item lengths depend on
+ * the second tag).
+ */
+export function filterCsaHeader(bytes: Uint8Array, keep: ReadonlySet<string>): Uint8Array {
+  const sv10 = bytes.length >= 16 && bytes[0] === 0x53 && bytes[1] === 0x56 && bytes[2] === 0x31 && bytes[3] === 0x30;
+  if (!sv10) {
+    const h = parseCsaHeader(bytes);
+    const kept: CsaElementInput[] = [];
+    for (const el of h.elements.values()) {
+      if (!keep.has(el.name)) continue;
+      kept.push({ name: el.name, vr: el.vr, vm: el.vm, syngodt: el.syngodt, values: el.values, items: el.items });
+    }
+    if (kept.length === 0) return new Uint8Array(0);
+    return writeCsaHeader(kept, { format: h.format });
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const len = bytes.length;
+  const nTags = dv.getUint32(8, true);
+  if (nTags < 1 || nTags > MAX_TAGS) throw new CsaParseError(`tag count ${nTags} out of range`, 8);
+  const hashes = keepHashes(keep);
+  const blocks: [number, number][] = [];
+  let size = 16;
+  let p = 16;
+  for (let t = 0; t < nTags; t++) {
+    if (p + 84 > len) throw new CsaParseError('truncated tag header', p);
+    const start = p;
+    // names are matched by a hash of their bytes first: decoding ~100 names per image costs more
+    let h = 0x811c9dc5;
+    for (let i = p; i < p + 64 && bytes[i] !== 0; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+    const wanted = hashes.has(h >>> 0) && keep.has(cString(bytes, p, p + 64));
+    const nItems = dv.getInt32(p + 76, true);
+    if (nItems < 0 || nItems > MAX_ITEMS) throw new CsaParseError(`item count ${nItems} out of range`, p + 76);
+    p += 84;
+    for (let i = 0; i < nItems; i++) {
+      if (p + 16 > len) throw new CsaParseError('truncated item header', p);
+      const itemLen = dv.getInt32(p + 4, true);
+      p += 16;
+      if (itemLen < 0 || p + itemLen > len) throw new CsaParseError(`item length ${itemLen} out of range`, p - 12);
+      p += (itemLen + 3) & ~3;
+    }
+    if (p > len) p = len; // the last item's padding may be missing
+    if (wanted) {
+      blocks.push([start, p]);
+      size += p - start;
+    }
+  }
+  if (blocks.length === 0) return new Uint8Array(0);
+  const out = new Uint8Array(size);
+  out.set(bytes.subarray(0, 16));
+  new DataView(out.buffer).setUint32(8, blocks.length, true);
+  let o = 16;
+  for (const [a, b] of blocks) {
+    out.set(bytes.subarray(a, b), o);
+    o += b - a;
+  }
+  return out;
 }

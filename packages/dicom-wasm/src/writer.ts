@@ -181,6 +181,21 @@ function isEncapsulated(v: WriteValue): v is EncapsulatedValue {
 }
 
 function padText(s: string, vr: string): Uint8Array {
+  const n = s.length;
+  let ascii = true;
+  for (let i = 0; i < n; i++) {
+    if (s.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  // TextEncoder costs more than the copy for the short strings DICOM mostly holds
+  if (ascii) {
+    const out = new Uint8Array(n + (n & 1));
+    for (let i = 0; i < n; i++) out[i] = s.charCodeAt(i);
+    if (n & 1) out[n] = vr === 'UI' ? 0 : 0x20;
+    return out;
+  }
   const raw = textEncoder.encode(s);
   if ((raw.length & 1) === 0) return raw;
   const out = new Uint8Array(raw.length + 1);
@@ -377,8 +392,54 @@ export function writeDataSet(elements: WriteElement[], transferSyntaxUID: string
 
 /** Encodes one element (header and value) for splicing into existing bytes. */
 export function writeElementBytes(el: WriteElement, opts: { explicit: boolean; littleEndian: boolean }): Uint8Array {
-  const sink = new Sink(64);
-  writeElement(sink, resolveTag(el.tag), el, { explicit: opts.explicit, le: opts.littleEndian });
+  const tag = resolveTag(el.tag);
+  const vr = el.vr.toUpperCase();
+  const v = el.value;
+  if (vr === 'SQ' || isEncapsulated(v) || (vr === 'UN' && Array.isArray(v) && v.length > 0 && isItems(v)) || !ALL_VRS.has(vr)) {
+    const sink = new Sink(64);
+    writeElement(sink, tag, el, { explicit: opts.explicit, le: opts.littleEndian });
+    return sink.result();
+  }
+  // the common case (anonymizer replacements): one allocation, header written by hand
+  const value = encodeValue(vr, v, opts.littleEndian);
+  const long = opts.explicit && LONG_VRS.has(vr);
+  const head = long ? 12 : 8;
+  if (opts.explicit && !long && value.length > 0xffff) {
+    throw new RangeError(`value of ${vr} element ${tagHex(tag)} too long for explicit VR (${value.length} bytes)`);
+  }
+  const out = new Uint8Array(head + value.length);
+  const le = opts.littleEndian;
+  const put16 = (o: number, x: number) => {
+    out[o + (le ? 0 : 1)] = x & 0xff;
+    out[o + (le ? 1 : 0)] = (x >>> 8) & 0xff;
+  };
+  const put32 = (o: number, x: number) => {
+    if (le) { put16(o, x & 0xffff); put16(o + 2, x >>> 16); } else { put16(o, x >>> 16); put16(o + 2, x & 0xffff); }
+  };
+  put16(0, tag >>> 16);
+  put16(2, tag & 0xffff);
+  if (!opts.explicit) put32(4, value.length);
+  else {
+    out[4] = vr.charCodeAt(0);
+    out[5] = vr.charCodeAt(1);
+    if (long) put32(8, value.length);
+    else put16(6, value.length);
+  }
+  out.set(value, head);
+  return out;
+}
+
+/** Just an element header (tag, VR in explicit VR, length), e.g. for a sequence whose length changed. */
+export function encodeHeader(tag: number, vr: string, length: number, opts: { explicit: boolean; littleEndian: boolean }): Uint8Array {
+  const sink = new Sink(12);
+  writeHeader(sink, tag, vr, length, { explicit: opts.explicit, le: opts.littleEndian });
+  return sink.result();
+}
+
+/** An item header (FFFE,E000) with the given length. */
+export function encodeItemHeader(length: number, littleEndian: boolean): Uint8Array {
+  const sink = new Sink(8);
+  writeItemTag(sink, 0xe000, length, littleEndian);
   return sink.result();
 }
 
