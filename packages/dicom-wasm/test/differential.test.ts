@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { DicomDataset, parseDicom, syntheticEpiVolume, writeDicom } from '../src/index.js';
 import { everyVr } from './parse-fixtures.js';
 
+for (const l of [dcmjs.log, dcmjs.log.getLogger('validation.dcmjs')]) l.setLevel('silent'); // its VR warnings are expected (it lacks OL/OV/SV)
 const here = dirname(fileURLToPath(import.meta.url));
 const sampleDir = join(here, '../../../../shared/data/rtcloud-sample');
 const pydicomDir = '/usr/lib/python3/dist-packages/pydicom/data/test_files';
