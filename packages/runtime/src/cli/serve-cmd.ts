@@ -1,15 +1,117 @@
-import { parse } from './args.js';
+import { bool, list, num, parse, port, str, UsageError } from './args.js';
 import type { Command } from './command.js';
+import { checkUrl, existingDirs, readTextFile, stamp, tokenFrom, untilAborted } from './common.js';
+import { startRuntimeServer } from '../serve/runtime-server.js';
 
-const help = `Usage: rtfmri serve [options]\n\n(not available yet in this build)`;
+const help = `Usage: rtfmri serve --connect ws(s)://HOST:PORT --name NAME --allowed-dirs DIRS --allowed-file-types TYPES [options]
+       rtfmri serve --listen PORT --name NAME --allowed-dirs DIRS --allowed-file-types TYPES [options]
+
+The control-room service: the real DataInterface (files, scanner streams, watches) served to
+experiments. With --connect it dials out to a relay (no inbound port needed) and reconnects
+forever with backoff; streams and watches survive reconnects. With --listen it serves clients
+on this computer's network directly.
+
+Options:
+  --connect URL             relay to dial, ws://host:port or wss://host:port
+  --listen PORT             serve clients directly on PORT instead
+  --host ADDR               with --listen: address to listen on (default 0.0.0.0)
+  --name NAME               the name clients use to reach this runtime (default scanner1)
+  --token TOKEN             this runtime's token (or env RTFMRI_TOKEN)
+  --allowed-dirs DIRS       comma-separated folders that may be read/written ('*': all)
+  --allowed-file-types T    comma-separated extensions, e.g. .dcm,.txt ('*': all)
+  --scanner-clock-skew S    seconds the scanner's clock is ahead of this computer's (default 0)
+  --cert FILE --key FILE    with --listen: serve wss://
+  --ca FILE                 with --connect wss://: trust this CA (self-signed relay certificate)
+  --watch-polling           poll folders (mounted shares without file events)
+  --quiet                   log only errors
+  -h, --help                this help`;
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: '',
+  summary: 'the control-room runtime: dials out to a relay (or listens on a LAN)',
   help,
   async run(argv, io) {
-    const p = parse(argv, {}, { min: 0, max: 0 });
+    const p = parse(
+      argv,
+      {
+        connect: { type: 'string' },
+        listen: { type: 'string' },
+        host: { type: 'string' },
+        name: { type: 'string' },
+        token: { type: 'string' },
+        'allowed-dirs': { type: 'string', multiple: true },
+        'allowed-file-types': { type: 'string', multiple: true },
+        'scanner-clock-skew': { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        ca: { type: 'string' },
+        'watch-polling': { type: 'boolean' },
+        quiet: { type: 'boolean' },
+      },
+      { min: 0, max: 0 },
+    );
     if (p.values.help) return io.out(help), 0;
-    throw new Error('rtfmri serve is not available yet in this build');
+    const connect = str(p, 'connect');
+    const listen = port(p, 'listen');
+    if (!connect === (listen === undefined)) throw new UsageError('give exactly one of --connect URL or --listen PORT');
+    if (connect) checkUrl(connect, '--connect');
+    const name = str(p, 'name') ?? 'scanner1';
+    if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(name)) throw new UsageError(`--name: use letters, digits, '.', '_', '-', '@' (got '${name}')`);
+    const dirsRaw = list(p, 'allowed-dirs');
+    const types = list(p, 'allowed-file-types');
+    if (!dirsRaw?.length) throw new UsageError('--allowed-dirs is required (comma-separated folders, or * for all)');
+    if (!types?.length) throw new UsageError('--allowed-file-types is required (e.g. .dcm,.txt, or * for all)');
+    const skew = num(p, 'scanner-clock-skew') ?? 0;
+    if (!!str(p, 'cert') !== !!str(p, 'key')) throw new UsageError('--cert and --key go together');
+    if (str(p, 'cert') && !listen) throw new UsageError('--cert/--key are for --listen (the relay holds the certificate otherwise)');
+    const token = tokenFrom(str(p, 'token'));
+    const allowedDirs = await existingDirs(dirsRaw, '--allowed-dirs');
+    const cert = str(p, 'cert') ? await readTextFile(str(p, 'cert')!, '--cert') : undefined;
+    const key = str(p, 'key') ? await readTextFile(str(p, 'key')!, '--key') : undefined;
+    const ca = str(p, 'ca') ? await readTextFile(str(p, 'ca')!, '--ca') : undefined;
+    const quiet = bool(p, 'quiet');
+    const log = (l: string) => {
+      if (!quiet || /cannot|refused|error/i.test(l)) io.out(stamp(l));
+    };
+    let server;
+    let fatal: Error | undefined;
+    const stop = new AbortController();
+    io.signal.addEventListener('abort', () => stop.abort(), { once: true });
+    try {
+      server = await startRuntimeServer({
+        onFatal: (e) => {
+          fatal = e;
+          stop.abort();
+        },
+        name,
+        token,
+        connect,
+        listen,
+        listenHost: str(p, 'host') ?? '0.0.0.0',
+        cert,
+        key,
+        ws: ca ? { ca } : undefined,
+        allowedDirs,
+        allowedFileTypes: types,
+        scannerClockSkew: skew,
+        watchRoute: bool(p, 'watch-polling') ? 'polling' : undefined,
+        log,
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new UsageError(`port ${listen} is already in use`);
+      if ((e as Error).name === 'ValidationError') throw new UsageError((e as Error).message);
+      throw e;
+    }
+    const where = connect ? `dialing ${connect}` : `listening on ${server.relayServer!.url}`;
+    log(`runtime '${name}' (instance ${server.service.instance}) serving ${allowedDirs.join(',')} [${types.join(',')}], ${where}`);
+    await untilAborted(stop.signal);
+    if (!fatal) log('runtime shutting down');
+    await server.close();
+    if (fatal) {
+      io.err(`rtfmri serve: ${fatal.message}`);
+      return 1;
+    }
+    return 0;
   },
 };

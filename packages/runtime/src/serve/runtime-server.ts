@@ -66,6 +66,7 @@ export interface RuntimeServerOptions extends Omit<DataInterfaceOptions, 'dataRe
   ws?: WsClientOptions;
   log?: (line: string) => void;
   instance?: string;
+  onFatal?: (err: Error) => void;
   /** An existing DataInterface to serve (default: a new one from the options). */
   dataInterface?: DataInterface;
 }
@@ -112,6 +113,7 @@ export async function startRuntimeServer(opts: RuntimeServerOptions): Promise<Ru
     token: opts.token,
     instance: opts.instance,
     log: opts.log,
+    onFatal: opts.onFatal,
     serveSession: (link, info) => {
       opts.log?.(`session ${info.sid} opened for client '${info.client}'`);
       serveSession(di, link, (e) => opts.log?.(`session ${info.sid}: ${e.message}`));

@@ -15,6 +15,8 @@ export interface RuntimeServiceOptions {
   /** Serve one client session on `link` (e.g. transport's expose). */
   serveSession: (link: Link, info: SessionInfo) => void;
   log?: (line: string) => void;
+  /** The relay refused this runtime's token: retrying cannot help; the service stops. */
+  onFatal?: (err: Error) => void;
   minBackoffMs?: number;
   maxBackoffMs?: number;
 }
@@ -76,6 +78,13 @@ export class RuntimeService {
         link?.close('registration failed');
         this.failures++;
         this.lastError = e as Error;
+        const code = ((e as { details?: { code?: unknown } }).details ?? {}).code;
+        if ((e as Error).name === 'AuthError' && code === 'AUTH') {
+          this.log(`the relay refused this runtime's credentials: ${(e as Error).message}; not retrying`);
+          this.stopped = true;
+          this.opts.onFatal?.(e as Error);
+          break;
+        }
         // Say it once, then only every 10th time, so a relay down for hours does not flood logs.
         if (this.failures === 1 || this.failures % 10 === 0) this.log(`cannot register with the relay (attempt ${this.failures}): ${(e as Error).message}`);
       }
