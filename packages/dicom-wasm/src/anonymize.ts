@@ -1,0 +1,566 @@
+// Anonymization that returns new Part-10 bytes. The WebAssembly walk (parseDicom) gives every
+// element's offsets; the output is then assembled from views of the untouched byte ranges plus a
+// few re-encoded elements, so the pixel data moves with one `set()` and every element the profile
+// does not touch stays byte-identical. Defined lengths of sequences and items that contain a
+// change are recomputed; undefined-length ones keep their delimiters.
+
+import { deflateSync } from 'fflate';
+import { CsaParseError, filterCsaHeader } from './csa.js';
+import { DEFLATED_EXPLICIT_VR_LE, parseDicom, type DicomDataset } from './dataset.js';
+import { parseTagKey, vrOf } from './dictionary.js';
+import { DicomParseError } from './errors.js';
+import { DEFAULT_PROFILE, type AnonymizationAction, type AnonymizationProfile, type ProfileRule, type SafePrivateRule } from './profile.js';
+import { F_BE, F_ENCAPS, F_IMPLICIT, F_META, F_SEQ, R_END, R_HDR, R_LEN, R_NEXT, R_TAG, R_VAL, R_VRF, ROW_WORDS, UNDEF } from './wasm.js';
+import { buildFileMeta, encodeHeader, encodeItemHeader, encodeValue, resolveTag, writeElementBytes, type WriteElement } from './writer.js';
+
+export interface UidMap {
+  /** The secret the replacement UIDs derive from: share it (not the map) with worker threads. */
+  readonly secret: string;
+  /** UID root of the replacements; undefined = '2.25' (UUID-derived). */
+  readonly root: string | undefined;
+  /** The replacement for `uid`; the same input gives the same output for this secret. */
+  map(uid: string): string;
+}
+
+export interface AnonymizeOptions {
+  /** Attributes to keep untouched (keywords or tags), overriding the profile. */
+  keep?: (string | number)[];
+  profile?: AnonymizationProfile;
+  /** Session UID map; default: one per process (per uidRoot). */
+  uidMap?: UidMap;
+  /** Root for replacement UIDs when no uidMap is given (default 2.25). */
+  uidRoot?: string;
+}
+
+// ---- session-consistent UIDs ---------------------------------------------------------------
+
+const K256 = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
+  0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
+  0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+  0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08,
+  0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+  0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+
+const W = new Uint32Array(64);
+const H = new Uint32Array(8);
+const H0 = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+let block = new Uint8Array(128);
+
+/**
+ * SHA-256 of `data` into the returned (shared, overwritten on the next call) 8-word state.
+ * Synchronous and allocation-free, so it runs the same in Node, browsers and workers and costs
+ * about a microsecond for a UID.
+ */
+function sha256Words(data: Uint8Array, length: number): Uint32Array {
+  const padded = ((length + 9 + 63) >> 6) << 6;
+  if (block.length < padded) block = new Uint8Array(padded);
+  const m = block;
+  m.set(data.subarray(0, length));
+  m.fill(0, length, padded);
+  m[length] = 0x80;
+  const bitLen = length * 8;
+  m[padded - 5] = Math.floor(bitLen / 2 ** 32) & 0xff;
+  m[padded - 4] = (bitLen >>> 24) & 0xff;
+  m[padded - 3] = (bitLen >>> 16) & 0xff;
+  m[padded - 2] = (bitLen >>> 8) & 0xff;
+  m[padded - 1] = bitLen & 0xff;
+  for (let i = 0; i < 8; i++) H[i] = H0[i];
+  for (let off = 0; off < padded; off += 64) {
+    for (let i = 0; i < 16; i++) {
+      const j = off + i * 4;
+      W[i] = (m[j] << 24) | (m[j + 1] << 16) | (m[j + 2] << 8) | m[j + 3];
+    }
+    for (let i = 16; i < 64; i++) {
+      const x = W[i - 15], y = W[i - 2];
+      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+      W[i] = (W[i - 16] + s0 + W[i - 7] + s1) | 0;
+    }
+    let a = H[0], b = H[1], c = H[2], d = H[3], e = H[4], f = H[5], g = H[6], h = H[7];
+    for (let i = 0; i < 64; i++) {
+      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+      const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K256[i] + W[i]) | 0;
+      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+      const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+      h = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
+    }
+    H[0] += a; H[1] += b; H[2] += c; H[3] += d; H[4] += e; H[5] += f; H[6] += g; H[7] += h;
+  }
+  return H;
+}
+
+/** SHA-256 digest (32 bytes). */
+export function sha256(data: Uint8Array): Uint8Array {
+  const h = sha256Words(data, data.length);
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 8; i++) {
+    out[i * 4] = h[i] >>> 24;
+    out[i * 4 + 1] = (h[i] >>> 16) & 0xff;
+    out[i * 4 + 2] = (h[i] >>> 8) & 0xff;
+    out[i * 4 + 3] = h[i] & 0xff;
+  }
+  return out;
+}
+
+const limbs = new Uint32Array(8);
+/** Decimal digits of the 128-bit big-endian number in words[0..3] (no BigInt: it is 10x slower here). */
+function decimal128(words: ArrayLike<number>): string {
+  for (let i = 0; i < 4; i++) {
+    limbs[i * 2] = words[i] >>> 16;
+    limbs[i * 2 + 1] = words[i] & 0xffff;
+  }
+  let out = '';
+  for (;;) {
+    let rem = 0;
+    let nonzero = false;
+    for (let i = 0; i < 8; i++) {
+      const cur = rem * 65536 + limbs[i];
+      const q = Math.floor(cur / 1e7);
+      rem = cur - q * 1e7;
+      limbs[i] = q;
+      if (q !== 0) nonzero = true;
+    }
+    if (!nonzero) return String(rem) + out;
+    out = String(rem).padStart(7, '0') + out;
+  }
+}
+
+function randomSecret(): string {
+  const b = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * A UID map for one session. Replacements derive from `secret` and the original UID
+ * (SHA-256), so every worker holding the same secret maps a UID the same way, and nobody
+ * without the secret can map an original UID to its replacement.
+ */
+export function createUidMap(options: { secret?: string; root?: string } = {}): UidMap {
+  const secret = options.secret ?? randomSecret();
+  const root = options.root;
+  if (root !== undefined && !/^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/.test(root)) throw new RangeError(`bad UID root ${root}`);
+  const maxDigits = root === undefined ? 0 : 64 - root.length - 1;
+  if (root !== undefined && maxDigits < 12) throw new RangeError(`UID root ${root} leaves too few digits`);
+  const cache = new Map<string, string>();
+  let msg = new Uint8Array(256);
+  const prefix = `${secret}\u0000`;
+  for (let i = 0; i < prefix.length; i++) msg[i] = prefix.charCodeAt(i) & 0xff;
+  return {
+    secret,
+    root,
+    map(uid: string): string {
+      const hit = cache.get(uid);
+      if (hit !== undefined) return hit;
+      const n = prefix.length + uid.length;
+      if (msg.length < n) {
+        const next = new Uint8Array(n * 2);
+        next.set(msg.subarray(0, prefix.length));
+        msg = next;
+      }
+      // UIDs are ASCII (digits and dots); anything else is hashed by its low byte, still deterministic
+      for (let i = 0; i < uid.length; i++) msg[prefix.length + i] = uid.charCodeAt(i) & 0xff;
+      const h = sha256Words(msg, n);
+      // a version-8 (custom) UUID from the first 128 bits, written as a 2.25 UID
+      const words = [h[0] >>> 0, ((h[1] & 0xffff0fff) | 0x00008000) >>> 0, ((h[2] & 0x3fffffff) | 0x80000000) >>> 0, h[3] >>> 0];
+      const digits = decimal128(words);
+      const out = root === undefined ? `2.25.${digits}` : `${root}.${digits.slice(0, maxDigits)}`;
+      if (cache.size > 100_000) cache.clear();
+      cache.set(uid, out);
+      return out;
+    },
+  };
+}
+
+const processMaps = new Map<string, UidMap>();
+function defaultUidMap(root: string | undefined): UidMap {
+  const key = root ?? '';
+  let m = processMaps.get(key);
+  if (!m) {
+    m = createUidMap({ root });
+    processMaps.set(key, m);
+  }
+  return m;
+}
+
+// ---- profile compilation -------------------------------------------------------------------
+
+interface Compiled {
+  rules: Map<number, ProfileRule>;
+  safe: Map<number, SafePrivateRule[]>; // by group
+  csaKeep: Set<string>;
+  add: { tag: number; el: WriteElement }[];
+}
+
+const compiledProfiles = new WeakMap<AnonymizationProfile, Compiled>();
+
+function tagOfKey(key: string | number): number {
+  const t = parseTagKey(key);
+  if (t !== undefined) return t;
+  return resolveTag(key);
+}
+
+function compile(profile: AnonymizationProfile): Compiled {
+  let c = compiledProfiles.get(profile);
+  if (c) return c;
+  const rules = new Map<number, ProfileRule>();
+  for (const r of profile.rules) rules.set(tagOfKey(r.tag), r);
+  const safe = new Map<number, SafePrivateRule[]>();
+  for (const s of profile.safePrivate) {
+    const list = safe.get(s.group) ?? [];
+    list.push(s);
+    safe.set(s.group, list);
+  }
+  const add = profile.add
+    .map((a) => ({ tag: tagOfKey(a.tag), el: { tag: tagOfKey(a.tag), vr: a.vr, value: a.value } as WriteElement }))
+    .sort((x, y) => x.tag - y.tag);
+  c = { rules, safe, csaKeep: new Set(profile.csaKeep), add };
+  compiledProfiles.set(profile, c);
+  return c;
+}
+
+// ---- the rewrite ---------------------------------------------------------------------------
+
+interface Ctx {
+  bytes: Uint8Array;
+  profile: AnonymizationProfile;
+  compiled: Compiled;
+  keep: Set<number>;
+  uids: UidMap;
+}
+
+const DICOM_UID_ROOT = '1.2.840.10008.';
+
+function stringList(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map((x) => (x === null || x === undefined ? '' : String(x)));
+  if (v === null || v === undefined) return [];
+  return [String(v)];
+}
+
+/** Action for a private element, from its block's creator and the profile's safe list. */
+function privateAction(ctx: Ctx, tag: number, creators: Map<number, string>): AnonymizationAction {
+  if (ctx.keep.has(tag)) return 'K';
+  if (!ctx.profile.removePrivate) return 'K';
+  const group = tag >>> 16;
+  const elem = tag & 0xffff;
+  const safe = ctx.compiled.safe.get(group);
+  if (elem >= 0x10 && elem <= 0xff) {
+    const creator = creators.get(elem);
+    return safe && creator !== undefined && safe.some((s) => s.creator === creator) ? 'K' : 'X';
+  }
+  if (elem < 0x1000 || !safe) return 'X';
+  const creator = creators.get(elem >>> 8);
+  const rule = creator === undefined ? undefined : safe.find((s) => s.creator === creator && s.element === (elem & 0xff));
+  return rule ? rule.action : 'X';
+}
+
+interface Enc {
+  explicit: boolean;
+  littleEndian: boolean;
+}
+
+// Blanked elements are the same bytes in every file: encode each once.
+const blankCache = new Map<string, Uint8Array>();
+function blankElement(enc: Enc, tag: number, vr: string): Uint8Array {
+  const key = `${tag}${vr}${enc.explicit ? 1 : 0}${enc.littleEndian ? 1 : 0}`;
+  let b = blankCache.get(key);
+  if (!b) {
+    b = writeElementBytes({ tag, vr, value: vr === 'SQ' ? [] : null }, enc);
+    blankCache.set(key, b);
+  }
+  return b;
+}
+
+/** A short text value straight from the bytes (UIDs and private creators are ASCII by definition). */
+function asciiValue(bytes: Uint8Array, start: number, length: number): string {
+  let end = start + length;
+  while (end > start && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
+  return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+}
+
+const DICOM_ROOT_BYTES = Array.from(DICOM_UID_ROOT, (c) => c.charCodeAt(0));
+/** True when the UI value is one UID under 1.2.840.10008 (a class or syntax, not an instance). */
+function isDicomDefinedUid(bytes: Uint8Array, start: number, length: number): boolean {
+  if (length < DICOM_ROOT_BYTES.length) return false;
+  for (let i = 0; i < DICOM_ROOT_BYTES.length; i++) if (bytes[start + i] !== DICOM_ROOT_BYTES[i]) return false;
+  for (let i = 0; i < length; i++) if (bytes[start + i] === 0x5c) return false; // several values: check each
+  return true;
+}
+
+/** The value bytes of a replaced UID element, cached per session map (volumes of a run share most UIDs). */
+const uidValueCache = new WeakMap<UidMap, Map<string, Uint8Array>>();
+function mappedUidValue(uids: UidMap, old: string, implicitRule: boolean): Uint8Array | null {
+  let cache = uidValueCache.get(uids);
+  if (!cache) {
+    cache = new Map();
+    uidValueCache.set(uids, cache);
+  }
+  const hit = cache.get(old);
+  if (hit) return hit.length === 0 ? null : hit;
+  const parts = old.split('\\').map((u) => u.trim());
+  const mapped = parts.map((u) => (u === '' || (implicitRule && u.startsWith(DICOM_UID_ROOT)) ? u : uids.map(u)));
+  const unchanged = mapped.every((u, i) => u === parts[i]);
+  const value = unchanged ? new Uint8Array(0) : encodeValue('UI', mapped);
+  if (cache.size > 100_000) cache.clear(); // a bound for very long sessions
+  cache.set(old, value);
+  return unchanged ? null : value;
+}
+
+/** Element VR: from the stream in explicit VR, else the dictionary (UN when unknown). */
+function rowVr(rows: Uint32Array, r: number): string {
+  const vrf = rows[r * ROW_WORDS + R_VRF];
+  const a = vrf & 0xff;
+  if (a !== 0) return String.fromCharCode(a, (vrf >>> 8) & 0xff);
+  if ((vrf >>> 16) & F_SEQ) return 'SQ';
+  return vrOf(rows[r * ROW_WORDS + R_TAG]) ?? 'UN';
+}
+
+interface Walk {
+  rows: Uint32Array;
+}
+
+/**
+ * Rewrites the elements in rows [first, endRow) (one data set or item) whose bytes span
+ * [start, end). Returns the pieces of the new contents, or null when nothing changed.
+ */
+function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: number, end: number, root: boolean, enc: Enc): Uint8Array[] | null {
+  const { bytes } = ctx;
+  const rows = w.rows;
+  const pieces: Uint8Array[] = [];
+  let cursor = start;
+  let changed = false;
+  let creators: Map<number, string> | undefined;
+  let creatorGroup = -1;
+  const adds = root ? ctx.compiled.add : [];
+  let addIdx = 0;
+
+  for (let r = first; r < endRow; r = rows[r * ROW_WORDS + R_NEXT]) {
+    const o = r * ROW_WORDS;
+    const flags = rows[o + R_VRF] >>> 16;
+    if (flags & F_META) continue;
+    const tag = rows[o + R_TAG];
+    const hdr = rows[o + R_HDR];
+    const elEnd = rows[o + R_END];
+    const valOff = rows[o + R_VAL];
+    const len = rows[o + R_LEN];
+    let out: Uint8Array | Uint8Array[] | null | undefined; // undefined: unchanged
+
+    while (addIdx < adds.length && adds[addIdx].tag < tag) {
+      if (hdr > cursor) pieces.push(bytes.subarray(cursor, hdr));
+      cursor = hdr;
+      pieces.push(writeElementBytes(adds[addIdx++].el, enc));
+      changed = true;
+    }
+    if (addIdx < adds.length && adds[addIdx].tag === tag) {
+      out = writeElementBytes(adds[addIdx++].el, enc);
+    } else {
+      const group = tag >>> 16;
+      const elem = tag & 0xffff;
+      let action: AnonymizationAction;
+      let rule: ProfileRule | undefined;
+      if (group & 1) {
+        if (group !== creatorGroup) {
+          creators = new Map();
+          creatorGroup = group;
+        }
+        if (elem >= 0x10 && elem <= 0xff && len !== UNDEF) creators!.set(elem, asciiValue(bytes, valOff, len).trim());
+        action = privateAction(ctx, tag, creators!);
+      } else if (ctx.keep.has(tag)) {
+        action = 'K';
+      } else if (elem === 0) {
+        action = 'X'; // group lengths would be wrong after any change; they are retired anyway
+      } else {
+        rule = ctx.compiled.rules.get(tag);
+        if (rule) action = rule.action;
+        else if (ctx.profile.replaceOtherUids && rowVr(rows, r) === 'UI') action = isDicomDefinedUid(bytes, valOff, len) ? 'K' : 'U';
+        else action = 'K';
+      }
+      switch (action) {
+        case 'X':
+          out = null;
+          break;
+        case 'Z':
+          if (len !== 0) out = blankElement(enc, tag, rowVr(rows, r));
+          break;
+        case 'D':
+          out = writeElementBytes({ tag, vr: rowVr(rows, r), value: rule?.value ?? '' }, enc);
+          break;
+        case 'U': {
+          if (len === 0 || len === UNDEF) break;
+          const value = mappedUidValue(ctx.uids, asciiValue(bytes, valOff, len), rule === undefined);
+          if (value) out = writeElementBytes({ tag, vr: 'UI', value }, enc);
+          break;
+        }
+        case 'C': {
+          if (len === 0 || len === UNDEF) break;
+          let filtered: Uint8Array;
+          try {
+            filtered = filterCsaHeader(bytes.subarray(valOff, valOff + len), ctx.compiled.csaKeep);
+          } catch (e) {
+            if (!(e instanceof CsaParseError)) throw e;
+            out = null; // unreadable: nobody can tell what it holds, so it does not leave
+            break;
+          }
+          out = filtered.length === 0 ? null : writeElementBytes({ tag, vr: rowVr(rows, r) === 'UN' ? 'UN' : 'OB', value: filtered }, enc);
+          break;
+        }
+        case 'K':
+          if (flags & F_SEQ && !(flags & F_ENCAPS)) {
+            const seq = rewriteSequence(ctx, w, r, enc);
+            if (seq) out = seq;
+          }
+          break;
+      }
+    }
+    if (out === undefined) continue;
+    if (hdr > cursor) pieces.push(bytes.subarray(cursor, hdr));
+    if (out instanceof Uint8Array) pieces.push(out);
+    else if (out) for (const p of out) pieces.push(p);
+    cursor = elEnd;
+    changed = true;
+  }
+  if (addIdx < adds.length) {
+    if (end > cursor) pieces.push(bytes.subarray(cursor, end));
+    cursor = end;
+    while (addIdx < adds.length) pieces.push(writeElementBytes(adds[addIdx++].el, enc));
+    changed = true;
+  }
+  if (!changed) return null;
+  if (end > cursor) pieces.push(bytes.subarray(cursor, end));
+  return pieces;
+}
+
+function sum(pieces: Uint8Array[]): number {
+  let n = 0;
+  for (const p of pieces) n += p.length;
+  return n;
+}
+
+/** New bytes of the sequence in row `r` when any of its items changed, or null. */
+function rewriteSequence(ctx: Ctx, w: Walk, r: number, enc: Enc): Uint8Array[] | null {
+  const { bytes } = ctx;
+  const rows = w.rows;
+  const o = r * ROW_WORDS;
+  const seqFlags = rows[o + R_VRF] >>> 16;
+  const seqEnd = rows[o + R_NEXT];
+  let body: Uint8Array[] | null = null;
+  let cursor = -1;
+  const firstItem = r + 1;
+  for (let k = firstItem; k < seqEnd; k = rows[k * ROW_WORDS + R_NEXT]) {
+    const ko = k * ROW_WORDS;
+    const itemFlags = rows[ko + R_VRF] >>> 16;
+    const itemEnc: Enc = {
+      explicit: enc.explicit && !((seqFlags | itemFlags) & F_IMPLICIT),
+      littleEndian: !(itemFlags & F_BE),
+    };
+    const hdr = rows[ko + R_HDR];
+    const val = rows[ko + R_VAL];
+    const undef = rows[ko + R_LEN] === UNDEF;
+    const itemEnd = rows[ko + R_END];
+    const contentEnd = undef ? itemEnd - 8 : val + rows[ko + R_LEN];
+    const p = rewriteRows(ctx, w, k + 1, rows[ko + R_NEXT], val, contentEnd, false, itemEnc);
+    if (!p) continue;
+    if (!body) {
+      body = [];
+      cursor = rows[firstItem * ROW_WORDS + R_HDR];
+    }
+    if (hdr > cursor) body.push(bytes.subarray(cursor, hdr));
+    if (undef) {
+      body.push(bytes.subarray(hdr, val));
+      for (const x of p) body.push(x);
+      body.push(bytes.subarray(itemEnd - 8, itemEnd));
+    } else {
+      body.push(encodeItemHeader(sum(p), itemEnc.littleEndian));
+      for (const x of p) body.push(x);
+    }
+    cursor = itemEnd;
+  }
+  if (!body) return null;
+  const hdr = rows[o + R_HDR];
+  const val = rows[o + R_VAL];
+  const end = rows[o + R_END];
+  if (rows[o + R_LEN] === UNDEF) {
+    const itemsEnd = end - 8;
+    if (itemsEnd > cursor) body.push(bytes.subarray(cursor, itemsEnd));
+    return [bytes.subarray(hdr, val), ...body, bytes.subarray(itemsEnd, end)];
+  }
+  if (end > cursor) body.push(bytes.subarray(cursor, end));
+  return [encodeHeader(rows[o + R_TAG], rowVr(rows, r), sum(body), enc), ...body];
+}
+
+/**
+ * Anonymizes Part-10 bytes (or a bare data set) with the profile (default: DEFAULT_PROFILE) and
+ * returns new Part-10 bytes in the same transfer syntax. The input is not modified. Throws
+ * DicomParseError for input that does not parse.
+ */
+export function anonymize(bytes: Uint8Array, options: AnonymizeOptions = {}): Uint8Array {
+  const ds = parseDicom(bytes);
+  try {
+    return anonymizeParsed(ds, options);
+  } catch (e) {
+    if (e instanceof DicomParseError) throw e;
+    const err = new DicomParseError('cannot anonymize', 0, String((e as Error)?.message ?? e));
+    (err as { cause?: unknown }).cause = e;
+    throw err;
+  }
+}
+
+/** As `anonymize`, for a data set parsed already (its bytes must be unchanged). */
+export function anonymizeParsed(ds: DicomDataset, options: AnonymizeOptions = {}): Uint8Array {
+  const profile = options.profile ?? DEFAULT_PROFILE;
+  const keep = new Set<number>((options.keep ?? []).map(tagOfKey));
+  const ctx: Ctx = {
+    bytes: ds.bytes,
+    profile,
+    compiled: compile(profile),
+    keep,
+    uids: options.uidMap ?? defaultUidMap(options.uidRoot),
+  };
+  const src = ds.bytes;
+  const start = ds.dataSetOffset;
+  const w: Walk = { rows: ds._s.rows };
+  const enc: Enc = { explicit: ds.explicitVR, littleEndian: ds.littleEndian };
+  const pieces = rewriteRows(ctx, w, 0, w.rows.length / ROW_WORDS, start, src.length, true, enc) ?? [src.subarray(start)];
+
+  const ts = ds.transferSyntaxUID;
+  const meta = ds.meta;
+  const metaEls: WriteElement[] = [];
+  const version = meta.get(0x00020001);
+  if (version instanceof Uint8Array) metaEls.push({ tag: 0x00020001, vr: 'OB', value: version });
+  const sopClass = meta.get(0x00020002) ?? ds.get(0x00080016);
+  if (sopClass !== undefined) metaEls.push({ tag: 0x00020002, vr: 'UI', value: stringList(sopClass)[0] });
+  const sopInstance = stringList(meta.get(0x00020003) ?? ds.get(0x00080018))[0];
+  if (sopInstance !== undefined) {
+    const action = keep.has(0x00020003) ? 'K' : ctx.compiled.rules.get(0x00020003)?.action ?? 'K';
+    metaEls.push({ tag: 0x00020003, vr: 'UI', value: action === 'U' && sopInstance !== '' ? ctx.uids.map(sopInstance) : sopInstance });
+  }
+  const metaBytes = buildFileMeta([], ts, metaEls);
+
+  let data: Uint8Array;
+  if (ts === DEFLATED_EXPLICIT_VR_LE) {
+    const plain = new Uint8Array(sum(pieces));
+    let o = 0;
+    for (const p of pieces) {
+      plain.set(p, o);
+      o += p.length;
+    }
+    data = deflateSync(plain, { level: 6 });
+    const out = new Uint8Array(132 + metaBytes.length + data.length);
+    out.set([0x44, 0x49, 0x43, 0x4d], 128);
+    out.set(metaBytes, 132);
+    out.set(data, 132 + metaBytes.length);
+    return out;
+  }
+  const out = new Uint8Array(132 + metaBytes.length + sum(pieces));
+  out.set([0x44, 0x49, 0x43, 0x4d], 128);
+  out.set(metaBytes, 132);
+  let o = 132 + metaBytes.length;
+  for (const p of pieces) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

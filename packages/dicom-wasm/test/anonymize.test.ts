@@ -1,0 +1,398 @@
+import { describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import dcmjs from 'dcmjs';
+import dicomParser from 'dicom-parser';
+import { inflateSync } from 'fflate';
+import { anonymize, createUidMap, sha256 } from '../src/anonymize.js';
+import { csaValues, parseCsaHeader } from '../src/csa.js';
+import { parseDicom, type DicomDataset } from '../src/dataset.js';
+import { DicomParseError } from '../src/errors.js';
+import { parseTagKey } from '../src/dictionary.js';
+import { mosaicToVolume } from '../src/mosaic.js';
+import { DEFAULT_PROFILE, RTCLOUD_BLANKED, type AnonymizationProfile } from '../src/profile.js';
+import { syntheticEpiSeries, syntheticEpiVolume, type SyntheticEpiOptions } from '../src/synthetic.js';
+import {
+  writeDicom,
+  TS_DEFLATED_LE,
+  TS_EXPLICIT_BE,
+  TS_EXPLICIT_LE,
+  TS_IMPLICIT_LE,
+  TS_JPEG_BASELINE,
+  encapsulated,
+  type WriteElement,
+} from '../src/writer.js';
+
+const SAMPLE = fileURLToPath(new URL('../../../../shared/data/rtcloud-sample/', import.meta.url));
+const haveSample = existsSync(SAMPLE + '001_000013_000001.dcm');
+if (!haveSample) console.warn(`anonymize.test: ${SAMPLE} absent, skipping the real-file checks`);
+
+const SMALL: SyntheticEpiOptions = { tile: 16, slices: 9, volumes: 3, seriesHeaderBytes: 3000 };
+
+/** Text that must never leave the control room (all of it is in the synthetic volume). */
+const IDENTIFYING = [
+  'Doe', 'Jane', 'RTFMRI0001', '19880514', 'Springfield', 'Evergreen', 'Referrer', 'Robert', 'AWP45031', '45031',
+  'Operator', 'Olivia', 'Performer', 'Paul', 'Record^Rita', 'MRN-99887766', 'Smith', 'ACC20190219', '20190219',
+  'Radiology', 'SITE NOTES',
+];
+
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+}
+
+function str(ds: DicomDataset, key: string): string | undefined {
+  return ds.getString(key);
+}
+
+function dcmjsDict(bytes: Uint8Array) {
+  return dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer);
+}
+
+function rawOf(ds: DicomDataset, key: string): Buffer {
+  const el = ds.element(key)!;
+  return Buffer.from(ds.bytes.subarray(el.headerOffset, el.end));
+}
+
+/** Raw bytes of each top-level element, by tag. */
+function rawElements(ds: DicomDataset): Map<number, Buffer> {
+  const m = new Map<number, Buffer>();
+  for (const el of ds.elements()) if (el.tag >>> 16 !== 2) m.set(el.tag, Buffer.from(ds.bytes.subarray(el.headerOffset, el.end)));
+  return m;
+}
+
+describe('anonymize (default profile) on a synthetic Siemens volume', () => {
+  const input = syntheticEpiVolume(4, SMALL);
+  const uidMap = createUidMap({ secret: 'test-session' });
+  const output = anonymize(input, { uidMap });
+  const a = parseDicom(output);
+  const o = parseDicom(input);
+
+  it('leaves no identifying text anywhere in the bytes', () => {
+    const text = latin1(output);
+    for (const word of IDENTIFYING) expect(text, word).not.toContain(word);
+    // the input did hold all of it
+    const before = latin1(input);
+    for (const word of IDENTIFYING) expect(before, word).toContain(word);
+  });
+
+  it("blanks rt-cloud's 19 attributes (present with an empty value)", () => {
+    for (const k of RTCLOUD_BLANKED) {
+      expect(o.has(k), k).toBe(true);
+      const el = a.element(k);
+      expect(el, k).toBeDefined();
+      expect(el!.length, k).toBe(0);
+    }
+  });
+
+  it('removes the Annex E attributes rt-cloud leaves behind', () => {
+    for (const k of [
+      'InstitutionName', 'InstitutionAddress', 'StationName', 'DeviceSerialNumber', 'OperatorsName', 'PerformingPhysicianName',
+      'OtherPatientIDs', 'StudyDescription', 'PhysiciansOfRecord', 'InstitutionalDepartmentName', 'PerformedProcedureStepDescription',
+      'PerformedProcedureStepID',
+    ]) {
+      expect(o.has(k), k).toBe(true);
+      expect(a.has(k), k).toBe(false);
+    }
+    expect(a.element('ReferringPhysicianName')!.length).toBe(0);
+    expect(a.element('AccessionNumber')!.length).toBe(0);
+    expect(str(a, 'PatientIdentityRemoved')).toBe('YES');
+    expect(str(a, 'DeidentificationMethod')).toContain('rtfmri-basic');
+  });
+
+  it('drops private data except the creators and elements it keeps, and filters the CSA header', () => {
+    expect(o.has(0x00330010)).toBe(true);
+    for (const tag of [0x00330010, 0x00331010, 0x00291008, 0x00291009, 0x00291018, 0x00291019, 0x00291020]) expect(a.has(tag)).toBe(false);
+    expect(str(a, '00290010')).toBe('SIEMENS CSA HEADER');
+    expect(str(a, '00190010')).toBe('SIEMENS MR HEADER');
+    expect(a.get(0x0019100a)).toBe(9);
+    const csaEl = a.element(0x00291010)!;
+    const csa = parseCsaHeader(a.bytes.subarray(csaEl.valueOffset, csaEl.valueOffset + csaEl.length));
+    expect(csa.elements.has('ImaCoilString')).toBe(false);
+    expect(csa.elements.has('UsedChannelString')).toBe(false);
+    expect(csaValues(csa, 'NumberOfImagesInMosaic')).toEqual([9]);
+    expect(csaValues(csa, 'MosaicRefAcqTimes')).toHaveLength(9);
+  });
+
+  it('keeps timing, geometry and pixels; mosaicToVolume still works on the output', () => {
+    for (const k of ['AcquisitionTime', 'RepetitionTime', 'ImagePositionPatient', 'ImageOrientationPatient', 'PixelSpacing',
+      'SliceThickness', 'ImageType', 'InstanceNumber', 'Rows', 'Columns', 'EchoTime', 'SeriesNumber']) {
+      expect(a.get(k), k).toEqual(o.get(k));
+    }
+    const before = mosaicToVolume(o);
+    const after = mosaicToVolume(a);
+    expect(after.slices).toBe(9);
+    expect(after.sliceTimes).toEqual(before.sliceTimes);
+    expect(Buffer.from(after.data.buffer).equals(Buffer.from(before.data.buffer))).toBe(true);
+  });
+
+  it('leaves every element it does not touch byte-identical', () => {
+    const before = rawElements(o);
+    const after = rawElements(a);
+    const touched = new Set<number>();
+    for (const r of DEFAULT_PROFILE.rules) if (r.action !== 'K') touched.add(parseTagKey(r.tag)!);
+    for (const r of DEFAULT_PROFILE.add) touched.add(parseTagKey(r.tag)!);
+    let compared = 0;
+    for (const [tag, raw] of before) {
+      const vr = o.element(tag)!.vr;
+      if (touched.has(tag) || tag >>> 16 & 1 || vr === 'UI' || vr === 'SQ') continue;
+      expect(after.get(tag)?.equals(raw), tag.toString(16)).toBe(true);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(30);
+    expect(after.get(0x7fe00010)!.equals(before.get(0x7fe00010)!)).toBe(true);
+  });
+
+  it('replaces UIDs consistently within a session and fixes the meta group', () => {
+    expect(str(a, 'SOPInstanceUID')).not.toBe(str(o, 'SOPInstanceUID'));
+    expect(str(a, 'SOPInstanceUID')).toMatch(/^2\.25\.\d+$/);
+    expect(str(a, 'MediaStorageSOPInstanceUID')).toBe(str(a, 'SOPInstanceUID'));
+    expect(str(a, 'SOPClassUID')).toBe(str(o, 'SOPClassUID'));
+    // the same session map gives the same replacements for the same originals, in other volumes too
+    const series = syntheticEpiSeries(SMALL).map((b) => parseDicom(anonymize(b, { uidMap })));
+    const study = new Set(series.map((d) => str(d, 'StudyInstanceUID')));
+    expect(study.size).toBe(1);
+    expect([...study][0]).toBe(str(a, 'StudyInstanceUID'));
+    expect(new Set(series.map((d) => str(d, 'SOPInstanceUID'))).size).toBe(3);
+    expect(str(series[0], 'FrameOfReferenceUID')).toBe(str(a, 'FrameOfReferenceUID'));
+    // a map with the same secret (another worker of the session) agrees; another session does not
+    const again = parseDicom(anonymize(input, { uidMap: createUidMap({ secret: 'test-session' }) }));
+    expect(str(again, 'SOPInstanceUID')).toBe(str(a, 'SOPInstanceUID'));
+    const other = parseDicom(anonymize(input, { uidMap: createUidMap() }));
+    expect(str(other, 'SOPInstanceUID')).not.toBe(str(a, 'SOPInstanceUID'));
+  });
+
+  it('recurses into sequences, fixing defined lengths', () => {
+    const seqBefore = o.element('ReferencedImageSequence')!;
+    const seqAfter = a.element('ReferencedImageSequence')!;
+    expect(seqBefore.length).toBeGreaterThan(0); // the synthetic file uses defined lengths
+    expect(seqAfter.length).not.toBe(seqBefore.length);
+    const items = seqAfter.items!;
+    expect(items).toHaveLength(2);
+    for (const [i, it] of items.entries()) {
+      expect(str(it, 'ReferencedSOPInstanceUID')).toBe(uidMap.map(str(seqBefore.items![i], 'ReferencedSOPInstanceUID')!));
+      expect(str(it, 'ReferencedSOPClassUID')).toBe('1.2.840.10008.5.1.4.1.1.4');
+    }
+    const p = dicomParser.parseDicom(output);
+    expect(p.elements.x00081140.items![1].dataSet!.string('x00081155')).toBe(str(items[1], 'ReferencedSOPInstanceUID'));
+  });
+
+  it('is read by dcmjs and dicom-parser', () => {
+    const { meta, dict } = dcmjsDict(output);
+    expect(meta['00020003'].Value[0]).toBe(str(a, 'SOPInstanceUID'));
+    expect(dict['00080032'].Value[0]).toBe(str(o, 'AcquisitionTime'));
+    expect(dict['00100010'].Value ?? []).toEqual([]);
+    const p = dicomParser.parseDicom(output);
+    expect(p.string('x00180080')).toBe(str(o, 'RepetitionTime'));
+    expect(p.elements.x7fe00010.length).toBe(o.element('PixelData')!.length);
+  });
+
+  it('keeps attributes the caller lists', () => {
+    const kept = parseDicom(anonymize(input, { uidMap, keep: ['PatientName', '(0008,0080)', 0x00331010, 'StudyInstanceUID'] }));
+    expect(str(kept, 'PatientName')).toBe('Doe^Jane');
+    expect(str(kept, 'InstitutionName')).toBe('Springfield General Hospital');
+    expect(str(kept, 'StudyInstanceUID')).toBe(str(o, 'StudyInstanceUID'));
+    expect(str(kept, '00331010')).toBe('Doe^Jane scanned by Operator^Olivia');
+    expect(kept.element('PatientID')!.length).toBe(0);
+  });
+
+  it('takes the profile as data', () => {
+    const profile: AnonymizationProfile = {
+      ...DEFAULT_PROFILE,
+      rules: [...DEFAULT_PROFILE.rules.filter((r) => r.tag !== 'PatientName'), { tag: 'PatientName', action: 'D', value: 'SUBJECT^01' }],
+      removePrivate: false,
+      add: [],
+    };
+    const out = parseDicom(anonymize(input, { uidMap, profile }));
+    expect(str(out, 'PatientName')).toBe('SUBJECT^01');
+    expect(str(out, '00331010')).toBe('Doe^Jane scanned by Operator^Olivia');
+    expect(out.has('PatientIdentityRemoved')).toBe(false);
+  });
+
+  it('uses a UID root when asked', () => {
+    const out = parseDicom(anonymize(input, { uidRoot: '1.2.826.0.1.3680043.10.999' }));
+    const uid = str(out, 'SOPInstanceUID')!;
+    expect(uid.startsWith('1.2.826.0.1.3680043.10.999.')).toBe(true);
+    expect(uid.length).toBeLessThanOrEqual(64);
+  });
+
+  const dcmdump = spawnSync('dcmdump', ['--version']).status === 0;
+  it.skipIf(!dcmdump)('is accepted by dcmtk dcmdump (skipped without dcmtk)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rtfmri-anon-'));
+    try {
+      writeFileSync(join(dir, 'a.dcm'), output);
+      const out = execFileSync('dcmdump', ['-q', '+E', join(dir, 'a.dcm')], { encoding: 'utf8' });
+      expect(out).toContain('AcquisitionTime');
+      expect(out).not.toContain('Doe^Jane');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A data set with nested sequences of each length kind, UIDs and names at every level. */
+function nested(): WriteElement[] {
+  const inner = (k: number, undefinedLength: boolean) => ({
+    undefinedLength,
+    elements: [
+      { tag: 'ReferencedSOPClassUID', vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.4' },
+      { tag: 'ReferencedSOPInstanceUID', vr: 'UI', value: `1.3.12.2.1107.5.2.19.45031.${k}` },
+      { tag: 'OperatorsName', vr: 'PN', value: 'Operator^Olivia' },
+    ] as WriteElement[],
+  });
+  return [
+    { tag: 'SOPClassUID', vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.4' },
+    { tag: 'SOPInstanceUID', vr: 'UI', value: '1.3.12.2.1107.5.2.19.45031.1' },
+    { tag: 'PatientName', vr: 'PN', value: 'Doe^Jane' },
+    { tag: 'InstitutionName', vr: 'LO', value: 'Springfield General Hospital' },
+    { tag: 'AcquisitionTime', vr: 'TM', value: '124750.327500' },
+    {
+      tag: 'ReferencedImageSequence', vr: 'SQ',
+      value: [
+        inner(2, false),
+        {
+          elements: [
+            ...inner(3, false).elements,
+            { tag: 'SourceImageSequence', vr: 'SQ', undefinedLength: true, value: [inner(4, true), inner(5, false)] },
+          ],
+        },
+      ],
+    },
+    { tag: 'SourceImageSequence', vr: 'SQ', undefinedLength: true, value: [inner(6, false), inner(7, true)] },
+    { tag: 'Rows', vr: 'US', value: 2 },
+    { tag: 'Columns', vr: 'US', value: 2 },
+    { tag: 'BitsAllocated', vr: 'US', value: 16 },
+    { tag: 'PixelData', vr: 'OW', value: new Uint16Array([1, 2, 3, 4]) },
+  ];
+}
+
+describe('anonymize across transfer syntaxes and sequence shapes', () => {
+  for (const ts of [TS_EXPLICIT_LE, TS_IMPLICIT_LE, TS_EXPLICIT_BE, TS_DEFLATED_LE]) {
+    it(`rewrites nested sequences of every length kind (${ts})`, () => {
+      const input = writeDicom(nested(), { transferSyntaxUID: ts });
+      const uidMap = createUidMap({ secret: 's' });
+      const output = anonymize(input, { uidMap });
+      const a = parseDicom(output);
+      expect(a.transferSyntaxUID).toBe(ts);
+      const plain = ts === TS_DEFLATED_LE ? latin1(inflateSync(output.subarray(132 + output[140] + 12))) : latin1(output);
+      expect(plain).not.toContain('Olivia');
+      expect(plain).not.toContain('45031');
+      expect(plain).not.toContain('Springfield');
+      const ref = a.element('ReferencedImageSequence')!.items!;
+      expect(str(ref[0], 'ReferencedSOPInstanceUID')).toBe(uidMap.map('1.3.12.2.1107.5.2.19.45031.2'));
+      expect(ref[0].has('OperatorsName')).toBe(false);
+      const deep = ref[1].element('SourceImageSequence')!.items!;
+      expect(deep.map((d) => str(d, 'ReferencedSOPInstanceUID'))).toEqual([4, 5].map((k) => uidMap.map(`1.3.12.2.1107.5.2.19.45031.${k}`)));
+      expect(deep.map((d) => str(d, 'ReferencedSOPClassUID'))).toEqual(['1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4']);
+      const src = a.element('SourceImageSequence')!.items!;
+      expect(src.map((d) => str(d, 'ReferencedSOPInstanceUID'))).toEqual([6, 7].map((k) => uidMap.map(`1.3.12.2.1107.5.2.19.45031.${k}`)));
+      expect(str(a, 'AcquisitionTime')).toBe('124750.327500');
+      expect(Array.from(a.pixelData() as Uint16Array)).toEqual([1, 2, 3, 4]);
+      // the peers agree
+      const { dict } = dcmjsDict(output);
+      expect(dict['00081140'].Value[1]['00082112'].Value[1]['00081155'].Value[0]).toBe(uidMap.map('1.3.12.2.1107.5.2.19.45031.5'));
+      if (ts !== TS_DEFLATED_LE) {
+        const p = dicomParser.parseDicom(output);
+        expect(p.elements.x00082112.items![1].dataSet!.string('x00081155')).toBe(uidMap.map('1.3.12.2.1107.5.2.19.45031.7'));
+      }
+    });
+  }
+
+  it('keeps encapsulated pixel data (fragments and offset table) byte-identical', () => {
+    const frames = [new Uint8Array([0xff, 0xd8, 1, 2, 0xff, 0xd9]), new Uint8Array([0xff, 0xd8, 3, 0xff, 0xd9, 0])];
+    const input = writeDicom(
+      [...nested().filter((e) => e.tag !== 'PixelData'), { tag: 'PixelData', vr: 'OB', value: encapsulated(frames) }],
+      { transferSyntaxUID: TS_JPEG_BASELINE },
+    );
+    const o = parseDicom(input);
+    const a = parseDicom(anonymize(input));
+    const raw = (d: DicomDataset) => rawOf(d, 'PixelData');
+    expect(raw(a).equals(raw(o))).toBe(true);
+    expect(a.transferSyntaxUID).toBe(TS_JPEG_BASELINE);
+  });
+
+  it('gives a Part-10 file for a bare data set', () => {
+    const input = writeDicom(nested(), { transferSyntaxUID: TS_IMPLICIT_LE, fileMeta: false });
+    const out = anonymize(input);
+    expect(latin1(out.subarray(128, 132))).toBe('DICM');
+    const a = parseDicom(out);
+    expect(a.transferSyntaxUID).toBe(TS_IMPLICIT_LE);
+    expect(str(a, 'MediaStorageSOPInstanceUID')).toBe(str(a, 'SOPInstanceUID'));
+  });
+
+  it('throws DicomParseError for input that does not parse (truncations and garbage)', () => {
+    const input = syntheticEpiVolume(0, SMALL);
+    for (const cut of [10, 140, 300, 1000, 2000]) {
+      expect(() => anonymize(input.subarray(0, cut))).toThrow(DicomParseError);
+    }
+    expect(() => anonymize(new Uint8Array(500).fill(7))).toThrow(DicomParseError);
+  });
+
+  it('drops a CSA header it cannot read rather than pass it on', () => {
+    const input = writeDicom(
+      [
+        ...nested(),
+        { tag: 0x00290010, vr: 'LO', value: 'SIEMENS CSA HEADER' },
+        { tag: 0x00291010, vr: 'OB', value: new Uint8Array(40).fill(0xee) },
+      ],
+      { transferSyntaxUID: TS_EXPLICIT_LE },
+    );
+    const a = parseDicom(anonymize(input));
+    expect(a.has(0x00291010)).toBe(false);
+  });
+});
+
+describe('session UIDs', () => {
+  it('derive from SHA-256 (checked against node:crypto)', () => {
+    for (const s of ['', 'abc', 'x'.repeat(55), 'y'.repeat(56), 'z'.repeat(64), 'q'.repeat(300)]) {
+      expect(Buffer.from(sha256(Buffer.from(s))).toString('hex')).toBe(createHash('sha256').update(s).digest('hex'));
+    }
+  });
+
+  it('are valid 2.25 UIDs of a version-8 UUID, distinct for distinct inputs', () => {
+    const m = createUidMap({ secret: 'k' });
+    const seen = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const u = m.map(`1.3.12.2.1107.5.2.19.45031.${i}`);
+      expect(u).toMatch(/^2\.25\.(0|[1-9]\d*)$/);
+      expect(u.length).toBeLessThanOrEqual(64);
+      const hex = BigInt(u.slice(5)).toString(16).padStart(32, '0');
+      expect(hex[12]).toBe('8');
+      expect('89ab').toContain(hex[16]);
+      seen.add(u);
+    }
+    expect(seen.size).toBe(2000);
+  });
+});
+
+describe.skipIf(!haveSample)('anonymize on the real rt-cloud sample', () => {
+  const files = haveSample ? readdirSync(SAMPLE).filter((f) => /^001_000013_0000\d\d\.dcm$/.test(f)).sort() : [];
+  it('removes the names, institution and serial number, keeps timing and the mosaic', () => {
+    const uidMap = createUidMap();
+    const studies = new Set<string>();
+    for (const f of files) {
+      const input = new Uint8Array(readFileSync(SAMPLE + f));
+      const output = anonymize(input, { uidMap });
+      const text = latin1(output);
+      for (const word of ['greenEyes', 'Norman', 'Mennen', 'Princeton', 'Washington', '45031', 'AWP45031', '19880514', '20190219']) {
+        expect(text, `${f}: ${word}`).not.toContain(word);
+      }
+      const o = parseDicom(input);
+      const a = parseDicom(output);
+      expect(str(a, 'AcquisitionTime')).toBe(str(o, 'AcquisitionTime'));
+      expect(str(a, 'InstanceNumber')).toBe(str(o, 'InstanceNumber'));
+      expect(a.get('RepetitionTime')).toBe(1500);
+      const vol = mosaicToVolume(a);
+      expect([vol.slices, vol.rows, vol.cols]).toEqual([27, 64, 64]);
+      expect(vol.sliceTimes).toEqual(mosaicToVolume(o).sliceTimes);
+      expect(rawOf(a, 'PixelData').equals(rawOf(o, 'PixelData'))).toBe(true);
+      studies.add(str(a, 'StudyInstanceUID')!);
+      dcmjsDict(output);
+      dicomParser.parseDicom(output);
+    }
+    expect(studies.size).toBe(1);
+  });
+});
