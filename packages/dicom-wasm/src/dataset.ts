@@ -45,6 +45,10 @@ export interface DicomElement {
   fragments?: Uint8Array[];
   /** encapsulated pixel data: the basic offset table item's bytes (often empty) */
   offsetTable?: Uint8Array;
+  /** the element's encoded bytes, header to `end` (delimiters included): a view, no copy */
+  readonly raw: Uint8Array;
+  /** true when encoded with undefined length (same as length === -1) */
+  readonly undefinedLength: boolean;
 }
 
 interface Shared {

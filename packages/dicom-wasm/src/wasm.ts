@@ -171,14 +171,19 @@ export class Walk {
       const winCap = c.dw_window_cap();
       let winStart = c.dw_pos();
       let winLen = Math.min(winCap, Math.max(0, fileLen - winStart));
+      let next = winCap;
       new Uint8Array(c.memory.buffer, winPtr, winLen).set(src.subarray(winStart, winStart + winLen));
       for (;;) {
         status = c.dw_walk(winPtr, winStart, winLen, fileLen);
         if (status === S_TABLE_FULL) {
           this.flush();
         } else if (status === S_NEED_DATA) {
+          // After a skipped value the next headers are usually few (the mosaic: 4 after the CSA
+          // header): start small and double while the walker keeps asking.
+          const prevEnd = winStart + winLen;
           winStart = c.dw_pos();
-          winLen = Math.min(winCap, fileLen - winStart);
+          next = winStart === prevEnd ? Math.min(winCap, next * 2) : 2048;
+          winLen = Math.min(next, fileLen - winStart);
           new Uint8Array(c.memory.buffer, winPtr, winLen).set(src.subarray(winStart, winStart + winLen));
         } else break;
       }
