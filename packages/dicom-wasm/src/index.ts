@@ -23,6 +23,9 @@ export type { DicomValue } from './values.js';
 export * from './writer.js';
 export * from './csa.js';
 export * from './synthetic.js';
+export * from './profile.js';
+export * from './anonymize.js';
+export * from './mosaic.js';
 
 // the writer resolves any standard keyword through the full dictionary
 setKeywordResolver(tagOf);
