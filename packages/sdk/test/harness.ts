@@ -1,0 +1,83 @@
+// Test harness: the same DataInterface API in both modes, over real sockets for the remote one
+// (relay on loopback WebSocket, runtime dialing out to it, SDK client through the relay).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRuntimeServer, type RuntimeServer } from '@rtfmri/runtime';
+import { syntheticEpiVolume, type SyntheticEpiOptions } from '@rtfmri/dicom-wasm';
+import { DataInterface, hostRelay, type HostedRelay } from '../src/index.js';
+
+export type Mode = 'local' | 'remote';
+export const TOKEN = 'test-token-7f3a';
+
+export interface Setup {
+  mode: Mode;
+  di: DataInterface;
+  relay?: HostedRelay;
+  runtime?: RuntimeServer;
+  relayLog: string[];
+  close(): Promise<void>;
+}
+
+export async function setup(mode: Mode, opts: { allowedDirs: string[]; allowedFileTypes: string[]; scannerClockSkew?: number; name?: string }): Promise<Setup> {
+  const relayLog: string[] = [];
+  if (mode === 'local') {
+    const di = new DataInterface({ dataRemote: false, ...opts });
+    return { mode, di, relayLog, close: () => di.close() };
+  }
+  const name = opts.name ?? 'scanner1';
+  const relay = await hostRelay({ token: TOKEN, log: (l) => relayLog.push(l) });
+  const runtime = await startRuntimeServer({ connect: relay.url, name, token: TOKEN, allowedDirs: opts.allowedDirs, allowedFileTypes: opts.allowedFileTypes, scannerClockSkew: opts.scannerClockSkew });
+  await runtime.service.whenConnected();
+  const di = new DataInterface({ dataRemote: true, url: relay.url, token: TOKEN, name });
+  await di.waitForRuntime(10);
+  return {
+    mode,
+    di,
+    relay,
+    runtime,
+    relayLog,
+    async close() {
+      await di.close();
+      await runtime.close();
+      await relay.close();
+    },
+  };
+}
+
+export function tmpDir(prefix = 'rtfmri-sdk-'): string {
+  return fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Small synthetic EPI volumes (fast to write and parse), InstanceNumber = index + 1. */
+export const SMALL: SyntheticEpiOptions = { tile: 16, slices: 4, seriesHeaderBytes: 2000, volumes: 20 };
+
+export function volume(i: number, opts: SyntheticEpiOptions = SMALL): Uint8Array {
+  return syntheticEpiVolume(i, opts);
+}
+
+export function writeVolume(dir: string, i: number, pattern = (n: number) => `vol_${String(n).padStart(3, '0')}.dcm`): string {
+  const p = path.join(dir, pattern(i));
+  fs.writeFileSync(p, volume(i));
+  return p;
+}
+
+/** ../shared/data/rtcloud-sample from the repository root, or null when absent. */
+export function sampleDir(): string | null {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const p = path.resolve(here, '../../../../shared/data/rtcloud-sample');
+  return fs.existsSync(path.join(p, '001_000013_000001.dcm')) ? p : null;
+}
+
+/** packages/runtime/bin/rtfmri.js (needs the runtime's dist: `npx turbo run build`). */
+export function cliPath(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return path.resolve(here, '../../runtime/bin/rtfmri.js');
+}
+export function runtimeDistBuilt(): boolean {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return fs.existsSync(path.resolve(here, '../../runtime/dist/cli/main.js'));
+}
