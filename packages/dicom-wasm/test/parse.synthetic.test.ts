@@ -256,4 +256,52 @@ describe('hostile lengths', () => {
   });
 });
 
+describe('API details', () => {
+  it('keys in every documented form, typed getters, error fields', () => {
+    const ds = parseDicom(writeDicom(everyVr(), { transferSyntaxUID: TS_EXPLICIT }));
+    for (const k of ['InstanceNumber', '00200013', '(0020,0013)', '0020,0013', 'x00200013', 0x00200013]) expect(ds.get(k)).toBe(7);
+    expect(ds.has('PatientID')).toBe(false);
+    expect(ds.get('PatientID')).toBeUndefined();
+    expect(ds.get('NotAKeyword')).toBeUndefined();
+    expect(ds.getString('PixelSpacing')).toBe('3\\2.5');
+    expect(ds.getNumber('PixelSpacing')).toBe(3);
+    expect(ds.meta.get('TransferSyntaxUID')).toBe(TS_EXPLICIT);
+    expect(ds.meta.has('PatientName')).toBe(false);
+    const e = ds.element('PatientName')!;
+    expect(e.tagHex).toBe('00100010');
+    expect(e.keyword).toBe('PatientName');
+    expect(e.raw.length).toBe(e.end - e.headerOffset);
+    let err: DicomParseError | undefined;
+    try { parseDicom(new Uint8Array(200)); } catch (x) { err = x as DicomParseError; }
+    expect(err).toBeInstanceOf(DicomParseError);
+    expect(err).toBeInstanceOf(Error);
+    expect(err!.code).toBe('DICOM_PARSE');
+    expect(err!.offset).toBe(0);
+    expect(typeof err!.reason).toBe('string');
+  });
+
+  it('unaligned input: pixel data is copied, values still right', () => {
+    const bytes = writeDicom(everyVr(), { transferSyntaxUID: TS_EXPLICIT });
+    const big = new Uint8Array(bytes.length + 1);
+    big.set(bytes, 1);
+    const view = big.subarray(1);
+    const ds = parseDicom(view);
+    const px = ds.pixelData() as Int16Array;
+    expect(Array.from(px)).toEqual([1, -2, 3, -32768]);
+    expect(px.buffer).not.toBe(big.buffer);
+    checkEveryVr(ds, TS_EXPLICIT);
+  });
+
+  it('a deflated data set beyond maxInflatedBytes fails instead of growing', () => {
+    const els: WriteElement[] = [
+      { tag: 'SOPInstanceUID', vr: 'UI', value: '1.2' },
+      { tag: 0x00420011, vr: 'OB', value: new Uint8Array(1 << 20) }, // 1 MiB of zeros deflates to ~1 KB
+    ];
+    const bytes = writeDicom(els, { transferSyntaxUID: TS_DEFLATED });
+    expect(bytes.length).toBeLessThan(10_000);
+    expect(parseDicom(bytes).element(0x00420011)!.length).toBe(1 << 20);
+    expect(() => parseDicom(bytes, { maxInflatedBytes: 100_000 })).toThrow(/inflated data set too large/);
+  });
+});
+
 afterAll(() => resetCoreForTesting());
