@@ -396,3 +396,46 @@ describe.skipIf(!haveSample)('anonymize on the real rt-cloud sample', () => {
     expect(studies.size).toBe(1);
   });
 });
+
+describe('anonymize on hostile input', () => {
+  it('mutated and truncated files give DicomParseError or a file that parses (2000 cases)', () => {
+    const bases = [
+      syntheticEpiVolume(1, { ...SMALL, seriesHeaderBytes: 400 }),
+      writeDicom(nested(), { transferSyntaxUID: TS_EXPLICIT_LE }),
+      writeDicom(nested(), { transferSyntaxUID: TS_IMPLICIT_LE }),
+      writeDicom(nested(), { transferSyntaxUID: TS_EXPLICIT_BE }),
+    ];
+    let seed = 987654321;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return Math.floor((seed / 2 ** 32) * n);
+    };
+    let ok = 0;
+    let rejected = 0;
+    for (let i = 0; i < 2000; i++) {
+      const base = bases[i % bases.length];
+      let bytes: Uint8Array;
+      if (i % 5 === 0) bytes = base.subarray(0, rand(base.length));
+      else {
+        bytes = base.slice(0, Math.min(base.length, 6000));
+        const flips = 1 + rand(4);
+        for (let f = 0; f < flips; f++) {
+          const at = 132 + rand(bytes.length - 132);
+          bytes[at] = rand(3) === 0 ? 0xff : rand(256);
+        }
+      }
+      let out: Uint8Array;
+      try {
+        out = anonymize(bytes, { uidMap: createUidMap({ secret: 'fuzz' }) });
+      } catch (e) {
+        expect(e, `case ${i}`).toBeInstanceOf(DicomParseError);
+        rejected++;
+        continue;
+      }
+      parseDicom(out); // what it returns must itself parse
+      ok++;
+    }
+    expect(ok).toBeGreaterThan(100);
+    expect(rejected).toBeGreaterThan(100);
+  });
+});
