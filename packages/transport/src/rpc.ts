@@ -444,8 +444,8 @@ export class RpcPeer {
   /** Close politely: tell the other end why, then close the link. Pending calls fail with DisconnectedError. */
   close(reason = 'closed by peer'): void {
     if (this.state === 'closed') return;
-    this.sendClose(new DisconnectedError(`not connected: ${reason}`));
-    this.link.close(reason);
+    this.closeError = new DisconnectedError(`not connected: ${reason}`);
+    this.sendCloseThenClose(this.closeError);
   }
 
   get pendingCalls(): number {
@@ -502,7 +502,8 @@ export class RpcPeer {
         case F.Signal: {
           const v = decodeValue(r);
           this.end(r);
-          for (const h of this.signalHandlers) {
+          // A copy: a handler may subscribe another (acceptWebRtc does) while we iterate.
+          for (const h of [...this.signalHandlers]) {
             try {
               h(v);
             } catch (e) {
@@ -1270,15 +1271,29 @@ export class RpcPeer {
     if (!this.opts.heartbeatMs) return;
     // An unsolicited PONG: proof of life that asks for no reply.
     const ping = new Uint8Array([F.Pong, 0]);
+    const period = Math.min(this.opts.heartbeatMs, Math.max(50, this.opts.deadAfterMs / 4));
+    let lastTick = Date.now();
+    const defer: (f: () => void) => void =
+      typeof setImmediate === 'function' ? (f) => void setImmediate(f) : (f) => void setTimeout(f, 0);
     this.heartbeat = setInterval(() => {
       if (this.state === 'closed') return;
-      const silent = Date.now() - this.lastHeard;
-      if (silent > this.opts.deadAfterMs) {
-        this.fail(new DisconnectedError(`not connected: no heartbeat from the peer for ${silent} ms`), false);
-        return;
-      }
+      const now = Date.now();
+      // If our own event loop stalled (GC, a big sync job), the peer's frames may be sitting unread
+      // in the socket: do not count our stall as the peer's silence.
+      const stalled = now - lastTick - period;
+      lastTick = now;
+      if (stalled > 50) this.lastHeard += stalled;
       this.trySend(ping);
-    }, Math.min(this.opts.heartbeatMs, Math.max(50, this.opts.deadAfterMs / 4)));
+      if (now - this.lastHeard > this.opts.deadAfterMs) {
+        // Re-check after the I/O poll phase has read whatever already arrived.
+        defer(() => {
+          const silent = Date.now() - this.lastHeard;
+          if (this.state !== 'closed' && silent > this.opts.deadAfterMs) {
+            this.fail(new DisconnectedError(`not connected: no heartbeat from the peer for ${silent} ms`), false);
+          }
+        });
+      }
+    }, period);
     unref(this.heartbeat);
   }
 
@@ -1310,11 +1325,26 @@ export class RpcPeer {
     if (this.state === 'closed') return;
     this.opts.onError?.(err);
     this.closeError = err;
-    if (tell) this.sendClose(err);
-    this.link.close(err.message, err);
+    if (tell) this.sendCloseThenClose(err);
+    else this.link.close(err.message, err);
+  }
+
+  /**
+   * Tell the other end why, stop using the link at once (everything pending fails now), and close
+   * the link a little later: closing at once can discard the CLOSE frame (WebRTC drops unsent data).
+   */
+  private sendCloseThenClose(err: Error): void {
+    this.sendClose(err);
+    const link = this.link;
+    this.onLinkClosed({ reason: err.message, error: err });
+    void link.drain(0).then(() => {
+      const t = setTimeout(() => link.close(err.message, err), 100);
+      unref(t);
+    });
   }
 
   private disconnected(): DisconnectedError {
+    if (this.closeError instanceof DisconnectedError) return new DisconnectedError(this.closeError.message);
     const why = this.closeError && !(this.closeError instanceof DisconnectedError) ? `: ${this.closeError.message}` : '';
     return new DisconnectedError(`not connected${why}`);
   }

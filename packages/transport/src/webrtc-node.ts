@@ -34,6 +34,8 @@ export class NodeWebRtcLink extends BaseLink {
   private unsubSignal: () => void;
   private pollTimer: ReturnType<typeof setTimeout> | undefined;
   private openTimer: ReturnType<typeof setTimeout> | undefined;
+  private haveRemote = false;
+  private earlyCandidates: Array<[string, string]> = [];
 
   constructor(private options: NodeWebRtcOptions) {
     super();
@@ -46,34 +48,52 @@ export class NodeWebRtcLink extends BaseLink {
       maxMessageSize: WEBRTC_MAX_MESSAGE,
     });
     const session = this.session;
-    this.pc.onLocalDescription((sdp, type) => {
-      this.safeSignal({ kind: 'webrtc', session, sdp, type: type as string });
-    });
-    this.pc.onLocalCandidate((candidate, mid) => {
-      this.safeSignal({ kind: 'webrtc', session, candidate, mid });
-    });
+    // Non-trickle: send the description once gathering is complete, candidates included (host
+    // candidates on loopback gather at once). One message each way, no candidate races.
+    let sent = false;
+    const sendDescription = () => {
+      const d = this.pc.localDescription();
+      if (sent || !d || this.pc.gatheringState() !== 'complete') return;
+      sent = true;
+      this.safeSignal({ kind: 'webrtc', session, sdp: d.sdp, type: d.type as string });
+    };
+    this.pc.onLocalDescription(() => sendDescription());
+    this.pc.onGatheringStateChange(() => sendDescription());
     this.pc.onStateChange((state) => {
       if (state === 'failed' || state === 'closed' || state === 'disconnected') {
         this.markClosed(`peer connection ${state}`, new DisconnectedError(`not connected: peer connection ${state}`));
         this.cleanup();
       }
     });
-    this.unsubSignal = signaler.onSignal((msg) => {
-      if (!isWebRtcSignal(msg) || msg.session !== this.session) return;
-      try {
-        if (msg.sdp !== undefined && msg.type) this.pc.setRemoteDescription(msg.sdp, msg.type as 'offer');
-        else if (msg.candidate !== undefined) this.pc.addRemoteCandidate(msg.candidate, msg.mid ?? '0');
-        else if (msg.bye) this.close('peer said bye');
-      } catch (e) {
-        this.close(`bad signal: ${(e as Error).message}`, new DisconnectedError(`not connected: ${(e as Error).message}`));
-      }
-    });
+    this.unsubSignal = signaler.onSignal((msg) => this.handleSignal(msg));
     if (options.initiator) this.attach(this.pc.createDataChannel(options.label ?? 'rtfmri'));
     else this.pc.onDataChannel((dc) => this.attach(dc));
     this.openTimer = setTimeout(() => {
       if (this.state === 'connecting') this.close('data channel did not open', new TimeoutError('WebRTC data channel did not open in time'));
     }, options.timeoutMs ?? 10_000);
     this.openTimer.unref?.();
+  }
+
+  /** Apply one signaling message (those for other sessions are ignored). */
+  handleSignal(msg: unknown): void {
+    if (!isWebRtcSignal(msg) || msg.session !== this.session || this.state === 'closed') return;
+    try {
+      if (typeof msg.sdp === 'string' && (msg.type === 'offer' || msg.type === 'answer')) {
+        if (this.haveRemote) return; // a duplicate offer/answer
+        this.pc.setRemoteDescription(msg.sdp, msg.type);
+        this.haveRemote = true;
+        const early = this.earlyCandidates;
+        this.earlyCandidates = [];
+        for (const [c, mid] of early) this.pc.addRemoteCandidate(c, mid);
+      } else if (typeof msg.candidate === 'string') {
+        const mid = typeof msg.mid === 'string' ? msg.mid : '0';
+        // Candidates can overtake the description (callbacks come from libdatachannel's threads).
+        if (this.haveRemote) this.pc.addRemoteCandidate(msg.candidate, mid);
+        else this.earlyCandidates.push([msg.candidate, mid]);
+      } else if (msg.bye) this.close('peer said bye');
+    } catch (e) {
+      this.close(`bad signal: ${(e as Error).message}`, new DisconnectedError(`not connected: ${(e as Error).message}`));
+    }
   }
 
   private safeSignal(msg: WebRtcSignal): void {
@@ -172,6 +192,49 @@ export class NodeWebRtcLink extends BaseLink {
 /** Start a WebRTC link (returns at once in 'connecting' state; `await link.opened`). */
 export function createNodeWebRtcLink(options: NodeWebRtcOptions): NodeWebRtcLink {
   return new NodeWebRtcLink(options);
+}
+
+/**
+ * Answer every WebRTC offer that arrives on `signaler`: each new session becomes a link passed to
+ * `onLink` (wrap it in an RpcPeer there). Returns a function that stops listening.
+ */
+export function acceptWebRtc(
+  signaler: Signaler,
+  onLink: (link: NodeWebRtcLink) => void,
+  options: Omit<NodeWebRtcOptions, 'signaler' | 'initiator' | 'session'> = {},
+): () => void {
+  const sessions = new Set<string>();
+  return signaler.onSignal((msg) => {
+    if (!isWebRtcSignal(msg) || msg.type !== 'offer' || sessions.has(msg.session)) return;
+    sessions.add(msg.session);
+    const link = new NodeWebRtcLink({ ...options, signaler, initiator: false, session: msg.session });
+    void link.closed.then(() => sessions.delete(msg.session));
+    link.handleSignal(msg);
+    onLink(link);
+  });
+}
+
+/**
+ * Open an initiator link and wait until it is open, retrying with a fresh session when
+ * negotiation fails (libdatachannel now and then refuses a description under load). The other
+ * end answers with acceptWebRtc. Rejects with the last error after `attempts` tries.
+ */
+export async function connectWebRtc(
+  options: Omit<NodeWebRtcOptions, 'initiator' | 'session'> & { attempts?: number },
+): Promise<NodeWebRtcLink> {
+  const { attempts = 3, ...rest } = options;
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    const link = new NodeWebRtcLink({ ...rest, initiator: true });
+    try {
+      await link.opened;
+      return link;
+    } catch (e) {
+      last = e;
+      link.close('negotiation failed');
+    }
+  }
+  throw last;
 }
 
 /** Free libdatachannel's threads so the process can exit (call once, at the very end). */

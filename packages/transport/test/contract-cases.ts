@@ -416,3 +416,75 @@ export const cases: Case[] = [
     },
   },
 ];
+
+/**
+ * A peer in another process is SIGKILLed while bytes flow both ways and a call hangs: every
+ * operation must fail with DisconnectedError (ws: the socket closes; WebRTC: the heartbeat notices).
+ */
+export async function killedPeerCase(T: TransportModule, mode: 'ws' | 'webrtc', childScript: string): Promise<{ detectMs: number }> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [childScript, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let buf = '';
+      child.stdout!.on('data', (d) => {
+        buf += d;
+        const nl = buf.indexOf('\n');
+        if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)).url);
+      });
+      child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+    });
+    const ws = await T.connectWs(url);
+    let link: Link = ws;
+    if (mode === 'webrtc') {
+      const sig = new T.RpcPeer(ws, { role: 'client', auth: { token: 'child-token' } });
+      await sig.ready;
+      link = await T.connectWebRtc({ signaler: T.peerSignaler(sig) });
+    }
+    type Child = {
+      consume(s: AsyncIterable<Uint8Array>): Promise<number>;
+      produce(chunk: number): Promise<AsyncIterable<Uint8Array>>;
+      hang(): Promise<void>;
+    };
+    const api = T.connect<Child>(link, mode === 'ws' ? { auth: { token: 'child-token' }, timeoutMs: 60_000 } : { auth: 'none', timeoutMs: 60_000 });
+    await T.peerOf(api).ready;
+    let killedAt = 0;
+    let produced = 0;
+    const up = api.consume(
+      new T.ByteStream(
+        (async function* () {
+          for (;;) {
+            produced += 64 * 1024;
+            if (produced > 8 * 1024 * 1024 && !killedAt) {
+              killedAt = Date.now();
+              child.kill('SIGKILL');
+            }
+            yield new Uint8Array(64 * 1024);
+          }
+        })(),
+      ),
+    );
+    const hang = api.hang();
+    const down = (async () => {
+      let n = 0;
+      for await (const c of await api.produce(64 * 1024)) n += c.length;
+      return n;
+    })();
+    const settled = await Promise.allSettled([up, hang, down]);
+    const detectMs = Date.now() - killedAt;
+    assert.ok(killedAt > 0, 'the child was killed mid-transfer');
+    for (const s of settled) {
+      assert.equal(s.status, 'rejected');
+      const e = (s as PromiseRejectedResult).reason as Error;
+      assert.equal(e.name, 'DisconnectedError', `${e.name}: ${e.message}`);
+      assert.match(e.message, /not connected/);
+    }
+    // dead peer detected within the heartbeat budget (2 s) even without a socket close
+    assert.ok(detectMs < 2500, `failure noticed after ${detectMs} ms`);
+    ws.close();
+    link.close();
+    return { detectMs };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}

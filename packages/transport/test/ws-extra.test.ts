@@ -1,0 +1,96 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as T from '../src/node.js';
+import { digest, killedPeerCase, pattern } from './contract-cases.js';
+import { ensureDist, hasOpenssl, pkgDir } from './helpers.js';
+
+describe('WebSocket specifics', () => {
+  it('ws picks up the native bufferutil helper', async () => {
+    const { createRequire } = await import('node:module');
+    const req = createRequire(createRequire(import.meta.url).resolve('ws'));
+    expect(() => req.resolve('bufferutil')).not.toThrow();
+  });
+
+  it.skipIf(!hasOpenssl())('wss:// with a self-signed certificate (zero mask under TLS), large payload byte-exact', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rtfmri-tls-'));
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    const cert = readFileSync(join(dir, 'cert.pem'));
+    const https = createHttpsServer({ cert, key: readFileSync(join(dir, 'key.pem')) });
+    const server = await T.createWsServer({
+      server: https,
+      onLink: (l) => T.expose(l, { async sum(b: Uint8Array) { return digest(b); }, async get(n: number) { return pattern(n, 3); } }, ['sum', 'get'], { auth: { token: 't' } }),
+    });
+    expect(server.url.startsWith('wss://')).toBe(true);
+    // an untrusted certificate is refused
+    await expect(T.connectWs(server.url)).rejects.toThrow();
+    const link = await T.connectWs(server.url, { ca: cert });
+    const api = T.connect<{ sum(b: Uint8Array): Promise<number>; get(n: number): Promise<Uint8Array> }>(link, { auth: { token: 't' } });
+    const up = pattern(20 * 1024 * 1024 + 1, 5);
+    expect(await api.sum(up)).toBe(digest(up));
+    expect(digest(await api.get(20 * 1024 * 1024 + 1))).toBe(digest(pattern(20 * 1024 * 1024 + 1, 3)));
+    link.close();
+    await server.close();
+    https.close();
+  });
+
+  it('peer killed mid-transfer (child process, SIGKILL): every operation fails with DisconnectedError', async () => {
+    ensureDist();
+    await killedPeerCase(T, 'ws', join(pkgDir, 'test', 'peer-child.mjs'));
+  });
+
+  it('oversized WebSocket messages close that connection only', async () => {
+    const server = await T.createWsServer({ maxPayload: 64 * 1024, onLink: (l) => T.expose(l, { async echo(x: unknown) { return x; } }, ['echo'], { auth: 'none', maxFrameSize: 64 * 1024 }) });
+    const good = await T.connectWs(server.url);
+    const api = T.connect<{ echo(x: unknown): Promise<unknown> }>(good, { auth: 'none', maxFrameSize: 64 * 1024, chunkSize: 32 * 1024 });
+    const bad = await T.connectWs(server.url);
+    bad.send(new Uint8Array(200 * 1024));
+    const info = await bad.closed;
+    expect(info.reason).toMatch(/closed|1009|too big/i);
+    // the RPC splits big payloads into frames under the limit, so the good link still works
+    const b = pattern(1024 * 1024, 1);
+    expect(digest((await api.echo(b)) as Uint8Array)).toBe(digest(b));
+    good.close();
+    await server.close();
+  });
+
+  it('reconnecting client: fails fast while down, reconnects with backoff, authenticates again', async () => {
+    const impl = { async hi() { return 'hi'; } };
+    let server = await T.createWsServer({ onLink: (l) => T.expose(l, impl, ['hi'], { auth: { token: 'r' } }) });
+    const port = server.port;
+    let connects = 0;
+    const client = T.createReconnectingClient({
+      dial: () => T.connectWs(`ws://127.0.0.1:${port}`),
+      peer: { auth: { token: 'r' } },
+      minDelayMs: 20,
+      maxDelayMs: 200,
+      onConnect: () => void connects++,
+    });
+    const api = client.stub<typeof impl>();
+    await client.getPeer(5000);
+    expect(await api.hi()).toBe('hi');
+    await server.close();
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(api.hi()).rejects.toMatchObject({ name: 'DisconnectedError', message: expect.stringMatching(/not connected/) });
+    server = await T.createWsServer({ port, onLink: (l) => T.expose(l, impl, ['hi'], { auth: { token: 'r' } }) });
+    await client.getPeer(5000);
+    expect(await api.hi()).toBe('hi');
+    expect(connects).toBe(2);
+    client.close();
+    await server.close();
+  });
+
+  it('a reconnecting client with a wrong token stops with AuthError', async () => {
+    const server = await T.createWsServer({ onLink: (l) => T.expose(l, { async hi() { return 1; } }, ['hi'], { auth: { token: 'right' } }) });
+    const client = T.createReconnectingClient({ dial: () => T.connectWs(server.url), peer: { auth: { token: 'wrong' } }, minDelayMs: 10 });
+    await expect(client.getPeer(3000)).rejects.toMatchObject({ name: 'AuthError' });
+    client.close();
+    await server.close();
+  });
+});
