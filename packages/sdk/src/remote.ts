@@ -29,6 +29,12 @@ export interface RemoteOptions {
   /** Reconnect delays when the relay link drops (url mode), ms. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Replaces each runtime session's link before the RPC runs on it (the browser SDK opens a
+   * direct WebRTC data channel here, the relay then carrying only signaling). Resolve with
+   * `session` itself to keep it; a rejection leaves the runtime unreachable with that reason.
+   */
+  upgrade?: (ctx: { session: Link; signaling: Pick<RelayClient, 'sendSignal' | 'onSignal'>; instance: string }) => Promise<Link>;
 }
 
 interface StreamRec {
@@ -129,13 +135,28 @@ export class RemoteDataInterface {
     }
   }
 
+  private sessionGen = 0;
   private onSession(ev: SessionEvent): void {
+    const gen = ++this.sessionGen;
     if (ev.up) {
-      // The relay authenticated both ends; the end-to-end RPC session needs no second token.
-      const peer = new RpcPeer(ev.link, { role: 'client', auth: 'none', defaultTimeoutMs: this.callTimeoutMs });
-      this.peer = peer;
-      this.instance = ev.instance;
-      for (const w of this.upWaiters.splice(0)) w();
+      const start = (link: Link) => {
+        // The relay authenticated both ends; the end-to-end RPC session needs no second token.
+        const peer = new RpcPeer(link, { role: 'client', auth: 'none', defaultTimeoutMs: this.callTimeoutMs });
+        this.peer = peer;
+        this.instance = ev.instance;
+        for (const w of this.upWaiters.splice(0)) w();
+      };
+      const client = this.client;
+      if (!this.opts.upgrade || !client) return start(ev.link);
+      this.opts.upgrade({ session: ev.link, signaling: client, instance: ev.instance }).then(
+        (link) => {
+          if (gen === this.sessionGen && ev.link.state === 'open' && !this.closed) start(link);
+          else if (link !== ev.link) link.close('session replaced');
+        },
+        (e: Error) => {
+          if (gen === this.sessionGen) this.downReason = e.message;
+        },
+      );
     } else {
       this.peer = undefined;
       this.downReason = ev.reason;
