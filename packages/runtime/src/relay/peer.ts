@@ -7,10 +7,20 @@ import { SessionLink } from './session-link.js';
 
 const dec = new TextDecoder();
 
-async function handshake(link: Link, role: Role, id: string, token: string, target: string | undefined, instance: string | undefined, timeoutMs: number): Promise<Welcome> {
+interface Handshaken {
+  welcome: Welcome;
+  /** Frames after WELCOME go to `handler` (ones that arrived before it was set are replayed). */
+  takeOver(handler: (frame: Uint8Array) => void): void;
+}
+
+async function handshake(link: Link, role: Role, id: string, token: string, target: string | undefined, instance: string | undefined, timeoutMs: number): Promise<Handshaken> {
   await link.opened;
-  return new Promise<Welcome>((resolve, reject) => {
-    let step: 'challenge' | 'welcome' = 'challenge';
+  return new Promise<Handshaken>((resolve, reject) => {
+    let step: 'challenge' | 'welcome' | 'after' = 'challenge';
+    // Frames right behind WELCOME (e.g. a session OPEN) can arrive in the same read: they are
+    // kept for whoever takes the link over instead of being dropped between two listeners.
+    let queued: Uint8Array[] = [];
+    let next: ((f: Uint8Array) => void) | undefined;
     const fail = (e: Error) => {
       cleanup();
       link.close(e.message, e);
@@ -22,6 +32,11 @@ async function handshake(link: Link, role: Role, id: string, token: string, targ
       reject(info.error instanceof AuthError ? info.error : new DisconnectedError(`not connected: relay closed the link during the handshake (${info.reason})`));
     });
     const offMsg = link.onMessage((frame) => {
+      if (step === 'after') {
+        if (next) next(frame);
+        else queued.push(frame);
+        return;
+      }
       if (step === 'challenge') {
         if (frame[0] !== F.Challenge || frame.length < 10) return fail(new ProtocolError('relay did not send a challenge'));
         if (frame[1] !== PROTOCOL_VERSION) return fail(new ProtocolError(`relay speaks protocol ${frame[1]}, this side ${PROTOCOL_VERSION}`));
@@ -36,8 +51,18 @@ async function handshake(link: Link, role: Role, id: string, token: string, targ
         return fail(new AuthError(`relay refused ${role} '${id}': ${msg}`, { details: { code: body.code } }));
       }
       if (frame[0] !== F.Welcome) return fail(new ProtocolError(`unexpected frame ${frame[0]} during the handshake`));
-      cleanup();
-      resolve((parseControl(frame) ?? {}) as Welcome);
+      clearTimeout(timer);
+      offClose();
+      step = 'after';
+      resolve({
+        welcome: (parseControl(frame) ?? {}) as Welcome,
+        takeOver(handler) {
+          next = handler;
+          const q = queued;
+          queued = [];
+          for (const f of q) handler(f);
+        },
+      });
     });
     function cleanup() {
       clearTimeout(timer);
@@ -72,11 +97,12 @@ export class RelayClient {
   }
 
   static async attach(link: Link, opts: RelayClientOptions): Promise<RelayClient> {
-    const w = await handshake(link, 'client', opts.id ?? 'experiment', opts.token, opts.target, undefined, opts.handshakeTimeoutMs ?? 10_000);
+    const h = await handshake(link, 'client', opts.id ?? 'experiment', opts.token, opts.target, undefined, opts.handshakeTimeoutMs ?? 10_000);
+    const w = h.welcome;
     const c = new RelayClient(link, opts.target);
     c.downReason = `runtime '${opts.target}' is not connected to the relay`;
     if (w.up && typeof w.sid === 'number') c.up(w.sid, String(w.instance ?? ''));
-    link.onMessage((f) => c.onFrame(f));
+    h.takeOver((f) => c.onFrame(f));
     link.onClose((info) => c.down(`lost the link to the relay (${info.reason})`));
     return c;
   }
@@ -162,6 +188,8 @@ export interface RelayRuntimeOptions {
   /** Random per process by default, so clients can tell a restart from a reconnect. */
   instance?: string;
   handshakeTimeoutMs?: number;
+  /** Each new client session (set here so no session opened right after registration is missed). */
+  onSession?: (link: SessionLink, info: SessionInfo) => void;
 }
 
 export interface SessionInfo {
@@ -173,7 +201,7 @@ export interface SessionInfo {
 export class RelayRuntimeConnection {
   readonly sessions = new Map<number, SessionLink>();
   readonly closed: Promise<CloseInfo>;
-  private handlers: Array<(link: SessionLink, info: SessionInfo) => void> = [];
+  private readonly handlers: Array<(link: SessionLink, info: SessionInfo) => void> = [];
   private signalHandlers: Array<(sid: number, msg: unknown) => void> = [];
 
   private constructor(readonly link: Link, readonly instance: string) {
@@ -182,9 +210,10 @@ export class RelayRuntimeConnection {
 
   static async register(link: Link, opts: RelayRuntimeOptions): Promise<RelayRuntimeConnection> {
     const instance = opts.instance ?? randomInstance();
-    await handshake(link, 'runtime', opts.name, opts.token, undefined, instance, opts.handshakeTimeoutMs ?? 10_000);
+    const h = await handshake(link, 'runtime', opts.name, opts.token, undefined, instance, opts.handshakeTimeoutMs ?? 10_000);
     const r = new RelayRuntimeConnection(link, instance);
-    link.onMessage((f) => r.onFrame(f));
+    if (opts.onSession) r.handlers.push(opts.onSession);
+    h.takeOver((f) => r.onFrame(f));
     link.onClose((info) => {
       for (const s of r.sessions.values()) s.remoteClosed(`lost the link to the relay (${info.reason})`);
       r.sessions.clear();

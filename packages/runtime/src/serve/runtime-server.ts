@@ -35,13 +35,27 @@ const WIRE_ERRORS: Record<string, new (message: string, options?: { details?: un
   DisconnectedError: T.DisconnectedError,
 };
 
-/** The transport's typed class for an error of the same name, so it crosses the wire typed. */
+const MAX_ERROR_MESSAGE = 2048;
+
+/**
+ * The transport's typed class for an error of the same name, so it crosses the wire typed; long
+ * messages (which may echo a huge argument back) are cut, so an error reply never outgrows a frame.
+ */
 function wireError(e: unknown): never {
-  if (e instanceof T.RtfmriError || !(e instanceof Error)) throw e;
-  const cls = WIRE_ERRORS[e.name];
-  if (!cls) throw e;
-  const out = new cls(e.message, { details: (e as { details?: unknown }).details });
-  out.message = e.message;
+  if (!(e instanceof Error)) throw e;
+  const cls = e instanceof T.RtfmriError ? undefined : WIRE_ERRORS[e.name];
+  const long = e.message.length > MAX_ERROR_MESSAGE;
+  if (!cls && !long) throw e;
+  const message = long ? `${e.message.slice(0, MAX_ERROR_MESSAGE)}... (${e.message.length} characters)` : e.message;
+  let details = (e as { details?: unknown }).details;
+  try {
+    if (details !== undefined && JSON.stringify(details).length > MAX_ERROR_MESSAGE) details = undefined;
+  } catch {
+    details = undefined;
+  }
+  const out = cls ? new cls(message, { details }) : e;
+  out.message = message;
+  if (!cls) (out as { details?: unknown }).details = details;
   throw out;
 }
 

@@ -59,7 +59,12 @@ export class RuntimeService {
       let link: Link | undefined;
       try {
         link = await this.opts.dial();
-        const conn = await RelayRuntimeConnection.register(link, { name: this.opts.name, token: this.opts.token, instance: this.instance });
+        const conn = await RelayRuntimeConnection.register(link, {
+          name: this.opts.name,
+          token: this.opts.token,
+          instance: this.instance,
+          onSession: (s, info) => this.opts.serveSession(s, info),
+        });
         if (this.stopped) {
           conn.close();
           break;
@@ -68,7 +73,6 @@ export class RuntimeService {
         this.failures = 0;
         backoff = min;
         this.log(`registered with the relay as '${this.opts.name}' (instance ${this.instance})`);
-        conn.onSession((s, info) => this.opts.serveSession(s, info));
         for (const w of this.waiters.splice(0)) w();
         const info = await conn.closed;
         this.connection = undefined;

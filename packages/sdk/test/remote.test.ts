@@ -1,0 +1,257 @@
+// Remote-only behaviour over the real relay on loopback: missing runtime, end-to-end deadline,
+// runtime killed mid-stream and restarted, relay restarted, auth, hijack, bad input.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { startRuntimeServer, RelayClient, type RuntimeServer } from '@rtfmri/runtime';
+import { RpcPeer, RtfmriError } from '@rtfmri/transport';
+import { connectWs } from '@rtfmri/transport/node';
+import { AuthError, DataInterface, DisconnectedError, hostRelay, type HostedRelay } from '../src/index.js';
+import { cliPath, runtimeDistBuilt, sleep, tmpDir, TOKEN, writeVolume } from './harness.js';
+
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function failure(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+async function relayWithLog(opts: { port?: number; tokens?: unknown } = {}): Promise<{ relay: HostedRelay; log: string[] }> {
+  const log: string[] = [];
+  const relay = await hostRelay({ token: opts.tokens ? undefined : TOKEN, tokens: opts.tokens, port: opts.port, log: (l) => log.push(l) });
+  cleanups.push(() => relay.close());
+  return { relay, log };
+}
+
+function client(url: string, extra: Partial<ConstructorParameters<typeof DataInterface>[0]> = {}): DataInterface {
+  const di = new DataInterface({ dataRemote: true, url, token: TOKEN, name: 'scanner1', ...extra });
+  cleanups.push(() => di.close());
+  return di;
+}
+
+async function runtime(url: string, dir: string, extra: { name?: string; token?: string; onFatal?: (e: Error) => void } = {}): Promise<RuntimeServer> {
+  const rt = await startRuntimeServer({ connect: url, name: extra.name ?? 'scanner1', token: extra.token ?? TOKEN, allowedDirs: [dir], allowedFileTypes: ['.dcm', '.txt'], onFatal: extra.onFatal });
+  cleanups.push(() => rt.close());
+  return rt;
+}
+
+describe('remote DataInterface through the relay', () => {
+  const dirs: string[] = [];
+  const dir = () => {
+    const d = tmpDir();
+    dirs.push(d);
+    return d;
+  };
+  afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+  it('no runtime connected: calls fail at once with a clear DisconnectedError', async () => {
+    const { relay } = await relayWithLog();
+    const di = client(relay.url, { name: 'nobody-here' });
+    const t0 = performance.now();
+    const e = await failure(di.ping());
+    expect(e).toBeInstanceOf(DisconnectedError);
+    expect(e.message).toMatch(/not connected/);
+    expect(e.message).toContain("'nobody-here'");
+    expect(performance.now() - t0).toBeLessThan(2000);
+    // and the same when the relay itself is unreachable
+    const dead = client('ws://127.0.0.1:1', {});
+    const e2 = await failure(dead.getFile('/x.txt'));
+    expect(e2).toBeInstanceOf(DisconnectedError);
+    expect(e2.message).toMatch(/cannot reach the relay/);
+  });
+
+  it('one deadline end to end: a 20 s data wait is not cut by a shorter call timeout', async () => {
+    const d = dir();
+    const { relay } = await relayWithLog();
+    await runtime(relay.url, d);
+    // A 1 s default deadline for plain calls: a data wait must take its deadline from its own timeout.
+    const di = client(relay.url, { callTimeoutMs: 1000 });
+    await di.waitForRuntime(10);
+    const id = await di.initScannerStream(d, 'vol_{TR:03d}.dcm', 0, false);
+    setTimeout(() => writeVolume(d, 0), 3000);
+    const t0 = performance.now();
+    const ds = await di.getImageData(id, 0, 20);
+    expect(performance.now() - t0).toBeGreaterThan(2500);
+    expect(Number(ds.get('InstanceNumber'))).toBe(1);
+    // watchFile too
+    await di.initWatch(d, '*.txt', 0);
+    setTimeout(() => fs.writeFileSync(path.join(d, 'late.txt'), 'late'), 1500);
+    expect(new TextDecoder().decode(await di.watchFile(path.join(d, 'late.txt'), 20))).toBe('late');
+  }, 30_000);
+
+  it.runIf(runtimeDistBuilt())('runtime process killed mid-stream: pending call fails at once; restarted, the stream continues at the right index', async () => {
+    const d = dir();
+    const { relay, log } = await relayWithLog();
+    const start = () => {
+      const child = spawn(process.execPath, [cliPath(), 'serve', '--connect', relay.url, '--name', 'scanner1', '--token', TOKEN, '--allowed-dirs', d, '--allowed-file-types', '.dcm', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      cleanups.push(() => child.kill('SIGKILL'));
+      return child;
+    };
+    let child: ChildProcess = start();
+    const di = client(relay.url);
+    await di.waitForRuntime(20);
+    const firstInstance = (di.impl as { runtimeInstance?: string }).runtimeInstance;
+    for (const i of [0, 1, 2]) writeVolume(d, i);
+    const id = await di.initScannerStream(d, 'vol_{TR:03d}.dcm', 0, false);
+    const got: number[] = [];
+    for (let k = 0; k < 3; k++) got.push(Number((await di.getImageData(id, null, 5)).get('InstanceNumber')));
+    const pending = di.getImageData(id, null, 20).then(
+      (ds) => ({ ok: true as const, n: Number(ds.get('InstanceNumber')) }),
+      (e: Error) => ({ ok: false as const, e, at: performance.now() }),
+    );
+    await sleep(300);
+    const killedAt = performance.now();
+    child.kill('SIGKILL');
+    const r = await pending;
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.e).toBeInstanceOf(DisconnectedError);
+    expect(r.e.message).toMatch(/not connected/);
+    const failedAfterMs = r.at - killedAt;
+    console.log(`pending getImageData failed ${failedAfterMs.toFixed(1)} ms after SIGKILL`);
+    expect(failedAfterMs).toBeLessThan(1000);
+    expect((await failure(di.ping())).name).toBe('DisconnectedError');
+    await sleep(100);
+    expect(log.some((l) => /runtime 'scanner1' disconnected/.test(l))).toBe(true);
+
+    child = start();
+    await di.waitForRuntime(20);
+    expect((di.impl as { runtimeInstance?: string }).runtimeInstance).not.toBe(firstInstance);
+    setTimeout(() => {
+      writeVolume(d, 3);
+      writeVolume(d, 4);
+    }, 200);
+    for (let k = 0; k < 2; k++) got.push(Number((await di.getImageData(id, null, 10)).get('InstanceNumber')));
+    expect(got).toEqual([1, 2, 3, 4, 5]);
+  }, 60_000);
+
+  it('relay restarted: runtime and client reconnect by themselves, the stream keeps its place', async () => {
+    const d = dir();
+    const first = await relayWithLog();
+    const port = first.relay.port;
+    const rt = await runtime(first.relay.url, d);
+    const di = client(first.relay.url);
+    await di.waitForRuntime(10);
+    for (const i of [0, 1]) writeVolume(d, i);
+    const id = await di.initScannerStream(d, 'vol_{TR:03d}.dcm', 0, false);
+    expect(Number((await di.getImageData(id)).get('InstanceNumber'))).toBe(1);
+    await first.relay.close();
+    await sleep(200);
+    expect((await failure(di.ping())).name).toBe('DisconnectedError');
+    const second = await relayWithLog({ port });
+    await di.waitForRuntime(20);
+    expect(rt.service.connected).toBe(true);
+    expect(second.log.some((l) => /runtime 'scanner1' connected/.test(l))).toBe(true);
+    expect(Number((await di.getImageData(id)).get('InstanceNumber'))).toBe(2);
+  }, 30_000);
+
+  it('auth: wrong or missing tokens are refused for clients and runtimes', async () => {
+    const d = dir();
+    const { relay, log } = await relayWithLog();
+    await runtime(relay.url, d);
+    const bad = client(relay.url, { token: 'wrong' });
+    const e = await failure(bad.ping());
+    expect(e).toBeInstanceOf(AuthError);
+    expect(e.message).toMatch(/authentication failed/);
+    expect(() => new DataInterface({ dataRemote: true, url: relay.url, name: 'scanner1' })).toThrow(/token/);
+    let fatal: Error | undefined;
+    const rt2 = await runtime(relay.url, d, { name: 'scanner2', token: 'wrong', onFatal: (err) => (fatal = err) });
+    for (let i = 0; i < 50 && !fatal; i++) await sleep(20);
+    expect(fatal?.name).toBe('AuthError');
+    expect(rt2.service.connected).toBe(false);
+    expect(log.filter((l) => /refused .* authentication failed/.test(l)).length).toBeGreaterThanOrEqual(2);
+    expect(log.join('\n')).not.toContain(TOKEN);
+    expect(log.join('\n')).not.toContain('wrong');
+  });
+
+  it('auth: a client reaches only the runtimes its token allows', async () => {
+    const d = dir();
+    const tokens = { runtimes: { scanner1: 'r1', scanner2: 'r2' }, clients: { alice: { token: 'a', runtimes: ['scanner1'] } } };
+    const { relay } = await relayWithLog({ tokens });
+    await runtime(relay.url, d, { name: 'scanner1', token: 'r1' });
+    await runtime(relay.url, d, { name: 'scanner2', token: 'r2' });
+    const ok = client(relay.url, { clientId: 'alice', token: 'a', name: 'scanner1' });
+    await ok.waitForRuntime(10);
+    expect(typeof (await ok.ping())).toBe('number');
+    const no = client(relay.url, { clientId: 'alice', token: 'a', name: 'scanner2' });
+    expect(await failure(no.ping())).toBeInstanceOf(AuthError);
+    // A forged DATA frame for another session id goes nowhere: the relay checks the sender's session.
+    const link = await connectWs(relay.url);
+    const rc = await RelayClient.attach(link, { target: 'scanner1', token: 'a', id: 'alice' });
+    cleanups.push(() => rc.close());
+    const forged = new Uint8Array([0x10, 0, 0, 0, 1, 1, 2, 3]);
+    for (let sid = 0; sid < 50; sid++) {
+      new DataView(forged.buffer).setUint32(1, sid);
+      if (sid !== rc.session?.sid) link.send(forged.slice());
+    }
+    await sleep(100);
+    expect(typeof (await ok.ping())).toBe('number');
+  });
+
+  it('hijack: a second runtime claiming a connected name is refused and logged; the first keeps serving', async () => {
+    const d = dir();
+    const { relay, log } = await relayWithLog();
+    const first = await runtime(relay.url, d);
+    await first.service.whenConnected();
+    const di = client(relay.url);
+    await di.waitForRuntime(10);
+    const before = (di.impl as { runtimeInstance?: string }).runtimeInstance;
+    const hijacker = await runtime(relay.url, d);
+    for (let i = 0; i < 100 && !log.some((l) => /refused runtime 'scanner1'/.test(l)); i++) await sleep(20);
+    expect(log.find((l) => /refused runtime 'scanner1'/.test(l))).toMatch(/already connected/);
+    expect(hijacker.service.connected).toBe(false);
+    expect(hijacker.service.lastError?.message).toMatch(/already connected/);
+    expect(typeof (await di.ping())).toBe('number');
+    expect((di.impl as { runtimeInstance?: string }).runtimeInstance).toBe(before);
+  });
+
+  it('bad input across the wire: refused methods, wrong types, huge arguments, garbage frames; others keep being served', async () => {
+    const d = dir();
+    fs.writeFileSync(path.join(d, 'ok.txt'), 'ok');
+    const { relay } = await relayWithLog();
+    const rt = await runtime(relay.url, d);
+    const other = client(relay.url);
+    await other.waitForRuntime(10);
+
+    const link = await connectWs(relay.url);
+    const rc = await RelayClient.attach(link, { target: 'scanner1', token: TOKEN });
+    cleanups.push(() => rc.close());
+    const peer = new RpcPeer(rc.session!, { role: 'client', auth: 'none' });
+    for (const m of ['close', 'constructor', '__proto__', 'toString', '_private', 'nope', 'streamState']) {
+      const e = await failure(peer.call(m, []));
+      expect(e, m).toBeInstanceOf(RtfmriError);
+      expect(['RefusedMethodError', 'ValidationError'], m).toContain(e.name);
+    }
+    for (const args of [[123], [null], [{ path: '/etc/passwd' }], [['a', 'b']]]) {
+      const e = await failure(peer.call('getFile', args));
+      expect(e.name, JSON.stringify(args)).toBe('ValidationError');
+    }
+    const huge = await failure(peer.call('getFile', [`/${'x'.repeat(12 * 1024 * 1024)}.txt`], { timeoutMs: 20_000 }));
+    expect(huge).toBeInstanceOf(RtfmriError);
+    // garbage on a fresh physical link: that link is closed, nothing else
+    const junk = await connectWs(relay.url);
+    junk.send(new Uint8Array([0xff, 0, 1, 2, 3]));
+    await junk.closed;
+    expect(new TextDecoder().decode(await other.getFile(path.join(d, 'ok.txt')))).toBe('ok');
+    expect(rt.service.connected).toBe(true);
+  }, 30_000);
+
+  it('the SDK can host the relay in-process (one hop: runtime dials the experiment process)', async () => {
+    const d = dir();
+    fs.writeFileSync(path.join(d, 'one.txt'), 'one hop');
+    const { relay } = await relayWithLog();
+    await runtime(relay.url, d);
+    const di = new DataInterface({ dataRemote: true, link: relay.localLink('experiment'), token: TOKEN, name: 'scanner1' });
+    cleanups.push(() => di.close());
+    await di.waitForRuntime(10);
+    expect(new TextDecoder().decode(await di.getFile(path.join(d, 'one.txt')))).toBe('one hop');
+  }, 30_000);
+});
