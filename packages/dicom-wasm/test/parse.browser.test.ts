@@ -76,7 +76,8 @@ describe.skipIf(!chromium || !built)('in a browser (headless Chromium)', () => {
       '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-extensions',
       '--disable-features=MediaRouter,OptimizationHints', `--user-data-dir=${profile}`, `http://127.0.0.1:${port}/`,
-    ], { stdio: 'ignore' });
+    ], { stdio: 'ignore', detached: true }); // its own process group: the cleanup kills its helpers too
+    const exited = new Promise<void>((r) => browser.once('exit', () => r()));
     try {
       const timeout = new Promise<string>((_, rej) => setTimeout(() => rej(new Error('no result from the page within 25 s')), 25_000));
       const out = JSON.parse(await Promise.race([result, timeout]));
@@ -87,9 +88,10 @@ describe.skipIf(!chromium || !built)('in a browser (headless Chromium)', () => {
       }
       expect(out.error).toEqual({ name: 'DicomParseError', reason: 'not DICOM (no DICM prefix and no data set start)', isParseError: true });
     } finally {
-      browser.kill('SIGKILL');
+      try { process.kill(-browser.pid!, 'SIGKILL'); } catch { /* already gone */ }
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       server.close();
-      rmSync(profile, { recursive: true, force: true });
+      rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     }
   }, 40_000);
 });
