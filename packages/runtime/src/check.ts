@@ -12,6 +12,8 @@ export interface CheckRequest {
   /** Size and mtime of the last incomplete read: an unchanged file is not read again. */
   skipSize?: number;
   skipMtimeMs?: number;
+  /** The session's UID-map secret: the same original UID maps to the same new UID in every thread. */
+  uidSecret?: string;
 }
 
 export type CheckResult =
@@ -26,18 +28,34 @@ export type CheckResult =
 // the allowed dirs (a link inside an allowed dir must not leak a file from outside).
 const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0);
 
-type AllocInput = (len: number) => Uint8Array;
-const allocInput: AllocInput | undefined = (dicom as unknown as { allocInput?: AllocInput }).allocInput;
-type Anonymize = (bytes: Uint8Array, options?: { uidMap?: unknown }) => Uint8Array;
-
-function anonymizeBytes(bytes: Uint8Array, uidMap: unknown): Uint8Array {
-  const anonymize = (dicom as unknown as { anonymize?: Anonymize }).anonymize;
-  // Never hand out identifiable bytes because a build lacks the anonymizer.
-  if (!anonymize) throw new Error('@rtfmri/dicom-wasm has no anonymize(): refusing to deliver un-anonymized data');
-  return anonymize(bytes, uidMap ? { uidMap } : undefined);
+// Files are read into one scratch buffer per thread (partial files are read again and again while
+// a scanner writes them: no garbage per look), and only a whole file is copied out. Measured on the
+// 457 KB mosaic: read into scratch 25 us + isComplete 9 us + copy out 12 us; reading into the
+// wasm module's memory (allocInput) saves the scan's copy but its copy-out costs ~170 us.
+let scratch = Buffer.allocUnsafeSlow(1 << 20);
+function scratchOf(size: number): Buffer {
+  if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(Math.max(size, scratch.length * 2));
+  return scratch;
+}
+const uidMaps = new Map<string, dicom.UidMap>();
+function uidMapFor(secret: string | undefined): dicom.UidMap | undefined {
+  if (secret === undefined) return undefined;
+  let m = uidMaps.get(secret);
+  if (!m) uidMaps.set(secret, (m = dicom.createUidMap({ secret })));
+  return m;
 }
 
-export function checkFile(req: CheckRequest, uidMap?: unknown): CheckResult {
+// Room for the anonymized copy to grow (replacement UIDs may be longer than the originals).
+const ANON_SLACK = 64 * 1024;
+
+function anonymizeBytes(bytes: Uint8Array, uidSecret: string | undefined): Uint8Array {
+  const out = takeSpare(bytes.length + ANON_SLACK);
+  const anon = dicom.anonymize(bytes, { uidMap: uidMapFor(uidSecret), output: out });
+  // A view of the spare when it fitted; else anonymize allocated its own result.
+  return anon.buffer === out.buffer ? new Uint8Array(out.buffer, 0, anon.byteLength) : owned(anon);
+}
+
+export function checkFile(req: CheckRequest): CheckResult {
   let fd: number;
   try {
     fd = fs.openSync(req.path, OPEN_FLAGS);
@@ -53,34 +71,66 @@ export function checkFile(req: CheckRequest, uidMap?: unknown): CheckResult {
     const size = st.size;
     if (size < req.minFileSize || size === 0) return { status: 'small', size };
     if (req.skipSize === size && req.skipMtimeMs === st.mtimeMs) return { status: 'incomplete', size, mtimeMs: st.mtimeMs };
-    // Read straight into the wasm module's memory when it offers a buffer (no copy before the scan).
-    const buf = req.dicom && allocInput ? allocInput(size) : new Uint8Array(size);
+    const buf = scratchOf(size);
     let off = 0;
     while (off < size) {
       const n = fs.readSync(fd, buf, off, size - off, off);
       if (n === 0) break;
       off += n;
     }
-    // The file shrank under us (rewritten): it is not whole.
-    const bytes = off === size ? buf : buf.subarray(0, off);
-    if (!req.dicom) return { status: 'ok', size: off, bytes: owned(bytes, buf) };
+    // Fewer bytes than fstat said: the file was truncated under us (rewritten), look again later.
+    const bytes = buf.subarray(0, off);
+    if (!req.dicom) return { status: 'ok', size: off, bytes: copyOut(bytes) };
     if (!dicom.isComplete(bytes)) return { status: 'incomplete', size, mtimeMs: st.mtimeMs };
-    if (req.anonymize) {
-      const anon = anonymizeBytes(bytes, uidMap);
-      return { status: 'ok', size: off, bytes: owned(anon, buf) };
-    }
-    return { status: 'ok', size: off, bytes: owned(bytes, buf) };
+    if (req.anonymize) return { status: 'ok', size: off, bytes: anonymizeBytes(bytes, req.uidSecret) };
+    return { status: 'ok', size: off, bytes: copyOut(bytes) };
   } finally {
     fs.closeSync(fd);
   }
 }
 
-/** A result that owns its whole ArrayBuffer (transferable, not a view into reused wasm memory). */
-function owned(bytes: Uint8Array, scratch: Uint8Array): Uint8Array {
-  const shared = bytes.buffer === scratch.buffer && allocInput !== undefined;
-  if (!shared && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
-  if (!shared && bytes.buffer === scratch.buffer && scratch.byteLength === bytes.buffer.byteLength) {
-    return bytes.byteLength === scratch.byteLength ? bytes : bytes.slice();
-  }
-  return bytes.slice();
+// A delivered file needs memory of its own (the caller keeps the dataset). Fresh memory costs
+// page faults when first touched: 0.2-0.8 ms for 457 KB on this VM, more than everything else on
+// the path. So the copy goes into a spare buffer allocated and touched beforehand, off the hot
+// path, and the next spare is prepared right after (setImmediate).
+let spare: Buffer | null = null;
+let refillPending = false;
+const SPARE_ROUND = 64 * 1024;
+
+function refill(size: number): void {
+  if (refillPending) return;
+  refillPending = true;
+  setImmediate(() => {
+    refillPending = false;
+    if (spare && spare.length >= size) return;
+    const b = Buffer.allocUnsafeSlow(Math.ceil(size / SPARE_ROUND) * SPARE_ROUND);
+    b.fill(0);
+    spare = b;
+  });
+}
+
+/** A buffer of at least `n` bytes with its own ArrayBuffer: the prepared spare when it fits. */
+function takeSpare(n: number): Buffer {
+  let b = spare;
+  spare = null;
+  if (!b || b.length < n) b = Buffer.allocUnsafeSlow(n);
+  refill(n);
+  return b;
+}
+
+/** A copy that owns its whole ArrayBuffer (transferable from a worker; the scratch is reused). */
+function copyOut(bytes: Uint8Array): Uint8Array {
+  const b = takeSpare(bytes.length);
+  b.set(bytes);
+  return new Uint8Array(b.buffer, 0, bytes.length);
+}
+
+/** Prepares the spare for files of about `size` bytes (call once a stream knows its file size). */
+export function prepareSpare(size: number): void {
+  refill(size);
+}
+
+function owned(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !(bytes.buffer instanceof SharedArrayBuffer)) return bytes;
+  return copyOut(bytes);
 }

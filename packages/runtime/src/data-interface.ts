@@ -121,7 +121,7 @@ interface Watch {
 }
 
 /** Inline work allowed per window before the pool takes over (auto route). */
-const INLINE_BUDGET_MS = 2;
+const INLINE_BUDGET_MS = 4;
 const INLINE_WINDOW_MS = 20;
 
 /**
@@ -142,7 +142,8 @@ export class DataInterface {
   private lastStreamId = 0;
   private closed = false;
   private readyP: Promise<void> | null = null;
-  private readonly uidMap: unknown;
+  /** Session secret of the UID map (replacement UIDs are consistent across streams and threads). */
+  private readonly uidSecret = randomBytes(16).toString('hex');
   private inlineWindowStart = 0;
   private inlineSpent = 0;
   /** How the last validations were routed (diagnostics, benchmark). */
@@ -160,9 +161,6 @@ export class DataInterface {
     this.hub = new WatchHub({ route: opts.watchRoute ?? 'native', pollIntervalMs: Math.min(100, this.pollIntervalMs) });
     this.work = opts.work ?? 'auto';
     this.poolThreads = opts.poolThreads;
-    // One UID map per session: the same original UID maps to the same new UID across every stream.
-    const create = (dicom as unknown as { createUidMap?: () => unknown }).createUidMap;
-    this.uidMap = create ? create() : undefined;
   }
 
   private ensureOpen(): void {
@@ -184,7 +182,7 @@ export class DataInterface {
     const step = checkDemoStep(demoStep);
     if (typeof anonymize !== 'boolean') throw new ValidationError('anonymize must be a boolean');
     await this.ready();
-    if (this.work === 'pool') this.pool ??= acquirePool(this.poolThreads);
+    await this.warmPool();
     const release = this.hub.acquire(dir);
     const waiter = new FileWaiter<DicomDataset>(
       { dir, minFileSize: min, dicom: true, anonymize, demoStep: step },
@@ -200,7 +198,7 @@ export class DataInterface {
     this.ensureOpen();
     const s = this.streams.get(streamId);
     if (!s) {
-      throw new ValidationError(`StreamID mismatch: no open stream ${String(streamId)}`, { streamId });
+      throw new StateError(`StreamID mismatch: no open stream ${String(streamId)}`, { details: { streamId } });
     }
     if (imageIndex != null && (!Number.isInteger(imageIndex) || imageIndex < 0)) {
       throw new ValidationError(`imageIndex must be an integer >= 0 (got ${String(imageIndex)})`);
@@ -210,7 +208,7 @@ export class DataInterface {
     const ds = await s.waiter.request(
       () => s.nameOf((index = imageIndex ?? s.nextIndex)),
       timeout,
-      (name) => new TimeoutError(`getImageData: Dicom file ${path.join(s.imgDir, name)} not found or corrupted`, { streamId, imageIndex: index }),
+      (name) => new NotFoundError(`getImageData: Dicom file ${path.join(s.imgDir, name)} not found or corrupted`, { details: { streamId, imageIndex: index } }),
     );
     s.nextIndex = index + 1;
     return ds;
@@ -219,7 +217,7 @@ export class DataInterface {
   /** Ends a stream: its id then gives "StreamID mismatch"; a pending getImageData is rejected. */
   async closeStream(streamId: number): Promise<void> {
     const s = this.streams.get(streamId);
-    if (!s) throw new ValidationError(`StreamID mismatch: no open stream ${String(streamId)}`, { streamId });
+    if (!s) throw new StateError(`StreamID mismatch: no open stream ${String(streamId)}`, { details: { streamId } });
     this.streams.delete(streamId);
     s.waiter.close();
     s.release();
@@ -276,7 +274,8 @@ export class DataInterface {
   // ---------------------------------------------------------------- validation work
 
   private deps<T>(finish: (bytes: Uint8Array) => T): FileWaitDeps<T> {
-    const validate = async (req: CheckRequest): Promise<Validated<T>> => {
+    const validate = async (request: CheckRequest): Promise<Validated<T>> => {
+      const req = request.anonymize ? { ...request, uidSecret: this.uidSecret } : request;
       let r = await this.runCheck(req);
       if (r.status === 'symlink') {
         // The name is a link: follow it only to a regular file inside the allowed dirs.
@@ -305,11 +304,18 @@ export class DataInterface {
     return { validate, pollIntervalMs: this.pollIntervalMs };
   }
 
+  /** Starts the pool before the first image needs it (routes 'pool' and 'auto'). */
+  private async warmPool(): Promise<void> {
+    if (this.work === 'inline') return;
+    this.pool ??= acquirePool(this.poolThreads);
+    await this.pool.warm();
+  }
+
   private runCheck(req: CheckRequest): CheckResult | Promise<CheckResult> {
     if (this.routeInline()) {
       const t0 = performance.now();
       try {
-        return checkFile(req, this.uidMap);
+        return checkFile(req);
       } finally {
         this.inlineSpent += performance.now() - t0;
       }
@@ -340,7 +346,7 @@ export class DataInterface {
     this.ensureOpen();
     // Folder first: a directory is reported as one (the helpers skip those), not as a bad file type.
     const real = this.policy.checkDir(filename);
-    if (isDirectory(real)) throw new ValidationError(`${filename} is a directory`, { reason: 'EISDIR', path: filename });
+    if (isDirectory(real)) throw new ValidationError(`${filename} is a directory`, { details: { reason: 'EISDIR', path: filename } });
     return readWhole(this.policy.checkFile(filename), filename);
   }
 
@@ -350,7 +356,7 @@ export class DataInterface {
     this.policy.checkPatternType(rest[rest.length - 1]);
     const files = glob(filepattern, { want: 'files', allowReal: (r) => this.policy.isRealPathAllowed(r) })
       .filter((e) => this.policy.isTypeAllowed(e.path));
-    if (files.length === 0) throw new NotFoundError(`No file found matching pattern ${filepattern}`, { base });
+    if (files.length === 0) throw new NotFoundError(`No file found matching pattern ${filepattern}`, { details: { base } });
     let newest = files[0];
     for (const f of files) if (f.mtimeMs > newest.mtimeMs) newest = f;
     return readWhole(this.policy.checkFile(newest.path), newest.path);
@@ -450,8 +456,8 @@ function isDirectory(p: string): boolean {
 function readWhole(real: string, shown: string): Uint8Array {
   let st: fs.Stats;
   try { st = fs.statSync(real); } catch (err) { throw mapFsError(err, shown); }
-  if (st.isDirectory()) throw new ValidationError(`${shown} is a directory`, { reason: 'EISDIR', path: shown });
-  if (!st.isFile()) throw new ValidationError(`${shown} is not a regular file`, { path: shown });
+  if (st.isDirectory()) throw new ValidationError(`${shown} is a directory`, { details: { reason: 'EISDIR', path: shown } });
+  if (!st.isFile()) throw new ValidationError(`${shown} is not a regular file`, { details: { path: shown } });
   try {
     return fs.readFileSync(real);
   } catch (err) {
@@ -461,9 +467,9 @@ function readWhole(real: string, shown: string): Uint8Array {
 
 function mapFsError(err: unknown, shown: string): Error {
   const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOENT') return new NotFoundError(`File not found ${shown}`, { path: shown });
-  if (code === 'EISDIR') return new ValidationError(`${shown} is a directory`, { reason: 'EISDIR', path: shown });
-  if (code === 'ENOTDIR') return new ValidationError(`${shown}: a parent is not a directory`, { reason: 'ENOTDIR', path: shown });
-  if (code === 'EACCES' || code === 'EPERM') return new ValidationError(`${shown}: permission denied`, { reason: code, path: shown });
+  if (code === 'ENOENT') return new NotFoundError(`File not found ${shown}`, { details: { path: shown } });
+  if (code === 'EISDIR') return new ValidationError(`${shown} is a directory`, { details: { reason: 'EISDIR', path: shown } });
+  if (code === 'ENOTDIR') return new ValidationError(`${shown}: a parent is not a directory`, { details: { reason: 'ENOTDIR', path: shown } });
+  if (code === 'EACCES' || code === 'EPERM') return new ValidationError(`${shown}: permission denied`, { details: { reason: code, path: shown } });
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -95,7 +95,7 @@ export class PathPolicy {
     }
     const { real } = this.canonicalise(p);
     if (!this.isRealPathAllowed(real)) {
-      throw new ValidationError(`Path ${String(p)} not within list of allowed directories`, { path: String(p) });
+      throw new ValidationError(`Path ${String(p)} not within list of allowed directories`, { details: { path: String(p) } });
     }
     return real;
   }
@@ -120,7 +120,7 @@ export class PathPolicy {
     if (!this.isTypeAllowed(name)) {
       throw new ValidationError(
         `File type ${path.extname(name) || '(none)'} not in list of allowed file types ${JSON.stringify(this.allowedFileTypes)}`,
-        { file: name },
+        { details: { file: name } },
       );
     }
   }

@@ -29,10 +29,18 @@ function workerExecArgv(): string[] {
   return out;
 }
 
-let shared: { pool: Piscina; refs: number } | null = null;
+let shared: { pool: Piscina; refs: number; warm?: Promise<void> } | null = null;
 
 /** One pool per process, shared by every DataInterface (threads are the scarce thing). */
-export function acquirePool(threads?: number): { run(req: CheckRequest): Promise<CheckResult>; queued(): number; release(): Promise<void> } {
+export interface PoolHandle {
+  run(req: CheckRequest): Promise<CheckResult>;
+  queued(): number;
+  /** Resolves once every thread has loaded the worker (the first load costs ~100 ms: not on an image's path). */
+  warm(): Promise<void>;
+  release(): Promise<void>;
+}
+
+export function acquirePool(threads?: number): PoolHandle {
   if (!shared) {
     const n = threads ?? Math.max(1, Math.min(4, (os.availableParallelism?.() ?? os.cpus().length) - 1));
     shared = {
@@ -54,6 +62,10 @@ export function acquirePool(threads?: number): { run(req: CheckRequest): Promise
   return {
     run: (req) => s.pool.run(req) as Promise<CheckResult>,
     queued: () => s.pool.queueSize,
+    warm: () => (s.warm ??= Promise.all(
+      Array.from({ length: s.pool.options.maxThreads }, () =>
+        s.pool.run({ path: '/nonexistent/rtfmri-warm-up', minFileSize: 0, dicom: false, anonymize: false })),
+    ).then(() => undefined)),
     release: async () => {
       if (released) return;
       released = true;
