@@ -30,6 +30,11 @@ export interface AnonymizeOptions {
   uidMap?: UidMap;
   /** Root for replacement UIDs when no uidMap is given (default 2.25). */
   uidRoot?: string;
+  /**
+   * Write the result into this buffer when it is large enough (the return value is then a view of
+   * it), saving the allocation: a fresh 300-450 KB buffer can cost more than the whole rewrite.
+   */
+  output?: Uint8Array;
 }
 
 // ---- session-consistent UIDs ---------------------------------------------------------------
@@ -234,11 +239,6 @@ interface Ctx {
 
 const DICOM_UID_ROOT = '1.2.840.10008.';
 
-function stringList(v: unknown): string[] {
-  if (Array.isArray(v)) return v.map((x) => (x === null || x === undefined ? '' : String(x)));
-  if (v === null || v === undefined) return [];
-  return [String(v)];
-}
 
 /** Action for a private element, from its block's creator and the profile's safe list. */
 function privateAction(ctx: Ctx, tag: number, creators: Map<number, string>): AnonymizationAction {
@@ -290,23 +290,56 @@ function isDicomDefinedUid(bytes: Uint8Array, start: number, length: number): bo
   return true;
 }
 
-/** The value bytes of a replaced UID element, cached per session map (volumes of a run share most UIDs). */
-const uidValueCache = new WeakMap<UidMap, Map<string, Uint8Array>>();
-function mappedUidValue(uids: UidMap, old: string, implicitRule: boolean): Uint8Array | null {
-  let cache = uidValueCache.get(uids);
+interface UidEntry {
+  tag: number;
+  /** encoding and rule kind, as bits: explicit 1, little endian 2, implicit rule 4 */
+  kind: number;
+  old: Uint8Array;
+  /** the replaced element (header + value) for one encoding and tag; empty when unchanged */
+  element: Uint8Array;
+}
+
+/**
+ * Replaced UID elements, cached per session map and looked up by a hash of the original bytes:
+ * most UIDs recur across a run's volumes, and a hit costs no string and no encoding.
+ */
+const uidElementCache = new WeakMap<UidMap, Map<number, UidEntry[]>>();
+let uidCacheSize = 0;
+function mappedUidElement(uids: UidMap, tag: number, enc: Enc, bytes: Uint8Array, start: number, length: number, implicitRule: boolean): Uint8Array | null {
+  let end = start + length;
+  while (end > start && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
+  let h = Math.imul(tag, 0x01000193) ^ (enc.explicit ? 0x5bd1e995 : 0) ^ (enc.littleEndian ? 0x27d4eb2f : 0) ^ (implicitRule ? 0x165667b1 : 0);
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  h >>>= 0;
+  let cache = uidElementCache.get(uids);
   if (!cache) {
     cache = new Map();
-    uidValueCache.set(uids, cache);
+    uidElementCache.set(uids, cache);
   }
-  const hit = cache.get(old);
-  if (hit) return hit.length === 0 ? null : hit;
+  const kind = (enc.explicit ? 1 : 0) | (enc.littleEndian ? 2 : 0) | (implicitRule ? 4 : 0);
+  const list = cache.get(h);
+  if (list) {
+    for (const e of list) {
+      if (e.tag !== tag || e.kind !== kind || e.old.length !== end - start) continue;
+      let same = true;
+      for (let i = 0; i < e.old.length && same; i++) same = e.old[i] === bytes[start + i];
+      if (same) return e.element.length === 0 ? null : e.element;
+    }
+  }
+  const old = String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
   const parts = old.split('\\').map((u) => u.trim());
   const mapped = parts.map((u) => (u === '' || (implicitRule && u.startsWith(DICOM_UID_ROOT)) ? u : uids.map(u)));
   const unchanged = mapped.every((u, i) => u === parts[i]);
-  const value = unchanged ? new Uint8Array(0) : encodeValue('UI', mapped);
-  if (cache.size > 100_000) cache.clear(); // a bound for very long sessions
-  cache.set(old, value);
-  return unchanged ? null : value;
+  const element = unchanged ? new Uint8Array(0) : writeElementBytes({ tag, vr: 'UI', value: mapped }, enc);
+  if (uidCacheSize > 200_000) {
+    cache.clear(); // a bound for very long sessions
+    uidCacheSize = 0;
+  }
+  uidCacheSize++;
+  const entry: UidEntry = { tag, kind, old: bytes.slice(start, end), element };
+  if (list) list.push(entry);
+  else cache.set(h, [entry]);
+  return unchanged ? null : element;
 }
 
 /** Element VR: from the stream in explicit VR, else the dictionary (UN when unknown). */
@@ -390,8 +423,8 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
           break;
         case 'U': {
           if (len === 0 || len === UNDEF) break;
-          const value = mappedUidValue(ctx.uids, asciiValue(bytes, valOff, len), rule === undefined);
-          if (value) out = writeElementBytes({ tag, vr: 'UI', value }, enc);
+          const element = mappedUidElement(ctx.uids, tag, enc, bytes, valOff, len, rule === undefined);
+          if (element) out = element;
           break;
         }
         case 'C': {
@@ -526,16 +559,31 @@ export function anonymizeParsed(ds: DicomDataset, options: AnonymizeOptions = {}
   const pieces = rewriteRows(ctx, w, 0, w.rows.length / ROW_WORDS, start, src.length, true, enc) ?? [src.subarray(start)];
 
   const ts = ds.transferSyntaxUID;
-  const meta = ds.meta;
+  // the few meta and identity values needed, read from the top-level rows (no index, no decoding)
+  const rows = w.rows;
+  let version: Uint8Array | undefined;
+  let metaClass: string | undefined, metaInstance: string | undefined, sopClass: string | undefined, sopInstance: string | undefined;
+  for (let r = 0; r < rows.length / ROW_WORDS; r = rows[r * ROW_WORDS + R_NEXT]) {
+    const o = r * ROW_WORDS;
+    const tag = rows[o + R_TAG];
+    if (tag > 0x00080018) break;
+    const len = rows[o + R_LEN];
+    if (len === UNDEF) continue;
+    const v = rows[o + R_VAL];
+    if (tag === 0x00020001) version = src.subarray(v, v + len);
+    else if (tag === 0x00020002) metaClass = asciiValue(src, v, len);
+    else if (tag === 0x00020003) metaInstance = asciiValue(src, v, len);
+    else if (tag === 0x00080016) sopClass = asciiValue(src, v, len);
+    else if (tag === 0x00080018) sopInstance = asciiValue(src, v, len);
+  }
   const metaEls: WriteElement[] = [];
-  const version = meta.get(0x00020001);
-  if (version instanceof Uint8Array) metaEls.push({ tag: 0x00020001, vr: 'OB', value: version });
-  const sopClass = meta.get(0x00020002) ?? ds.get(0x00080016);
-  if (sopClass !== undefined) metaEls.push({ tag: 0x00020002, vr: 'UI', value: stringList(sopClass)[0] });
-  const sopInstance = stringList(meta.get(0x00020003) ?? ds.get(0x00080018))[0];
-  if (sopInstance !== undefined) {
+  if (version) metaEls.push({ tag: 0x00020001, vr: 'OB', value: version });
+  const cls = metaClass ?? sopClass;
+  if (cls !== undefined) metaEls.push({ tag: 0x00020002, vr: 'UI', value: cls });
+  const inst = metaInstance ?? sopInstance;
+  if (inst !== undefined) {
     const action = keep.has(0x00020003) ? 'K' : ctx.compiled.rules.get(0x00020003)?.action ?? 'K';
-    metaEls.push({ tag: 0x00020003, vr: 'UI', value: action === 'U' && sopInstance !== '' ? ctx.uids.map(sopInstance) : sopInstance });
+    metaEls.push({ tag: 0x00020003, vr: 'UI', value: action === 'U' && inst !== '' ? ctx.uids.map(inst) : inst });
   }
   const metaBytes = buildFileMeta([], ts, metaEls);
 
@@ -548,13 +596,17 @@ export function anonymizeParsed(ds: DicomDataset, options: AnonymizeOptions = {}
       o += p.length;
     }
     data = deflateSync(plain, { level: 6 });
-    const out = new Uint8Array(132 + metaBytes.length + data.length);
+    const total = 132 + metaBytes.length + data.length;
+    const out = options.output && options.output.length >= total ? options.output.subarray(0, total) : new Uint8Array(total);
+    out.fill(0, 0, 128);
     out.set([0x44, 0x49, 0x43, 0x4d], 128);
     out.set(metaBytes, 132);
     out.set(data, 132 + metaBytes.length);
     return out;
   }
-  const out = new Uint8Array(132 + metaBytes.length + sum(pieces));
+  const total = 132 + metaBytes.length + sum(pieces);
+  const out = options.output && options.output.length >= total ? options.output.subarray(0, total) : new Uint8Array(total);
+  out.fill(0, 0, 128);
   out.set([0x44, 0x49, 0x43, 0x4d], 128);
   out.set(metaBytes, 132);
   let o = 132 + metaBytes.length;

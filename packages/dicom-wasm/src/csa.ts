@@ -193,19 +193,27 @@ export function writeCsaHeader(elements: CsaElementInput[], opts: { format?: 'SV
   return out;
 }
 
-const hashCache = new WeakMap<ReadonlySet<string>, Set<number>>();
-function keepHashes(keep: ReadonlySet<string>): Set<number> {
-  let set = hashCache.get(keep);
-  if (!set) {
-    set = new Set();
+const fnvCache = new WeakMap<ReadonlySet<string>, Map<number, Uint8Array[]>>();
+/** The kept names' bytes, by FNV-1a hash: names are matched without decoding ~100 of them per image. */
+function keepByHash(keep: ReadonlySet<string>): Map<number, Uint8Array[]> {
+  let map = fnvCache.get(keep);
+  if (!map) {
+    map = new Map();
     for (const name of keep) {
+      const b = Uint8Array.from(name, (c) => c.charCodeAt(0) & 0xff);
       let h = 0x811c9dc5;
-      for (let i = 0; i < name.length; i++) h = Math.imul(h ^ (name.charCodeAt(i) & 0xff), 0x01000193);
-      set.add(h >>> 0);
+      for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
+      const list = map.get(h >>> 0) ?? [];
+      list.push(b);
+      map.set(h >>> 0, list);
     }
-    hashCache.set(keep, set);
+    fnvCache.set(keep, map);
   }
-  return set;
+  return map;
+}
+
+function i32(b: Uint8Array, o: number): number {
+  return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
 }
 
 /**
@@ -225,45 +233,60 @@ export function filterCsaHeader(bytes: Uint8Array, keep: ReadonlySet<string>): U
     if (kept.length === 0) return new Uint8Array(0);
     return writeCsaHeader(kept, { format: h.format });
   }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const len = bytes.length;
-  const nTags = dv.getUint32(8, true);
+  const nTags = i32(bytes, 8) >>> 0;
   if (nTags < 1 || nTags > MAX_TAGS) throw new CsaParseError(`tag count ${nTags} out of range`, 8);
-  const hashes = keepHashes(keep);
-  const blocks: [number, number][] = [];
+  const byHash = keepByHash(keep);
+  // kept byte ranges, adjacent ones merged: [start0, end0, start1, end1, ...]
+  const ranges: number[] = [];
+  let kept = 0;
   let size = 16;
   let p = 16;
   for (let t = 0; t < nTags; t++) {
     if (p + 84 > len) throw new CsaParseError('truncated tag header', p);
     const start = p;
-    // names are matched by a hash of their bytes first: decoding ~100 names per image costs more
     let h = 0x811c9dc5;
-    for (let i = p; i < p + 64 && bytes[i] !== 0; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
-    const wanted = hashes.has(h >>> 0) && keep.has(cString(bytes, p, p + 64));
-    const nItems = dv.getInt32(p + 76, true);
+    let n = 0;
+    while (n < 64 && bytes[p + n] !== 0) h = Math.imul(h ^ bytes[p + n++], 0x01000193);
+    let wanted = false;
+    const candidates = byHash.get(h >>> 0);
+    if (candidates) {
+      for (const c of candidates) {
+        if (c.length !== n) continue;
+        let same = true;
+        for (let i = 0; i < n && same; i++) same = c[i] === bytes[p + i];
+        if (same) wanted = true;
+      }
+    }
+    const nItems = i32(bytes, p + 76);
     if (nItems < 0 || nItems > MAX_ITEMS) throw new CsaParseError(`item count ${nItems} out of range`, p + 76);
     p += 84;
     for (let i = 0; i < nItems; i++) {
       if (p + 16 > len) throw new CsaParseError('truncated item header', p);
-      const itemLen = dv.getInt32(p + 4, true);
+      const itemLen = i32(bytes, p + 4);
       p += 16;
       if (itemLen < 0 || p + itemLen > len) throw new CsaParseError(`item length ${itemLen} out of range`, p - 12);
       p += (itemLen + 3) & ~3;
     }
     if (p > len) p = len; // the last item's padding may be missing
     if (wanted) {
-      blocks.push([start, p]);
+      if (ranges.length > 0 && ranges[ranges.length - 1] === start) ranges[ranges.length - 1] = p;
+      else ranges.push(start, p);
       size += p - start;
+      kept++;
     }
   }
-  if (blocks.length === 0) return new Uint8Array(0);
+  if (kept === 0) return new Uint8Array(0);
   const out = new Uint8Array(size);
   out.set(bytes.subarray(0, 16));
-  new DataView(out.buffer).setUint32(8, blocks.length, true);
+  out[8] = kept & 0xff;
+  out[9] = (kept >>> 8) & 0xff;
+  out[10] = 0;
+  out[11] = 0;
   let o = 16;
-  for (const [a, b] of blocks) {
-    out.set(bytes.subarray(a, b), o);
-    o += b - a;
+  for (let i = 0; i < ranges.length; i += 2) {
+    out.set(bytes.subarray(ranges[i], ranges[i + 1]), o);
+    o += ranges[i + 1] - ranges[i];
   }
   return out;
 }

@@ -73,10 +73,10 @@ describe('anonymize (default profile) on a synthetic Siemens volume', () => {
 
   it('leaves no identifying text anywhere in the bytes', () => {
     const text = latin1(output);
-    for (const word of IDENTIFYING) expect(text, word).not.toContain(word);
+    for (const word of IDENTIFYING) expect(text.includes(word), word).toBe(false);
     // the input did hold all of it
     const before = latin1(input);
-    for (const word of IDENTIFYING) expect(before, word).toContain(word);
+    for (const word of IDENTIFYING) expect(before.includes(word), word).toBe(true);
   });
 
   it("blanks rt-cloud's 19 attributes (present with an empty value)", () => {
@@ -371,14 +371,15 @@ describe('session UIDs', () => {
 describe.skipIf(!haveSample)('anonymize on the real rt-cloud sample', () => {
   const files = haveSample ? readdirSync(SAMPLE).filter((f) => /^001_000013_0000\d\d\.dcm$/.test(f)).sort() : [];
   it('removes the names, institution and serial number, keeps timing and the mosaic', () => {
-    const uidMap = createUidMap();
+    // a fixed secret: a random one makes 2.25 UIDs that contain e.g. '45031' by chance now and then
+    const uidMap = createUidMap({ secret: 'real-sample' });
     const studies = new Set<string>();
     for (const f of files) {
       const input = new Uint8Array(readFileSync(SAMPLE + f));
       const output = anonymize(input, { uidMap });
       const text = latin1(output);
       for (const word of ['greenEyes', 'Norman', 'Mennen', 'Princeton', 'Washington', '45031', 'AWP45031', '19880514', '20190219']) {
-        expect(text, `${f}: ${word}`).not.toContain(word);
+        expect(text.includes(word), `${f}: ${word}`).toBe(false);
       }
       const o = parseDicom(input);
       const a = parseDicom(output);
