@@ -2,7 +2,7 @@
 import { Inflate } from 'fflate';
 import { keywordOf, parseTagKey, rawVrOf, resolveVr, tagHex } from './dictionary.js';
 import { DicomParseError } from './errors.js';
-import { decodeText, decodeValue, type DicomValue } from './values.js';
+import { charsetLabel, decodeText, decodeValue, type DicomValue } from './values.js';
 import {
   F_BE, F_ENCAPS, F_FRAGMENT, F_IMPLICIT, F_ITEM, F_META, F_SEQ, F_UNDEF, MODE_BIG_ENDIAN, MODE_EXPLICIT, MODE_META,
   R_END, R_HDR, R_LEN, R_NEXT, R_PARENT, R_TAG, R_VAL, R_VRF, ROW_WORDS, Walk,
@@ -62,7 +62,8 @@ interface Shared {
   /** the data set's actual encoding (a file may say explicit VR and be implicit) */
   explicit: boolean;
   bigEndian: boolean;
-  utf8?: boolean;
+  /** TextDecoder label from SpecificCharacterSet ('' = default repertoire) */
+  charset?: string;
   pixelRepresentation?: number;
   root?: DicomDataset;
 }
@@ -406,14 +407,12 @@ function items(s: Shared, r: number): DicomDataset[] {
   return out;
 }
 
-function isUtf8(s: Shared): boolean {
-  if (s.utf8 === undefined) {
-    s.utf8 = false; // SpecificCharacterSet itself is ASCII: decode it as such
-    const cs = s.root?.get(0x00080005);
-    const list = Array.isArray(cs) ? cs : [cs];
-    s.utf8 = list.some((c) => typeof c === 'string' && c.toUpperCase().replace(/\s/g, '') === 'ISO_IR192');
+function charsetOf(s: Shared): string {
+  if (s.charset === undefined) {
+    s.charset = ''; // SpecificCharacterSet itself is ASCII: decode it as such
+    s.charset = charsetLabel(s.root?.get(0x00080005));
   }
-  return s.utf8;
+  return s.charset;
 }
 
 function vrOfRow(s: Shared, r: number): string {
@@ -455,7 +454,7 @@ function elementValue(s: Shared, r: number): unknown {
     const dict = resolveVr(rawVrOf(s.rows[o + R_TAG]) ?? 'UN');
     if (dict && dict !== 'SQ') vr = dict === 'US' && rawVrOf(s.rows[o + R_TAG]) === 'xs' ? vrOfImplicit(s, r) : dict;
   }
-  return decodeValue(vr, s.bytes, s.rows[o + R_VAL], s.rows[o + R_LEN], !(flags & F_BE), isUtf8(s)) as DicomValue;
+  return decodeValue(vr, s.bytes, s.rows[o + R_VAL], s.rows[o + R_LEN], !(flags & F_BE), charsetOf(s)) as DicomValue;
 }
 
 class Element implements DicomElement {

@@ -11,14 +11,27 @@ export function isTextVr(vr: string): boolean {
   return TEXT_VRS.has(vr);
 }
 
-let utf8: TextDecoder | undefined;
+const decoders = new Map<string, TextDecoder>();
 let latin1: TextDecoder | undefined;
+/** VRs whose text may use SpecificCharacterSet; the rest are ASCII by definition. */
+const CHARSET_VRS = new Set(['SH', 'LO', 'ST', 'LT', 'UC', 'UT', 'PN']);
 
-/** Raw text of a value: ASCII/Latin-1 by default, UTF-8 when SpecificCharacterSet says ISO_IR 192. */
-export function decodeText(bytes: Uint8Array, start: number, end: number, isUtf8: boolean): string {
+/**
+ * Text of a value. `charset` is a TextDecoder label ('utf-8', 'iso-8859-5', 'gb18030', ...), or
+ * true for UTF-8, or false / '' for the default repertoire (read as Latin-1, a superset of ASCII).
+ */
+export function decodeText(bytes: Uint8Array, start: number, end: number, charset: string | boolean = false): string {
   const n = end - start;
   if (n <= 0) return '';
-  if (isUtf8) return (utf8 ??= new TextDecoder('utf-8')).decode(bytes.subarray(start, end));
+  const label = charset === true ? 'utf-8' : charset || '';
+  if (label) {
+    let d = decoders.get(label);
+    if (!d) {
+      try { d = new TextDecoder(label); } catch { d = new TextDecoder('latin1'); }
+      decoders.set(label, d);
+    }
+    return d.decode(bytes.subarray(start, end));
+  }
   if (n <= 256) {
     // short values (nearly all of them): a char-code loop beats TextDecoder's call overhead
     let s = '';
@@ -26,6 +39,21 @@ export function decodeText(bytes: Uint8Array, start: number, end: number, isUtf8
     return s;
   }
   return (latin1 ??= new TextDecoder('latin1')).decode(bytes.subarray(start, end));
+}
+
+/** TextDecoder label for a SpecificCharacterSet value ('' = default/Latin-1; ISO 2022 code extensions are not interpreted). */
+export function charsetLabel(specificCharacterSet: unknown): string {
+  const terms = (Array.isArray(specificCharacterSet) ? specificCharacterSet : [specificCharacterSet])
+    .filter((t): t is string => typeof t === 'string' && t.trim() !== '')
+    .map((t) => t.trim().toUpperCase().replace(/\s+/g, ' '));
+  const first = terms[0] ?? '';
+  const map: Record<string, string> = {
+    'ISO_IR 192': 'utf-8', 'ISO_IR 100': '', 'ISO_IR 101': 'iso-8859-2', 'ISO_IR 109': 'iso-8859-3',
+    'ISO_IR 110': 'iso-8859-4', 'ISO_IR 144': 'iso-8859-5', 'ISO_IR 127': 'iso-8859-6', 'ISO_IR 126': 'iso-8859-7',
+    'ISO_IR 138': 'iso-8859-8', 'ISO_IR 148': 'iso-8859-9', 'ISO_IR 203': 'iso-8859-15', 'ISO_IR 166': 'windows-874',
+    'ISO_IR 13': 'shift_jis', GB18030: 'gb18030', GBK: 'gbk',
+  };
+  return map[first] ?? '';
 }
 
 function trimValue(s: string, vr: string): string {
@@ -56,9 +84,9 @@ export type DicomValue =
  * - US SS UL SL FL FD: number or number[]; SV UV: bigint or bigint[]; AT: tag number(s); empty -> undefined
  * - everything else (OB OW OD OF OL OV UN, unknown VRs): a Uint8Array view of the bytes, no copy
  */
-export function decodeValue(vr: string, bytes: Uint8Array, offset: number, length: number, littleEndian: boolean, isUtf8: boolean): DicomValue {
+export function decodeValue(vr: string, bytes: Uint8Array, offset: number, length: number, littleEndian: boolean, charset: string | boolean = false): DicomValue {
   if (TEXT_VRS.has(vr)) {
-    const raw = decodeText(bytes, offset, offset + length, isUtf8);
+    const raw = decodeText(bytes, offset, offset + length, CHARSET_VRS.has(vr) ? charset : false);
     if (vr === 'DS' || vr === 'IS') {
       const parts = raw.split('\\').map((p) => p.trim()).filter((p, i, all) => p !== '' || all.length > 1);
       if (parts.length === 0) return undefined;

@@ -256,6 +256,33 @@ describe('hostile lengths', () => {
   });
 });
 
+/** Explicit VR LE short-header element, by hand (the writer chooses its own text encoding). */
+function el(group: number, element: number, vr: string, value: Uint8Array): Uint8Array {
+  const padded = value.length & 1 ? [...value, 0x20] : [...value];
+  return new Uint8Array([group & 0xff, group >> 8, element & 0xff, element >> 8, vr.charCodeAt(0), vr.charCodeAt(1), padded.length & 0xff, padded.length >> 8, ...padded]);
+}
+const ascii = (t: string) => new Uint8Array([...t].map((c) => c.charCodeAt(0)));
+
+describe('character sets', () => {
+  it('decodes person names by SpecificCharacterSet (single-byte and UTF-8), UIDs stay ASCII', () => {
+    const cases: [string, Uint8Array, string][] = [
+      ['ISO_IR 144', new Uint8Array([0xbb, 0xee, 0xdb, 0xe5, 0xd2]), 'Люлхв'],
+      ['ISO_IR 192', new TextEncoder().encode('Müller^Jöns'), 'Müller^Jöns'],
+      ['ISO_IR 100', new Uint8Array([0x4d, 0xfc, 0x6c, 0x6c, 0x65, 0x72]), 'Müller'],
+      ['', new Uint8Array([0x4d, 0xfc, 0x6c]), 'Mül'],
+    ];
+    for (const [cs, nameBytes, expected] of cases) {
+      const parts = [el(0x0008, 0x0005, 'CS', ascii(cs)), el(0x0008, 0x0018, 'UI', ascii('1.2.3')), el(0x0010, 0x0010, 'PN', nameBytes)];
+      const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of parts) { bytes.set(p, o); o += p.length; }
+      const ds = parseDicom(bytes);
+      expect(ds.get('PatientName')).toBe(expected.trim());
+      expect(ds.get('SOPInstanceUID')).toBe('1.2.3');
+    }
+  });
+});
+
 describe('API details', () => {
   it('keys in every documented form, typed getters, error fields', () => {
     const ds = parseDicom(writeDicom(everyVr(), { transferSyntaxUID: TS_EXPLICIT }));
