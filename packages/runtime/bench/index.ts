@@ -196,7 +196,7 @@ async function main(): Promise<void> {
   await dicom.ready();
   const bytes = volume();
   const root = fs.realpathSync(fs.mkdtempSync(path.join(process.env.RTFMRI_BENCH_DIR ?? os.tmpdir(), 'rtfmri-rt-bench-')));
-  console.log(`runtime benchmark in ${root}: ${bytes.length} byte mosaic, ${N} samples per single-stream case, ${hasAnon ? 'anonymize on' : 'anonymize OFF (dicom-wasm has no anonymize() yet)'}; ${os.cpus().length} cores`);
+  console.log(`runtime benchmark in ${root}: ${bytes.length} byte mosaic, ${N} samples per single-stream case, ${hasAnon ? 'anonymize on' : 'anonymize OFF (dicom-wasm has no anonymize() yet)'}; ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   try {
     const empty = path.join(root, 'empty');
     fs.mkdirSync(empty);
@@ -218,6 +218,7 @@ async function main(): Promise<void> {
     const m = path.join(root, 'many');
     fs.mkdirSync(m);
     await many(m, bytes);
+    console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   } finally {
     await writer.terminate();
     fs.rmSync(root, { recursive: true, force: true });

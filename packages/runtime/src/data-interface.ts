@@ -21,7 +21,8 @@ export interface DataInterfaceOptions {
   allowedFileTypes?: string[];
   /** Seconds the scanner's clock is ahead of this computer's clock. */
   scannerClockSkew?: number;
-  /** File events: 'native' (one fs.watch per folder, default) or 'polling' (chokidar, mounted shares). */
+  /** File events: 'native' (one fs.watch per folder), 'polling' (chokidar, for mounted shares) or
+   *  'auto' (default: polling where the folder is on a network or FUSE file system). */
   watchRoute?: WatchRoute;
   /**
    * 'auto' (default): in the calling thread while the recent inline work stays under a small budget
@@ -158,7 +159,7 @@ export class DataInterface {
     if (typeof skew !== 'number' || !Number.isFinite(skew)) throw new ValidationError('scannerClockSkew must be a number');
     this.scannerClockSkew = skew;
     this.pollIntervalMs = opts.pollIntervalMs ?? 250;
-    this.hub = new WatchHub({ route: opts.watchRoute ?? 'native', pollIntervalMs: Math.min(100, this.pollIntervalMs) });
+    this.hub = new WatchHub({ route: opts.watchRoute ?? 'auto', pollIntervalMs: Math.min(100, this.pollIntervalMs) });
     this.work = opts.work ?? 'auto';
     this.poolThreads = opts.poolThreads;
   }

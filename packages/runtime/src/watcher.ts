@@ -16,7 +16,29 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { watch as chokidarWatch, type FSWatcher as ChokidarWatcher } from 'chokidar';
 
-export type WatchRoute = 'native' | 'polling';
+export type WatchRoute = 'auto' | 'native' | 'polling';
+
+// statfs f_type of network and FUSE file systems: inotify sees nothing another machine writes there.
+const NETWORK_FS = new Set([
+  0x6969, // NFS
+  0x517b, // SMB
+  0xff534d42, // CIFS
+  0xfe534d42, // SMB2
+  0x65735546, // FUSE (sshfs, ...)
+  0x01021997, // 9p (VM shares)
+  0x564c, // NCP
+  0x5346414f, // AFS
+]);
+
+/** 'polling' for a folder on a network or FUSE mount, else 'native'. */
+export function routeFor(dir: string): 'native' | 'polling' {
+  try {
+    const type = Number(fs.statfsSync(dir).type) >>> 0;
+    return NETWORK_FS.has(type) ? 'polling' : 'native';
+  } catch {
+    return 'native';
+  }
+}
 export type Listener = () => void;
 
 interface Folder {
@@ -31,6 +53,7 @@ interface Folder {
 }
 
 export interface WatchHubOptions {
+  /** 'auto' (default): native events, polling on network/FUSE mounts. */
   route?: WatchRoute;
   /** Polling interval of the chokidar route, ms. */
   pollIntervalMs?: number;
@@ -42,7 +65,7 @@ export class WatchHub {
   private readonly pollIntervalMs: number;
 
   constructor(opts: WatchHubOptions = {}) {
-    this.route = opts.route ?? 'native';
+    this.route = opts.route ?? 'auto';
     this.pollIntervalMs = opts.pollIntervalMs ?? 100;
   }
 
@@ -98,7 +121,8 @@ export class WatchHub {
       f.retry.unref();
       return;
     }
-    if (this.route === 'native') {
+    const route = this.route === 'auto' ? routeFor(f.dir) : this.route;
+    if (route === 'native') {
       try {
         f.native = fs.watch(f.dir, { persistent: false }, (_ev, filename) => {
           // No name (rare, some platforms): wake every waiter of the folder; each re-checks its file.

@@ -122,6 +122,25 @@ describe('scanner streams', () => {
     await expect(di.getImageData(id, 0, 0.4)).rejects.toThrow(/not found or corrupted/);
   });
 
+  it('a stream file that is a symlink to outside the allowed dirs is refused; one to inside is followed', async () => {
+    const outside = tmpDir();
+    try {
+      fs.writeFileSync(path.join(outside, 'real.dcm'), await mosaic(0));
+      fs.symlinkSync(path.join(outside, 'real.dcm'), path.join(A, 'l_0.dcm'));
+      fs.writeFileSync(path.join(A, 'inside.dcm'), await mosaic(1));
+      fs.symlinkSync(path.join(A, 'inside.dcm'), path.join(A, 'l_1.dcm'));
+      const id = await di.initScannerStream(A, 'l_{TR}.dcm', 0, false);
+      const err = await di.getImageData(id, 0, 2).catch((e) => e);
+      expect(err).toBeInstanceOf(ValidationError);
+      expect(err.message).toMatch(/not within list of allowed directories/);
+      expect((await di.getImageData(id, 1, 2)).toBytes().length).toBe((await mosaic(1)).length);
+      await di.initWatch(A, '*.dcm', 0);
+      await expect(di.watchFile('l_0.dcm', 2)).rejects.toThrow(/not within list of allowed directories/);
+    } finally {
+      rmrf(outside);
+    }
+  });
+
   it('argument errors: timeout <= 0, bad index, unknown or closed id', async () => {
     const id = await di.initScannerStream(A, 'a_{TR}.dcm', 0, false);
     await expect(di.getImageData(id, 0, 0)).rejects.toBeInstanceOf(ValidationError);
