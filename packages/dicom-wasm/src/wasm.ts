@@ -170,8 +170,10 @@ export class Walk {
       const winPtr = c.dw_window_ptr();
       const winCap = c.dw_window_cap();
       let winStart = c.dw_pos();
-      let winLen = Math.min(winCap, Math.max(0, fileLen - winStart));
-      let next = winCap;
+      // Headers come in runs between large values: start with a window that holds a typical run
+      // and double it while the walker keeps reading contiguously.
+      let next = Math.min(winCap, 8192);
+      let winLen = Math.min(next, Math.max(0, fileLen - winStart));
       new Uint8Array(c.memory.buffer, winPtr, winLen).set(src.subarray(winStart, winStart + winLen));
       for (;;) {
         status = c.dw_walk(winPtr, winStart, winLen, fileLen);
@@ -179,10 +181,10 @@ export class Walk {
           this.flush();
         } else if (status === S_NEED_DATA) {
           // After a skipped value the next headers are usually few (the mosaic: 4 after the CSA
-          // header): start small and double while the walker keeps asking.
+          // header): start small again; a run that goes on doubles the window.
           const prevEnd = winStart + winLen;
           winStart = c.dw_pos();
-          next = winStart === prevEnd ? Math.min(winCap, next * 2) : 2048;
+          next = winStart <= prevEnd ? Math.min(winCap, next * 2) : 2048;
           winLen = Math.min(next, fileLen - winStart);
           new Uint8Array(c.memory.buffer, winPtr, winLen).set(src.subarray(winStart, winStart + winLen));
         } else break;

@@ -86,7 +86,7 @@ static u32 in_meta;
 static const u8 *win;
 static u64 base, win_end, file_len;
 
-#define WINDOW_MAX 16384
+#define WINDOW_MAX 65536
 static u8 window_buf[WINDOW_MAX];
 
 static u8 *input_region;
