@@ -11,7 +11,7 @@ import { parseTagKey, vrOf } from './dictionary.js';
 import { DicomParseError } from './errors.js';
 import { DEFAULT_PROFILE, type AnonymizationAction, type AnonymizationProfile, type ProfileRule, type SafePrivateRule } from './profile.js';
 import { F_BE, F_ENCAPS, F_IMPLICIT, F_META, F_SEQ, R_END, R_HDR, R_LEN, R_NEXT, R_TAG, R_VAL, R_VRF, ROW_WORDS, UNDEF } from './wasm.js';
-import { buildFileMeta, encodeHeader, encodeItemHeader, encodeValue, resolveTag, writeElementBytes, type WriteElement } from './writer.js';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, encodeHeader, encodeItemHeader, encodeValue, resolveTag, writeElementBytes, type WriteElement } from './writer.js';
 
 export interface UidMap {
   /** The secret the replacement UIDs derive from: share it (not the map) with worker threads. */
@@ -263,15 +263,25 @@ interface Enc {
 }
 
 // Blanked elements are the same bytes in every file: encode each once.
-const blankCache = new Map<string, Uint8Array>();
+const blankCache = new Map<number, Map<string, Uint8Array>>();
 function blankElement(enc: Enc, tag: number, vr: string): Uint8Array {
-  const key = `${tag}${vr}${enc.explicit ? 1 : 0}${enc.littleEndian ? 1 : 0}`;
-  let b = blankCache.get(key);
+  let byTag = blankCache.get(tag);
+  if (!byTag) blankCache.set(tag, (byTag = new Map()));
+  const key = enc.explicit ? (enc.littleEndian ? vr : vr + 'b') : enc.littleEndian ? 'i' : 'ib';
+  let b = byTag.get(key);
   if (!b) {
     b = writeElementBytes({ tag, vr, value: vr === 'SQ' ? [] : null }, enc);
-    blankCache.set(key, b);
+    byTag.set(key, b);
   }
   return b;
+}
+
+const VR_UI = 0x55 | (0x49 << 8);
+/** The row's VR is UI (explicit: from the stream; implicit: from the dictionary). */
+function isUiRow(rows: Uint32Array, r: number): boolean {
+  const vr = rows[r * ROW_WORDS + R_VRF] & 0xffff;
+  if (vr !== 0) return vr === VR_UI;
+  return rowVr(rows, r) === 'UI';
 }
 
 /** A short text value straight from the bytes (UIDs and private creators are ASCII by definition). */
@@ -408,7 +418,7 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
       } else {
         rule = ctx.compiled.rules.get(tag);
         if (rule) action = rule.action;
-        else if (ctx.profile.replaceOtherUids && rowVr(rows, r) === 'UI') action = isDicomDefinedUid(bytes, valOff, len) ? 'K' : 'U';
+        else if (ctx.profile.replaceOtherUids && isUiRow(rows, r)) action = isDicomDefinedUid(bytes, valOff, len) ? 'K' : 'U';
         else action = 'K';
       }
       switch (action) {
@@ -524,6 +534,56 @@ function rewriteSequence(ctx: Ctx, w: Walk, r: number, enc: Enc): Uint8Array[] |
   return [encodeHeader(rows[o + R_TAG], rowVr(rows, r), sum(body), enc), ...body];
 }
 
+const EXPLICIT_LE: Enc = { explicit: true, littleEndian: true };
+const metaPartCache = new Map<string, Uint8Array>();
+function metaPart(key: string, make: () => Uint8Array): Uint8Array {
+  let b = metaPartCache.get(key);
+  if (!b) {
+    if (metaPartCache.size > 1000) metaPartCache.clear();
+    metaPartCache.set(key, (b = make()));
+  }
+  return b;
+}
+
+/**
+ * The rebuilt meta group (what buildFileMeta writes), from cached pieces: only the SOP instance
+ * UID differs from file to file.
+ */
+function fileMeta(ts: string, version: Uint8Array | undefined, cls: string | undefined, inst: string | undefined): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const v = version && version.length === 2 ? `${version[0]},${version[1]}` : 'none';
+  parts.push(metaPart(`v${v}`, () => (version ? writeElementBytes({ tag: 0x00020001, vr: 'OB', value: version.slice() }, EXPLICIT_LE) : new Uint8Array(0))));
+  if (cls !== undefined) parts.push(metaPart(`c${cls}`, () => writeElementBytes({ tag: 0x00020002, vr: 'UI', value: cls }, EXPLICIT_LE)));
+  if (inst !== undefined) parts.push(writeElementBytes({ tag: 0x00020003, vr: 'UI', value: inst }, EXPLICIT_LE));
+  parts.push(
+    metaPart(`t${ts}`, () => {
+      const a = writeElementBytes({ tag: 0x00020010, vr: 'UI', value: ts }, EXPLICIT_LE);
+      const b = writeElementBytes({ tag: 0x00020012, vr: 'UI', value: IMPLEMENTATION_CLASS_UID }, EXPLICIT_LE);
+      const c = writeElementBytes({ tag: 0x00020013, vr: 'SH', value: IMPLEMENTATION_VERSION_NAME }, EXPLICIT_LE);
+      const t = new Uint8Array(a.length + b.length + c.length);
+      t.set(a);
+      t.set(b, a.length);
+      t.set(c, a.length + b.length);
+      return t;
+    }),
+  );
+  let body = 0;
+  for (const p of parts) body += p.length;
+  const out = new Uint8Array(12 + body);
+  out.set([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00]);
+  out[8] = body & 0xff;
+  out[9] = (body >>> 8) & 0xff;
+  out[10] = (body >>> 16) & 0xff;
+  out[11] = (body >>> 24) & 0xff;
+  let o = 12;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+
 /**
  * Anonymizes Part-10 bytes (or a bare data set) with the profile (default: DEFAULT_PROFILE) and
  * returns new Part-10 bytes in the same transfer syntax. The input is not modified. Throws
@@ -585,7 +645,7 @@ export function anonymizeParsed(ds: DicomDataset, options: AnonymizeOptions = {}
     const action = keep.has(0x00020003) ? 'K' : ctx.compiled.rules.get(0x00020003)?.action ?? 'K';
     metaEls.push({ tag: 0x00020003, vr: 'UI', value: action === 'U' && inst !== '' ? ctx.uids.map(inst) : inst });
   }
-  const metaBytes = buildFileMeta([], ts, metaEls);
+  const metaBytes = fileMeta(ts, version, cls, metaEls.find((e) => e.tag === 0x00020003)?.value as string | undefined);
 
   let data: Uint8Array;
   if (ts === DEFLATED_EXPLICIT_VR_LE) {

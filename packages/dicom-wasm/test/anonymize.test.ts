@@ -24,6 +24,7 @@ import {
   TS_IMPLICIT_LE,
   TS_JPEG_BASELINE,
   encapsulated,
+  buildFileMeta,
   type WriteElement,
 } from '../src/writer.js';
 
@@ -163,6 +164,17 @@ describe('anonymize (default profile) on a synthetic Siemens volume', () => {
     expect(str(again, 'SOPInstanceUID')).toBe(str(a, 'SOPInstanceUID'));
     const other = parseDicom(anonymize(input, { uidMap: createUidMap() }));
     expect(str(other, 'SOPInstanceUID')).not.toBe(str(a, 'SOPInstanceUID'));
+  });
+
+  it('writes the meta group buildFileMeta writes', () => {
+    const metaLen = 12 + new DataView(output.buffer, output.byteOffset).getUint32(140, true);
+    const expected = buildFileMeta([], TS_EXPLICIT_LE, [
+      { tag: 0x00020001, vr: 'OB', value: new Uint8Array([0, 1]) },
+      { tag: 0x00020002, vr: 'UI', value: str(o, 'SOPClassUID')! },
+      { tag: 0x00020003, vr: 'UI', value: str(a, 'SOPInstanceUID')! },
+    ]);
+    expect(Buffer.from(output.subarray(132, 132 + metaLen)).equals(Buffer.from(expected))).toBe(true);
+    expect(output.subarray(0, 128).every((b) => b === 0)).toBe(true);
   });
 
   it('recurses into sequences, fixing defined lengths', () => {
