@@ -1,0 +1,119 @@
+// What the SDK's Web Worker serves to the page (through comlink, inside one browser tab only:
+// comlink's generic messages never cross the network). The link to the relay, the WebRTC data
+// channel, parsing and the per-volume DICOM work all run here, so the page stays smooth.
+import { ready as dicomReady, type DicomDataset } from '@rtfmri/dicom-wasm';
+import { ValidationError } from '@rtfmri/transport';
+import type { RemoteDataInterface } from '../remote.js';
+import { createBrowserRemote, type BrowserRemoteOptions, type LinkStatus } from './remote-browser.js';
+import type { Negotiator } from './webrtc-upgrade.js';
+import { autoWindow, renderFrame, roiMean, toVolume, type FrameView, type PixelDecoder, type VolumeFrame } from './frame.js';
+
+/** The API methods the page may call through the worker (nothing else is reachable). */
+export const BROWSER_API_METHODS = [
+  'initScannerStream', 'closeStream', 'getFile', 'getNewestFile', 'initWatch', 'watchFile', 'putFile',
+  'listFiles', 'listDirs', 'getAllowedFileTypes', 'getClockSkew', 'ping', 'waitForRuntime',
+] as const;
+export type BrowserApiMethod = (typeof BROWSER_API_METHODS)[number];
+
+export type WorkerInitOptions = Omit<BrowserRemoteOptions, 'negotiator' | 'onStatus' | 'link'>;
+
+export interface FrameResult extends VolumeFrame {
+  streamId: number;
+  /** The stream index of this volume. */
+  index: number;
+  instanceNumber: number | undefined;
+  /** The link it came over ('webrtc' or 'relay/ws'). */
+  link: string | undefined;
+  /** Epoch ms (performance.timeOrigin + now) when the bytes were in hand, and when the picture was ready. */
+  receivedAt: number;
+  readyAt: number;
+  bytes: number;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+export class WorkerApi {
+  private remote: RemoteDataInterface | undefined;
+  private status: LinkStatus = { connected: false };
+  private next = new Map<number, number>();
+  private windows = new Map<number, [number, number]>();
+
+  constructor(private readonly decoder?: () => Promise<PixelDecoder>) {}
+
+  init(opts: WorkerInitOptions, negotiator?: Negotiator, onStatus?: (s: LinkStatus) => void): void {
+    if (this.remote) throw new ValidationError('already initialised');
+    this.remote = createBrowserRemote({
+      ...opts,
+      negotiator,
+      onStatus: (s) => {
+        this.status = s;
+        onStatus?.(s);
+      },
+    });
+  }
+
+  linkStatus(): LinkStatus {
+    return { ...this.status, connected: !!this.remote?.connected };
+  }
+
+  private get di(): RemoteDataInterface {
+    if (!this.remote) throw new ValidationError('not initialised');
+    return this.remote;
+  }
+
+  async call(method: BrowserApiMethod, args: unknown[]): Promise<unknown> {
+    if (!(BROWSER_API_METHODS as readonly string[]).includes(method)) throw new ValidationError(`unknown method '${String(method)}'`);
+    const f = (this.di as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
+    const r = await f.apply(this.di, args);
+    if (method === 'initScannerStream') this.next.set(r as number, 0);
+    if (method === 'closeStream') this.next.delete(args[0] as number);
+    return r;
+  }
+
+  private async fetch(streamId: number, imageIndex?: number | null, timeout?: number): Promise<{ ds: DicomDataset; index: number }> {
+    const index = imageIndex ?? this.next.get(streamId) ?? 0;
+    const ds = await this.di.getImageData(streamId, index, timeout);
+    this.next.set(streamId, index + 1);
+    return { ds, index };
+  }
+
+  /** getImageData's bytes (the page parses them again, cheaply: the parse is lazy). */
+  async getImageBytes(streamId: number, imageIndex?: number | null, timeout?: number): Promise<Uint8Array> {
+    const { ds } = await this.fetch(streamId, imageIndex, timeout);
+    return ds.bytes;
+  }
+
+  /** The next (or given) volume of a stream, ready to draw, with its ROI mean. */
+  async getVolumeFrame(streamId: number, imageIndex?: number | null, timeout?: number, view: FrameView = {}): Promise<FrameResult> {
+    const { ds, index } = await this.fetch(streamId, imageIndex, timeout);
+    const receivedAt = now();
+    await dicomReady();
+    const needsDecoder = Array.isArray(ds.pixelData());
+    const { vol, decoded } = await toVolume(ds, needsDecoder && this.decoder ? await this.decoder() : undefined);
+    let window = view.window ?? this.windows.get(streamId);
+    if (!window) {
+      window = autoWindow(vol.image.data);
+      this.windows.set(streamId, window);
+    }
+    const pic = renderFrame(vol, view, window);
+    return {
+      ...pic,
+      roi: roiMean(vol, view.roi),
+      slices: vol.slices,
+      window,
+      transferSyntaxUID: ds.transferSyntaxUID,
+      decoded,
+      streamId,
+      index,
+      instanceNumber: ds.getNumber('InstanceNumber'),
+      link: this.status.link,
+      receivedAt,
+      readyAt: now(),
+      bytes: ds.bytes.byteLength,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.remote?.close();
+  }
+}
