@@ -25,6 +25,11 @@ export interface ReplayEvent {
   bytes: number;
   /** nowMs() when the first byte was written. */
   startedAt: number;
+  /**
+   * nowMs() just before the last write() (in-place mode: a reader can see the whole file from
+   * this moment on, possibly before close() returns); with rename, just before the rename.
+   */
+  lastWriteAt: number;
   /** nowMs() right after the file became whole under its final name (close, or rename). */
   closedAt: number;
 }
@@ -84,19 +89,24 @@ export async function replayFiles(sources: Iterable<ReplaySource>, destDir: stri
     const writePath = opts.rename ? join(destDir, `.${src.name}.part`) : finalPath;
     const gap = chunks > 1 ? (opts.tr * 1000 * fraction) / (chunks - 1) : 0;
     const startedAt = nowMs();
+    let lastWriteAt = startedAt;
     const fh = await open(writePath, 'w');
     try {
       const size = Math.ceil(data.length / chunks);
       for (let c = 0; c < chunks; c++) {
         if (c > 0 && gap > 0 && !(await sleepUntil(startedAt + c * gap, opts.signal))) return { files, aborted: true };
         const part = data.subarray(c * size, Math.min(data.length, (c + 1) * size));
+        lastWriteAt = nowMs();
         if (part.length) await fh.write(part, 0, part.length);
       }
     } finally {
       await fh.close();
     }
-    if (opts.rename) await rename(writePath, finalPath);
-    const ev: ReplayEvent = { index: src.index, name: src.name, path: finalPath, bytes: data.length, startedAt, closedAt: nowMs() };
+    if (opts.rename) {
+      lastWriteAt = nowMs();
+      await rename(writePath, finalPath);
+    }
+    const ev: ReplayEvent = { index: src.index, name: src.name, path: finalPath, bytes: data.length, startedAt, lastWriteAt, closedAt: nowMs() };
     files.push(ev);
     opts.onFile?.(ev);
   }
