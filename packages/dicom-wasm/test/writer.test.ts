@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import dcmjs from 'dcmjs';
 import * as dicomParser from 'dicom-parser';
 import { inflateSync } from 'fflate';
+import { parseDicom } from '../src/dataset.js';
 import {
   encapsulated,
   resolveTag,
@@ -260,6 +261,33 @@ describe('writeDicom', () => {
     expect(Array.from(frame0.subarray(0, 7))).toEqual(Array.from(frames[0]));
     const { dict } = readDcmjs(bytes);
     expect(dict['7FE00010'].Value).toHaveLength(2);
+  });
+
+  it('writes an undefined-length UN holding items in implicit VR LE, inside an explicit VR file', () => {
+    for (const ts of [TS_EXPLICIT_LE, TS_EXPLICIT_BE]) {
+      const bytes = writeDicom(
+        [
+          { tag: 'SOPInstanceUID', vr: 'UI', value: '1.2.3' },
+          {
+            tag: 0x00091010, vr: 'UN', undefinedLength: true,
+            value: [{ elements: [{ tag: 'PatientID', vr: 'LO', value: 'INNER' }, { tag: 'Rows', vr: 'US', value: 7 }] }],
+          },
+          { tag: 0x00090010, vr: 'LO', value: 'RTFMRI TEST' },
+        ],
+        { transferSyntaxUID: ts },
+      );
+      const ds = parseDicom(bytes);
+      const el = ds.element(0x00091010)!;
+      expect(el.vr).toBe('UN');
+      expect(el.length).toBe(-1);
+      const item = el.items![0];
+      expect(item.explicitVR).toBe(false);
+      expect(item.get('PatientID')).toBe('INNER');
+      expect(item.get('Rows')).toBe(7);
+      // the item's contents are implicit VR little endian whatever the file's byte order
+      const inner = bytes.subarray(item.valueOffset, item.valueOffset + 8);
+      expect(Array.from(inner.subarray(0, 4))).toEqual([0x10, 0x00, 0x20, 0x00]);
+    }
   });
 
   it('resolves tags by number, hex, parenthesised hex and keyword', () => {
