@@ -1,0 +1,211 @@
+// Browser harness, run inside a network namespace made by the caller (see netns.mjs): a relay, a
+// static server for dist/, the runtime as a child process, a replayed synthetic EPI run, and
+// Debian's Chromium driven by playwright-core. Prints one JSON line per scenario and a final
+// {"done":true}. argv[2]: JSON { scenarios: [...], n, tr, out }.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startRelayServer, sharedToken, replayFiles, fillPattern, nowMs } from '@rtfmri/runtime';
+import { syntheticEpiSeries } from '@rtfmri/dicom-wasm';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, '..', '..', 'dist');
+const cfg = { scenarios: ['webrtc'], n: 8, tr: 0.25, out: join(here, '..', '..', 'test-output'), ...JSON.parse(process.argv[2] ?? '{}') };
+const TOKEN = 'browser-test-token';
+const NAME = 'scanner1';
+const PATTERN = 'vol_{TR:03d}.dcm';
+// The veth address exists only inside this namespace (netns.mjs made it).
+const BIND = process.env.RTFMRI_TEST_ADDR ?? '10.77.0.1';
+
+export const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
+const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const work = mkdtempSync(join(tmpdir(), 'rtfmri-browser-'));
+const children = new Set();
+let relay, http, browsers = [], lastPage;
+
+function serveStatic() {
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json', '.wasm': 'application/wasm' };
+  const server = createServer((req, res) => {
+    const path = new URL(req.url, 'http://x').pathname.replace(/\/$/, '/index.html');
+    const file = join(dist, path);
+    if (!file.startsWith(dist) || !existsSync(file)) return res.writeHead(404).end();
+    res.writeHead(200, {
+      'content-type': types[extname(file)] ?? 'application/octet-stream',
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
+      'cache-control': 'no-store',
+    });
+    res.end(readFileSync(file));
+  });
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server)));
+}
+
+function startRuntime() {
+  const child = spawn(process.execPath, [join(here, 'runtime-child.mjs'), relay.url, NAME, TOKEN, work, BIND], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes('ready')) resolve(child);
+    });
+    child.on('exit', (code) => reject(new Error(`runtime exited (${code}) before it was ready`)));
+  });
+}
+
+async function launch(extraArgs = []) {
+  const b = await chromium.launch({ executablePath: process.env.RTFMRI_CHROMIUM ?? '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
+  browsers.push(b);
+  return b;
+}
+
+async function openPage(browser, scanDir, transport, n, noWebRtc = false) {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 640 } });
+  // WebRTC switched off in this browser (as a privacy setting or extension does): no RTCPeerConnection.
+  if (noWebRtc) await page.addInitScript(() => { delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection; });
+  const errors = [];
+  lastPage = { page, errors };
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  const q = new URLSearchParams({ relay: relay.url, token: TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport, n: String(n), timeout: '2' });
+  await page.goto(`http://127.0.0.1:${http.address().port}/index.html?${q}`);
+  await page.waitForFunction(() => window.rtfmri && (window.rtfmri.state === 'live' || window.rtfmri.state === 'error'), null, { timeout: 20_000 });
+  return { page, errors };
+}
+
+/** Page clock minus this process's clock (ms), from a bracketed read. */
+async function clockOffset(page) {
+  let best;
+  for (let i = 0; i < 5; i++) {
+    const t0 = nowMs();
+    const p = await page.evaluate(() => performance.timeOrigin + performance.now());
+    const t1 = nowMs();
+    if (!best || t1 - t0 < best.rtt) best = { rtt: t1 - t0, off: p - (t0 + t1) / 2 };
+  }
+  return best.off;
+}
+
+function replay(scanDir, n, tr, startIndex = 0) {
+  const series = syntheticEpiSeries({ volumes: n });
+  const sources = series.map((data, index) => ({ index, name: fillPattern(PATTERN, index), data })).slice(startIndex);
+  const closed = new Map();
+  const done = replayFiles(sources, scanDir, { tr, onFile: (ev) => closed.set(ev.index, ev.closedAt) });
+  return { closed, done };
+}
+
+async function pageSummary(page, name) {
+  const s = await page.evaluate(() => {
+    const c = document.getElementById('image');
+    const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let lit = 0;
+    for (let i = 0; i < px.length; i += 4) if (px[i] > 16) lit++;
+    const r = window.rtfmri;
+    return {
+      state: r.state, error: r.error, frames: r.frames, statuses: r.statuses.map((s) => ({ connected: s.connected, link: s.link, reason: s.reason })),
+      plotPoints: document.querySelectorAll('#plot circle').length, canvas: { width: c.width, height: c.height, lit },
+      statusText: document.getElementById('status').textContent, linkText: document.getElementById('link').textContent,
+    };
+  });
+  mkdirSync(cfg.out, { recursive: true });
+  const shot = join(cfg.out, `${name}.png`);
+  await page.screenshot({ path: shot });
+  return { ...s, screenshot: shot };
+}
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] : NaN;
+};
+
+async function scenario(name) {
+  const scanDir = join(work, name);
+  mkdirSync(scanDir, { recursive: true });
+  const n = cfg.n;
+  if (name === 'webrtc' || name === 'fallback') {
+    // 'fallback': Chromium may not use any UDP route, so no direct channel can open; 'auto' must fall back.
+    const browser = await launch();
+    const { page, errors } = await openPage(browser, scanDir, name === 'webrtc' ? 'webrtc' : 'auto', n, name === 'fallback');
+    const { done } = replay(scanDir, n, cfg.tr);
+    await done;
+    await page.waitForFunction((k) => window.rtfmri.frames.length >= k || window.rtfmri.state === 'error', n, { timeout: 30_000 });
+    const s = await pageSummary(page, name);
+    await browser.close();
+    return { scenario: name, ...s, errors };
+  }
+  if (name === 'kill') {
+    const browser = await launch();
+    const { page, errors } = await openPage(browser, scanDir, 'auto', n);
+    const half = Math.floor(n / 2);
+    const { done } = replay(scanDir, n, cfg.tr);
+    await page.waitForFunction((k) => window.rtfmri.frames.length >= k, half, { timeout: 30_000 });
+    const [rt] = children;
+    rt.kill('SIGKILL');
+    const killedAt = nowMs();
+    await page.waitForFunction(() => window.rtfmri.state === 'disconnected', null, { timeout: 10_000 });
+    const noticedMs = nowMs() - killedAt;
+    const disconnectedShot = join(cfg.out, 'kill-disconnected.png');
+    mkdirSync(cfg.out, { recursive: true });
+    await page.screenshot({ path: disconnectedShot });
+    const banner = await page.evaluate(() => ({ text: document.getElementById('status').textContent, banner: !document.getElementById('banner').hidden }));
+    await sleep(300);
+    await startRuntime();
+    await done;
+    await page.waitForFunction((k) => window.rtfmri.frames.length >= k || window.rtfmri.state === 'error', n, { timeout: 30_000 });
+    const s = await pageSummary(page, name);
+    await browser.close();
+    return { scenario: name, ...s, errors, disconnected: { ...banner, noticedMs, screenshot: disconnectedShot } };
+  }
+  if (name === 'bench') {
+    // Both links in the same run: one page over WebRTC, one over the relay, same replay.
+    const browser = await launch();
+    const a = await openPage(browser, scanDir, 'webrtc', n);
+    const b = await openPage(browser, scanDir, 'websocket', n);
+    const offA = await clockOffset(a.page);
+    const offB = await clockOffset(b.page);
+    const { closed, done } = replay(scanDir, n, cfg.tr);
+    await done;
+    const result = { scenario: name };
+    for (const [label, p, off] of [['webrtc', a.page, offA], ['websocket', b.page, offB]]) {
+      await p.waitForFunction((k) => window.rtfmri.frames.length >= k, n, { timeout: 60_000 });
+      const frames = await p.evaluate(() => window.rtfmri.frames);
+      const lat = frames.map((f) => f.drawnAt - off - closed.get(f.index)).filter(Number.isFinite);
+      result[label] = { link: frames[0]?.link, n: lat.length, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat), clockOffsetMs: off };
+    }
+    await browser.close();
+    return result;
+  }
+  throw new Error(`unknown scenario ${name}`);
+}
+
+try {
+  relay = await startRelayServer({ port: 0, host: '127.0.0.1', tokens: sharedToken(TOKEN) });
+  http = await serveStatic();
+  await startRuntime();
+  for (const name of cfg.scenarios) {
+    const t0 = nowMs();
+    try {
+      emit({ ...(await scenario(name)), ms: Math.round(nowMs() - t0) });
+    } catch (e) {
+      const seen = await lastPage?.page.evaluate(() => ({ state: window.rtfmri?.state, error: window.rtfmri?.error, frames: window.rtfmri?.frames.length, statuses: window.rtfmri?.statuses })).catch((x) => String(x));
+      emit({ scenario: name, failed: String(e?.stack ?? e), page: seen, errors: lastPage?.errors, ms: Math.round(nowMs() - t0) });
+    }
+  }
+  emit({ done: true });
+} finally {
+  for (const b of browsers) await b.close().catch(() => {});
+  for (const c of children) c.kill('SIGKILL');
+  await relay?.close().catch(() => {});
+  http?.close();
+  rmSync(work, { recursive: true, force: true });
+  setTimeout(() => process.exit(0), 100).unref();
+}

@@ -1,0 +1,26 @@
+// The control-room runtime as its own process (so a test can kill it): dials the relay, serves
+// the scanner folder, answers WebRTC offers from browsers. Prints "ready <instance>" once registered.
+// argv: relayUrl name token scanDir bindAddress
+import { DataInterface, RuntimeService, serveSession } from '@rtfmri/runtime';
+import { connectWs } from '@rtfmri/transport/node';
+import { answerWebRtcOffers } from './webrtc-answer.mjs';
+
+const log = process.env.RTFMRI_DEBUG ? (l) => process.stderr.write(`runtime: ${l}\n`) : undefined;
+const [relayUrl, name, token, scanDir, bindAddress] = process.argv.slice(2);
+const di = new DataInterface({ allowedDirs: [scanDir], allowedFileTypes: ['.dcm'] });
+const service = new RuntimeService({
+  dial: () => connectWs(relayUrl),
+  name,
+  token,
+  serveSession: (link) => {
+    serveSession(di, link);
+    if (service.connection) answerWebRtcOffers(service.connection, (l) => serveSession(di, l, (e) => log('rpc: ' + e.message)), { bindAddress, log });
+  },
+});
+await service.whenConnected();
+process.stdout.write(`ready ${service.instance}\n`);
+process.on('SIGTERM', async () => {
+  await service.stop();
+  await di.close();
+  process.exit(0);
+});
