@@ -248,6 +248,8 @@ function privateAction(ctx: Ctx, tag: number, creators: Map<number, string>): An
   const elem = tag & 0xffff;
   const safe = ctx.compiled.safe.get(group);
   if (elem >= 0x10 && elem <= 0xff) {
+    // a creator stays when its block holds anything kept: a safe element, or one the caller listed
+    for (const k of ctx.keep) if (k >>> 16 === group && ((k >>> 8) & 0xff) === elem && (k & 0xffff) >= 0x1000) return 'K';
     const creator = creators.get(elem);
     return safe && creator !== undefined && safe.some((s) => s.creator === creator) ? 'K' : 'X';
   }

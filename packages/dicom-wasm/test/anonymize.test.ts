@@ -9,7 +9,7 @@ import dcmjs from 'dcmjs';
 import dicomParser from 'dicom-parser';
 import { inflateSync } from 'fflate';
 import { anonymize, createUidMap, sha256 } from '../src/anonymize.js';
-import { csaValues, parseCsaHeader } from '../src/csa.js';
+import { csaValues, parseCsaHeader, writeCsaHeader } from '../src/csa.js';
 import { parseDicom, type DicomDataset } from '../src/dataset.js';
 import { DicomParseError } from '../src/errors.js';
 import { parseTagKey } from '../src/dictionary.js';
@@ -208,6 +208,7 @@ describe('anonymize (default profile) on a synthetic Siemens volume', () => {
     expect(str(kept, 'InstitutionName')).toBe('Springfield General Hospital');
     expect(str(kept, 'StudyInstanceUID')).toBe(str(o, 'StudyInstanceUID'));
     expect(str(kept, '00331010')).toBe('Doe^Jane scanned by Operator^Olivia');
+    expect(str(kept, '00330010')).toBe('RTFMRI SITE NOTES'); // its creator stays with it
     expect(kept.element('PatientID')!.length).toBe(0);
   });
 
@@ -341,6 +342,30 @@ describe('anonymize across transfer syntaxes and sequence shapes', () => {
       expect(() => anonymize(input.subarray(0, cut))).toThrow(DicomParseError);
     }
     expect(() => anonymize(new Uint8Array(500).fill(7))).toThrow(DicomParseError);
+  });
+
+  it('finds the CSA header in whichever private block its creator reserved', () => {
+    const csa = writeCsaHeader([
+      { name: 'NumberOfImagesInMosaic', vr: 'US', values: [4] },
+      { name: 'ImaCoilString', vr: 'LO', values: ['HEA;HEP'] },
+    ]);
+    const input = writeDicom(
+      [
+        ...nested(),
+        { tag: 0x00290010, vr: 'LO', value: 'SOMEONE ELSE' },
+        { tag: 0x00290011, vr: 'LO', value: 'SIEMENS CSA HEADER' },
+        { tag: 0x00291010, vr: 'OB', value: csa },
+        { tag: 0x00291110, vr: 'OB', value: csa },
+      ],
+      { transferSyntaxUID: TS_EXPLICIT_LE },
+    );
+    const a = parseDicom(anonymize(input));
+    expect(a.has(0x00290010)).toBe(false);
+    expect(a.has(0x00291010)).toBe(false);
+    expect(str(a, '00290011')).toBe('SIEMENS CSA HEADER');
+    const el = a.element(0x00291110)!;
+    const h = parseCsaHeader(a.bytes.subarray(el.valueOffset, el.valueOffset + el.length));
+    expect([...h.elements.keys()]).toEqual(['NumberOfImagesInMosaic']);
   });
 
   it('drops a CSA header it cannot read rather than pass it on', () => {
