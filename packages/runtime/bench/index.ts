@@ -19,7 +19,8 @@ const FULL = process.env.RTFMRI_BENCH_FULL === '1';
 const STREAMS = 32;
 const TR = 0.5;
 const DURATION = FULL ? 60 : 20;
-const hasAnon = typeof (dicom as unknown as { anonymize?: unknown }).anonymize === 'function';
+const hasAnon = typeof (dicom as unknown as { anonymize?: unknown }).anonymize === 'function' && process.env.RTFMRI_BENCH_ANON !== '0';
+const ONLY = process.env.RTFMRI_BENCH_ONLY; // 'single' | 'many' (debugging aid)
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -200,12 +201,14 @@ async function main(): Promise<void> {
   try {
     const empty = path.join(root, 'empty');
     fs.mkdirSync(empty);
+    if (ONLY === 'many') { const m = path.join(root, 'many'); fs.mkdirSync(m); await many(m, bytes); return; }
     await floor(empty, 'inplace', bytes, N);
     await floor(empty, 'rename', bytes, N);
     await single('1 stream, in place, inline work', empty, 'inplace', 'inline', bytes, N);
     await single('1 stream, in place, pool work', empty, 'inplace', 'pool', bytes, N);
     await single('1 stream, in place (auto)', empty, 'inplace', 'auto', bytes, N);
     await single('1 stream, rename-in (auto)', empty, 'rename', 'auto', bytes, N);
+    if (ONLY === 'single') return;
     const full = path.join(root, 'full');
     fs.mkdirSync(full);
     for (let i = 0; i < 10_000; i++) fs.writeFileSync(path.join(full, `old_${String(i).padStart(5, '0')}.dcm`), 'x');

@@ -275,19 +275,8 @@ export class DataInterface {
   // ---------------------------------------------------------------- validation work
 
   private deps<T>(finish: (bytes: Uint8Array) => T): FileWaitDeps<T> {
-    const validate = async (request: CheckRequest): Promise<Validated<T>> => {
-      const req = request.anonymize ? { ...request, uidSecret: this.uidSecret } : request;
-      let r = await this.runCheck(req);
-      if (r.status === 'symlink') {
-        // The name is a link: follow it only to a regular file inside the allowed dirs.
-        let real: string;
-        try { real = fs.realpathSync.native(req.path); } catch { return { status: 'missing' }; }
-        if (!this.policy.isRealPathAllowed(real)) {
-          throw new ValidationError(`Path ${req.path} not within list of allowed directories (symlink to ${real})`);
-        }
-        r = await this.runCheck({ ...req, path: real });
-        if (r.status === 'symlink') return { status: 'missing' };
-      }
+    // Synchronous on the inline route (no promise hop on an image's path), a Promise on the pool route.
+    const settle = (r: CheckResult, req: CheckRequest): Validated<T> | Promise<Validated<T>> => {
       switch (r.status) {
         case 'ok':
           try {
@@ -299,8 +288,25 @@ export class DataInterface {
           }
         case 'small': return { status: 'small' };
         case 'incomplete': return { status: 'incomplete', size: r.size, mtimeMs: r.mtimeMs };
+        case 'symlink': {
+          // The name is a link: follow it only to a regular file inside the allowed dirs.
+          let real: string;
+          try { real = fs.realpathSync.native(req.path); } catch { return { status: 'missing' }; }
+          if (!this.policy.isRealPathAllowed(real)) {
+            throw new ValidationError(`Path ${req.path} not within list of allowed directories (symlink to ${real})`);
+          }
+          const again = { ...req, path: real };
+          const r2 = this.runCheck(again);
+          const done = (x: CheckResult) => (x.status === 'symlink' ? { status: 'missing' as const } : settle(x, again));
+          return r2 instanceof Promise ? r2.then(done) : done(r2);
+        }
         default: return { status: 'missing' };
       }
+    };
+    const validate = (request: CheckRequest): Validated<T> | Promise<Validated<T>> => {
+      const req = request.anonymize ? { ...request, uidSecret: this.uidSecret } : request;
+      const r = this.runCheck(req);
+      return r instanceof Promise ? r.then((x) => settle(x, req)) : settle(r, req);
     };
     return { validate, pollIntervalMs: this.pollIntervalMs };
   }
