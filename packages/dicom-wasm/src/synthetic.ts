@@ -101,6 +101,20 @@ export function roiMask(options?: SyntheticEpiOptions): Uint8Array {
   return mask;
 }
 
+/** Mean of `data` where `mask` is non-zero (e.g. a mosaicToVolume result and roiMask). NaN for an empty mask. */
+export function roiMean(data: ArrayLike<number>, mask: ArrayLike<number>): number {
+  if (data.length !== mask.length) throw new RangeError(`volume has ${data.length} voxels, mask ${mask.length}`);
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (mask[i]) {
+      sum += data[i];
+      n++;
+    }
+  }
+  return n === 0 ? NaN : sum / n;
+}
+
 /** 1 when volume `index` is in an "on" block of the design, else 0. */
 export function blockDesign(index: number, options?: SyntheticEpiOptions): 0 | 1 {
   const { block } = resolve(options);

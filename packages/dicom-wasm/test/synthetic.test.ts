@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import dcmjs from 'dcmjs';
 import dicomParser from 'dicom-parser';
 import { csaValues, parseCsaHeader } from '../src/csa.js';
+import { mosaicToVolume } from '../src/mosaic.js';
 import {
   blockDesign,
   roiMask,
+  roiMean,
   sliceTimes,
   syntheticEpiSeries,
   syntheticEpiVolume,
@@ -94,6 +96,18 @@ describe('synthetic EPI series', () => {
     // A voxel outside the ROI, in the brain, does not follow the design.
     const outside = (i: number) => syntheticMosaicPixels(i, opts)[(tile / 2) * grid * tile + tile / 4];
     expect(Math.abs(outside(2) / outside(0) - 1)).toBeLessThan(0.02);
+  });
+
+  it('shows the design in the ROI mean of mosaicToVolume output (what the demo plots)', () => {
+    const opts: SyntheticEpiOptions = { tile: 32, slices: 12, volumes: 8, block: 2, noise: 2, seriesHeaderBytes: 500 };
+    const mask = roiMask(opts);
+    const means = syntheticEpiSeries(opts).map((b) => roiMean(mosaicToVolume(b).data, mask));
+    const on = means.filter((_, i) => blockDesign(i, opts) === 1);
+    const off = means.filter((_, i) => blockDesign(i, opts) === 0);
+    expect(Math.min(...on)).toBeGreaterThan(Math.max(...off));
+    const avg = (x: number[]) => x.reduce((a, b) => a + b, 0) / x.length;
+    expect(avg(on) / avg(off) - 1).toBeCloseTo(0.03, 2);
+    expect(() => roiMean(new Uint16Array(3), new Uint8Array(4))).toThrow(RangeError);
   });
 
   it('gives interleaved slice times within one TR', () => {
