@@ -1117,15 +1117,18 @@ export class RpcPeer {
       streams = new Map();
       this.outReqStreams.set(id, streams);
     }
+    // Register every stream before anything is awaited: the receiver's first CREDIT (its window)
+    // may come back before we reach that part.
+    parts.forEach((p, i) => {
+      if (p.kind === 'stream') streams!.set(i, { credit: 0, wake: null, cancelled: false });
+    });
     try {
       for (let i = 0; i < parts.length; i++) {
         const part = parts[i];
         if (part.kind === 'blob') {
           await this.pumpBlob(id, dir, i, part.bytes, sending, compress);
         } else {
-          const os: OutStream = { credit: this.opts.streamWindow, wake: null, cancelled: false };
-          streams!.set(i, os);
-          streamJobs.push(this.pumpStream(id, dir, i, part.source, sending, os, compress));
+          streamJobs.push(this.pumpStream(id, dir, i, part.source, sending, streams!.get(i)!, compress));
         }
         if (sending.aborted || this.state !== 'ready') break;
       }
@@ -1446,7 +1449,10 @@ export class IncomingStream implements AsyncIterable<Uint8Array> {
     private part: number,
     private window: number,
     private onEnd: () => void,
-  ) {}
+  ) {
+    // The sender starts with no credit: this grants our window.
+    peer.sendCredit(callId, dir, part, window, false);
+  }
 
   push(chunk: Uint8Array): void {
     this.queue.push(chunk);
