@@ -32,9 +32,11 @@ export interface RemoteOptions {
   /**
    * Replaces each runtime session's link before the RPC runs on it (the browser SDK opens a
    * direct WebRTC data channel here, the relay then carrying only signaling). Resolve with
-   * `session` itself to keep it; a rejection leaves the runtime unreachable with that reason.
+   * `session` itself to keep it, or with an RpcPeer already running on it (the runtime's end
+   * expects heartbeats on the session while a channel is negotiated); a rejection leaves the
+   * runtime unreachable with that reason.
    */
-  upgrade?: (ctx: { session: Link; signaling: Pick<RelayClient, 'sendSignal' | 'onSignal'>; instance: string }) => Promise<Link>;
+  upgrade?: (ctx: { session: Link; signaling: Pick<RelayClient, 'sendSignal' | 'onSignal'>; instance: string }) => Promise<Link | RpcPeer>;
 }
 
 interface StreamRec {
@@ -139,9 +141,9 @@ export class RemoteDataInterface {
   private onSession(ev: SessionEvent): void {
     const gen = ++this.sessionGen;
     if (ev.up) {
-      const start = (link: Link) => {
+      const start = (link: Link | RpcPeer) => {
         // The relay authenticated both ends; the end-to-end RPC session needs no second token.
-        const peer = new RpcPeer(link, { role: 'client', auth: 'none', defaultTimeoutMs: this.callTimeoutMs });
+        const peer = link instanceof RpcPeer ? link : new RpcPeer(link, { role: 'client', auth: 'none', defaultTimeoutMs: this.callTimeoutMs });
         this.peer = peer;
         this.instance = ev.instance;
         for (const w of this.upWaiters.splice(0)) w();
@@ -151,7 +153,7 @@ export class RemoteDataInterface {
       this.opts.upgrade({ session: ev.link, signaling: client, instance: ev.instance }).then(
         (link) => {
           if (gen === this.sessionGen && ev.link.state === 'open' && !this.closed) start(link);
-          else if (link !== ev.link) link.close('session replaced');
+          else if (link !== ev.link && !(link instanceof RpcPeer)) link.close('session replaced');
         },
         (e: Error) => {
           if (gen === this.sessionGen) this.downReason = e.message;
