@@ -12,9 +12,13 @@ const service = new RuntimeService({
   dial: () => connectWs(relayUrl),
   name,
   token,
-  serveSession: (link) => {
+  serveSession: (link, info) => {
+    log?.(`session ${info.sid} opened (connection ${service.connection ? 'set' : 'unset'})`);
     serveSession(di, link);
-    if (service.connection) answerWebRtcOffers(service.connection, (l) => serveSession(di, l, (e) => log('rpc: ' + e.message)), { bindAddress, log });
+    // Sessions can open inside register(), before service.connection is set: attach right after.
+    setTimeout(() => {
+      if (service.connection) answerWebRtcOffers(service.connection, (l) => serveSession(di, l, (e) => log?.('rpc: ' + e.message)), { bindAddress, log });
+    }, 0);
   },
 });
 await service.whenConnected();

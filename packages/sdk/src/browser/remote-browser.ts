@@ -40,32 +40,34 @@ export function createBrowserRemote(opts: BrowserRemoteOptions): RemoteDataInter
     }
   };
   const upgrade: RemoteOptions['upgrade'] = async ({ session, signaling }) => {
-    let link: Link = session;
+    // The RPC end on the relay session runs from the start: the runtime's end expects its
+    // heartbeats while a channel is negotiated, and it is the fallback when none opens.
+    const relayPeer = new RpcPeer(session, { role: 'client', auth: 'none', defaultTimeoutMs: opts.callTimeoutMs ?? 60_000 });
     let reason: string | undefined;
     if (choice !== 'websocket') {
       try {
         if (!negotiator) throw new Error('WebRTC is not available here (no RTCPeerConnection)');
-        link = await openDataChannel(signaling, negotiator, session, opts.webrtcTimeoutMs ?? 5000);
+        const link = await openDataChannel(signaling, negotiator, session, opts.webrtcTimeoutMs ?? 5000);
+        report({ connected: true, link: link.kind });
+        void link.closed.then((info) => {
+          report({ connected: false, reason: info.reason });
+          // The channel died but the relay session did not (e.g. ICE failure): drop the relay link
+          // so the SDK reconnects and negotiates again (or falls back), instead of staying stuck.
+          if (session.state === 'open') (signaling as { close?: () => void }).close?.();
+        });
+        return link;
       } catch (e) {
         reason = `direct WebRTC channel failed: ${(e as Error).message}`;
         if (choice === 'webrtc') {
           report({ connected: false, reason });
+          relayPeer.close(reason);
           throw e;
         }
       }
     }
-    if (link !== session) {
-      // The relay session stays up for signaling; the runtime's RPC end on it expects heartbeats.
-      new RpcPeer(session, { role: 'client', auth: 'none' });
-      void link.closed.then(() => {
-        // The channel died but the relay session did not (e.g. ICE failure): drop the relay link so
-        // the SDK reconnects and negotiates again (or falls back), instead of staying stuck.
-        if (session.state === 'open') (signaling as { close?: () => void }).close?.();
-      });
-    }
-    report({ connected: true, link: link.kind, reason });
-    void link.closed.then((info) => report({ connected: false, reason: info.reason }));
-    return link;
+    report({ connected: true, link: session.kind, reason });
+    void session.closed.then((info) => report({ connected: false, reason: info.reason }));
+    return relayPeer;
   };
   const { transport: _t, negotiator: _n, webrtcTimeoutMs: _w, onStatus: _s, dataRemote: _d, ...rest } = opts;
   return new RemoteDataInterface({ ...rest, dial: (url) => connectBrowserWs(url), upgrade });
