@@ -137,6 +137,7 @@ export class DataInterface {
   private readonly pollIntervalMs: number;
   private readonly poolThreads?: number;
   private pool: ReturnType<typeof acquirePool> | null = null;
+  private poolUnavailable = false;
   private readonly streams = new Map<number, Stream>();
   private readonly watches = new Map<string, Watch>();
   private lastWatch: Watch | null = null;
@@ -313,9 +314,18 @@ export class DataInterface {
 
   /** Starts the pool before the first image needs it (routes 'pool' and 'auto'). */
   private async warmPool(): Promise<void> {
-    if (this.work === 'inline') return;
-    this.pool ??= acquirePool(this.poolThreads);
-    await this.pool.warm();
+    if (this.work === 'inline' || this.poolUnavailable) return;
+    try {
+      this.pool ??= acquirePool(this.poolThreads);
+      await this.pool.warm();
+    } catch (err) {
+      // 'auto' still works without the pool (e.g. dist/worker.js not built): everything inline.
+      if (this.work === 'pool') throw err;
+      this.poolUnavailable = true;
+      const pool = this.pool;
+      this.pool = null;
+      await pool?.release().catch(() => undefined);
+    }
   }
 
   private runCheck(req: CheckRequest): CheckResult | Promise<CheckResult> {
@@ -340,7 +350,7 @@ export class DataInterface {
       this.inlineWindowStart = now;
       this.inlineSpent = 0;
     }
-    if (this.inlineSpent < INLINE_BUDGET_MS && (this.pool === null || this.pool.queued() === 0)) {
+    if (this.poolUnavailable || (this.inlineSpent < INLINE_BUDGET_MS && (this.pool === null || this.pool.queued() === 0))) {
       this.routed.inline++;
       return true;
     }
