@@ -452,6 +452,11 @@ export class RpcPeer {
     return this.pending.size;
   }
 
+  /** Forwarded calls currently routed through this peer (relay diagnostics). */
+  get routeCount(): number {
+    return this.routesIn.size + this.routesOut.size;
+  }
+
   // ---- frames in -----------------------------------------------------------------------------
 
   private onFrame(data: Uint8Array): void {
