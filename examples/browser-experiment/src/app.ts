@@ -61,7 +61,7 @@ function onStatus(s: LinkStatus): void {
   if (s.connected) {
     setState('live', `Live · ${linkLabel(s.link)}`);
     $('link').textContent = linkLabel(s.link);
-    $('link').title = s.reason ?? '';
+    $<HTMLElement>('link').title = s.reason ?? '';
   } else if (log.state !== 'done') setState('disconnected', 'Disconnected · reconnecting…');
 }
 

@@ -1,0 +1,101 @@
+// Real Chromium (Debian's, driven by playwright-core) inside a network namespace with a veth, so
+// WebRTC gathers a host candidate that exists only in that namespace. The page streams a replayed
+// synthetic EPI run from a runtime process through a relay: over a direct WebRTC data channel,
+// over the relay when WebRTC is switched off, and across a killed and restarted runtime.
+// Needs the built dist/ of this package and of the workspace packages (turbo run build).
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error plain .mjs helper (the child process needs no TypeScript)
+import { browserTestsUnavailable, spawnInNetns } from './harness/netns.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const N = 8;
+const unavailable: string | undefined =
+  browserTestsUnavailable() ??
+  (existsSync(join(here, '..', 'dist', 'app.js')) && existsSync(join(here, '..', '..', '..', 'packages', 'runtime', 'dist', 'index.js'))
+    ? undefined
+    : 'dist/ not built (run `npx turbo run build` first)');
+if (unavailable) console.warn(`browser tests skipped: ${unavailable}`);
+
+interface Frame { index: number; instanceNumber: number; link: string; roi: number }
+interface Result {
+  scenario: string;
+  failed?: string;
+  state: string;
+  frames: Frame[];
+  statuses: Array<{ connected: boolean; link?: string; reason?: string }>;
+  plotPoints: number;
+  canvas: { width: number; height: number; lit: number };
+  statusText: string;
+  linkText: string;
+  screenshot: string;
+  errors: string[];
+  disconnected?: { text: string; banner: boolean; noticedMs: number; screenshot: string };
+}
+
+const results = new Map<string, Result>();
+
+function runHarness(config: object): Promise<Result[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawnInNetns([process.execPath, join(here, 'harness', 'run.mjs'), JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code: number) => {
+      const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      if (!lines.some((l) => l.done)) return reject(new Error(`harness exited ${code} without finishing:\n${out.slice(-2000)}`));
+      resolve(lines.filter((l) => l.scenario));
+    });
+  });
+}
+
+function expectWholeRun(r: Result, link: string) {
+  expect(r.failed, r.failed).toBeUndefined();
+  expect(r.errors).toEqual([]);
+  expect(r.state).toBe('done');
+  // N volumes, each once, in stream order, and really the scanner's order (InstanceNumber).
+  expect(r.frames.map((f) => f.index)).toEqual([...Array(N).keys()]);
+  expect(r.frames.map((f) => f.instanceNumber)).toEqual([...Array(N).keys()].map((i) => i + 1));
+  expect(r.plotPoints).toBe(N);
+  expect(r.frames.every((f) => Number.isFinite(f.roi) && f.roi > 0)).toBe(true);
+  // The picture is drawn: a good part of the canvas is lit, and not all of it (the mosaic's background).
+  const px = r.canvas.width * r.canvas.height;
+  expect(r.canvas.lit).toBeGreaterThan(px * 0.05);
+  expect(r.canvas.lit).toBeLessThan(px * 0.95);
+  expect(statSync(r.screenshot).size).toBeGreaterThan(1000);
+  expect(r.frames.at(-1)!.link).toBe(link);
+}
+
+describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
+  beforeAll(async () => {
+    for (const r of await runHarness({ scenarios: ['webrtc', 'fallback', 'kill'], n: N, tr: 0.25 })) results.set(r.scenario, r);
+  }, 120_000);
+
+  it('streams N volumes over a direct WebRTC data channel, draws them and plots N points', () => {
+    const r = results.get('webrtc')!;
+    expectWholeRun(r, 'webrtc');
+    expect(r.frames.every((f) => f.link === 'webrtc')).toBe(true);
+    expect(r.statuses[0]).toMatchObject({ connected: true, link: 'webrtc' });
+    expect(r.linkText).toBe('direct (WebRTC)');
+  });
+
+  it("falls back to the relay's WebSocket when the browser has WebRTC switched off", () => {
+    const r = results.get('fallback')!;
+    expectWholeRun(r, 'relay/ws');
+    expect(r.frames.every((f) => f.link === 'relay/ws')).toBe(true);
+    expect(r.statuses[0].reason).toMatch(/WebRTC/);
+    expect(r.linkText).toBe('via relay (WebSocket)');
+  });
+
+  it('shows "disconnected" when the runtime is killed, then recovers and loses no volume', () => {
+    const r = results.get('kill')!;
+    expect(r.disconnected, r.failed).toBeDefined();
+    expect(r.disconnected!.banner).toBe(true);
+    expect(r.disconnected!.text).toMatch(/Disconnected/);
+    expectWholeRun(r, 'webrtc');
+    expect(r.statuses.some((s) => !s.connected)).toBe(true);
+    expect(r.statuses.at(-1)).toMatchObject({ connected: true });
+  });
+});
