@@ -153,6 +153,6 @@ export const DEFAULT_PROFILE: AnonymizationProfile = {
   csaKeep: SAFE_CSA_ELEMENTS,
   add: [
     { tag: '00120062', vr: 'CS', value: 'YES' },
-    { tag: '00120063', vr: 'LO', value: 'rtfmri-basic: PS3.15 E basic profile subset, retain time of acquisition' },
+    { tag: '00120063', vr: 'LO', value: 'rtfmri-basic: PS3.15 E subset, acquisition time retained' },
   ],
 };

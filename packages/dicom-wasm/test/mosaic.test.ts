@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDicom } from '../src/dataset.js';
 import { MosaicError, mosaicInfo, mosaicToVolume } from '../src/mosaic.js';
@@ -101,6 +104,61 @@ describe('mosaicToVolume', () => {
       expect(Array.from(vol.data.subarray(7 * 4096 + 3 * 64, 7 * 4096 + 4 * 64))).toEqual(
         Array.from(px.subarray((64 + 3) * 384 + 64, (64 + 3) * 384 + 128)),
       );
+    }
+  });
+});
+
+// nibabel's Siemens reader (Debian python3-nibabel) as an independent oracle for the CSA format and the cut.
+const PY = '/usr/bin/python3';
+const haveNibabel = spawnSync(PY, ['-c', 'import nibabel.nicom.dicomwrappers, pydicom']).status === 0;
+describe.skipIf(!haveNibabel)('mosaicToVolume agrees with nibabel (skipped without python3-nibabel)', () => {
+  it('on synthetic volumes, their anonymized copies and the real run', async () => {
+    const { anonymize } = await import('../src/anonymize.js');
+    const dir = mkdtempSync(join(tmpdir(), 'rtfmri-nib-'));
+    try {
+      const files: [string, Uint8Array][] = [
+        ['syn36', syntheticEpiVolume(3)],
+        ['syn7', syntheticEpiVolume(0, { tile: 16, slices: 7, seriesHeaderBytes: 500 })],
+      ];
+      files.push(['syn36-anon', anonymize(files[0][1])]);
+      if (haveSample) {
+        const real = new Uint8Array(readFileSync(`${SAMPLE}001_000013_000004.dcm`));
+        files.push(['real', real], ['real-anon', anonymize(real)]);
+      }
+      for (const [name, bytes] of files) writeFileSync(join(dir, name + '.dcm'), bytes);
+      const script = [
+        'import sys, json, warnings',
+        'warnings.simplefilter("ignore")',
+        'import pydicom, nibabel.nicom.dicomwrappers as dw, nibabel.nicom.csareader as csar',
+        'out = {}',
+        'for f in sys.argv[1:]:',
+        '    d = pydicom.dcmread(f)',
+        '    w = dw.wrapper_from_data(d)',
+        '    a = w.get_data()',
+        '    h = csar.get_csa_header(d)',
+        '    out[f] = {"kind": type(w).__name__, "n": int(csar.get_n_mosaic(h)), "shape": list(a.shape),',
+        '              "sums": [int(a[:, :, k].sum()) for k in range(a.shape[2])],',
+        '              "times": [float(x) for x in h["tags"]["MosaicRefAcqTimes"]["items"]]}',
+        'print(json.dumps(out))',
+      ].join('\n');
+      const paths = files.map(([n]) => join(dir, n + '.dcm'));
+      const result = JSON.parse(execFileSync(PY, ['-c', script, ...paths], { encoding: 'utf8' }));
+      for (const [i, [, bytes]] of files.entries()) {
+        const nib = result[paths[i]];
+        const vol = mosaicToVolume(bytes);
+        expect(nib.kind).toBe('MosaicWrapper');
+        expect(nib.n).toBe(vol.slices);
+        expect(nib.shape).toEqual([vol.rows, vol.cols, vol.slices]);
+        const sums = Array.from({ length: vol.slices }, (_, s) => {
+          let t = 0;
+          for (let k = s * vol.rows * vol.cols; k < (s + 1) * vol.rows * vol.cols; k++) t += vol.data[k];
+          return t;
+        });
+        expect(sums).toEqual(nib.sums);
+        expect(vol.sliceTimes!.map((t) => Math.round(t * 1e6))).toEqual(nib.times.map((t: number) => Math.round(t * 1e6)));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
