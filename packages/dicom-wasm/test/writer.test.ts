@@ -315,3 +315,36 @@ describe('writeDicom', () => {
     }
   });
 });
+
+const PY = '/usr/bin/python3';
+const havePydicom = spawnSync(PY, ['-c', 'import pydicom']).status === 0;
+describe.skipIf(!havePydicom)('writeDicom output in pydicom (skipped without python3-pydicom)', () => {
+  it('reads every element of every explicit-VR syntax with warnings as errors, values intact', () => {
+    // implicit VR is left out: pydicom's dictionary lacks some of the newer tags used here
+    const dir = mkdtempSync(join(tmpdir(), 'rtfmri-writer-py-'));
+    try {
+      const paths = [TS_EXPLICIT_LE, TS_EXPLICIT_BE, TS_DEFLATED_LE].map((ts, i) => {
+        const p = join(dir, `${i}.dcm`);
+        writeFileSync(p, writeDicom(everyVr(), { transferSyntaxUID: ts }));
+        return p;
+      });
+      const script = [
+        'import sys, warnings, pydicom',
+        'warnings.simplefilter("error")',
+        'for f in sys.argv[1:]:',
+        '    d = pydicom.dcmread(f)',
+        '    d.walk(lambda ds, el: el.value)',
+        '    assert str(d.PatientName) == "Doe^Jane"',
+        '    assert list(d.PixelSpacing) == [3, 2.5]',
+        '    assert d[0x00720082].value == -(1 << 40)',
+        '    assert d[0x0008040C].value == 12345678901234',
+        '    assert list(d[0x00186020].value) == [-5, 70000]',
+        '    assert d.ReferencedImageSequence[1].SourceImageSequence[0].ReferencedSOPClassUID == "1.2.5.6"',
+        'print("ok")',
+      ].join('\n');
+      expect(execFileSync(PY, ['-c', script, ...paths], { encoding: 'utf8' }).trim()).toBe('ok');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
