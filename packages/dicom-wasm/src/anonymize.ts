@@ -453,7 +453,8 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
           break;
         }
         case 'K':
-          if (flags & F_SEQ && !(flags & F_ENCAPS)) {
+          // a sequence the caller asked to keep stays as it is, contents included
+          if (flags & F_SEQ && !(flags & F_ENCAPS) && !ctx.keep.has(tag)) {
             const seq = rewriteSequence(ctx, w, r, enc);
             if (seq) out = seq;
           }

@@ -209,6 +209,8 @@ describe('anonymize (default profile) on a synthetic Siemens volume', () => {
     expect(str(kept, 'StudyInstanceUID')).toBe(str(o, 'StudyInstanceUID'));
     expect(str(kept, '00331010')).toBe('Doe^Jane scanned by Operator^Olivia');
     expect(str(kept, '00330010')).toBe('RTFMRI SITE NOTES'); // its creator stays with it
+    const seqKept = parseDicom(anonymize(input, { uidMap, keep: ['ReferencedImageSequence'] }));
+    expect(rawOf(seqKept, 'ReferencedImageSequence').equals(rawOf(o, 'ReferencedImageSequence'))).toBe(true);
     expect(kept.element('PatientID')!.length).toBe(0);
   });
 
