@@ -2,7 +2,8 @@
 // the parsed (and, when dicom-wasm has it, anonymized) dataset. The writer is another thread (the
 // scanner); the DataInterface runs in this one, as in the control room.
 // Env: RTFMRI_BENCH_N (single-stream samples, default 200), RTFMRI_BENCH_FULL=1 (32 streams for the
-// full 60 s instead of 20 s), RTFMRI_BENCH_JSON (figures file, one JSON line per figure).
+// full 60 s instead of 20 s), RTFMRI_BENCH_MANY_POOL=0 (skip the 32-stream run with all work in the
+// pool), RTFMRI_BENCH_JSON (figures file, one JSON line per figure).
 import fs from 'node:fs';
 import { execSync } from 'node:child_process';
 import os from 'node:os';
@@ -64,8 +65,8 @@ function writeFile(file: string, bytes: Uint8Array, mode: 'inplace' | 'rename', 
   return { slot, done };
 }
 
-async function single(label: string, dir: string, mode: 'inplace' | 'rename', work: WorkRoute, bytes: Uint8Array, n: number): Promise<{ p50: number; p99: number }> {
-  const di = new DataInterface({ allowedDirs: [dir], allowedFileTypes: ['.dcm'], work });
+async function single(label: string, dir: string, mode: 'inplace' | 'rename', work: WorkRoute, bytes: Uint8Array, n: number, watchRoute: 'auto' | 'polling' = 'auto'): Promise<{ p50: number; p99: number }> {
+  const di = new DataInterface({ allowedDirs: [dir], allowedFileTypes: ['.dcm'], work, watchRoute, pollIntervalMs: watchRoute === 'polling' ? 1000 : 250 });
   const prefix = `${label.replace(/\W+/g, '_')}_`;
   const id = await di.initScannerStream(dir, `${prefix}{TR:05d}.dcm`, 0, hasAnon);
   const lat: number[] = [];
@@ -141,8 +142,8 @@ async function chokidarDefaults(dir: string, bytes: Uint8Array, n: number): Prom
   figure(label, 'p50', pct(lat, 50), 'ms', 'detection only');
 }
 
-async function many(dir: string, bytes: Uint8Array): Promise<void> {
-  const di = new DataInterface({ allowedDirs: [dir], allowedFileTypes: ['.dcm'] });
+async function many(dir: string, bytes: Uint8Array, work: WorkRoute = 'auto'): Promise<void> {
+  const di = new DataInterface({ allowedDirs: [dir], allowedFileTypes: ['.dcm'], work });
   const count = Math.floor(DURATION / TR);
   const streams = [];
   for (let s = 0; s < STREAMS; s++) {
@@ -183,7 +184,7 @@ async function many(dir: string, bytes: Uint8Array): Promise<void> {
   await di.close();
   const over10 = lat.filter((x) => x > 10).length;
   const cpuPct = ((cpu.user + cpu.system) / 1000 / wall) * 100;
-  const label = `${STREAMS} streams, TR ${TR}s, ${DURATION}s, ${hasAnon ? 'anonymized' : 'not anonymized'}`;
+  const label = `${STREAMS} streams, TR ${TR}s, ${DURATION}s, ${hasAnon ? 'anonymized' : 'not anonymized'}, ${work}`;
   console.log(`${label.padEnd(52)} p50 ${pct(lat, 50).toFixed(3)} ms  p99 ${pct(lat, 99).toFixed(3)} ms  max ${pct(lat, 100).toFixed(3)} ms`);
   console.log(`${''.padEnd(52)} delivered ${lat.length}/${STREAMS * count}, missed ${missed}, wrong ${wrong}, over 10 ms ${over10}, delivered before the writer's stamp ${early}; process CPU ${cpuPct.toFixed(1)}% of one core (writer thread included), main event loop ${(elu.utilization * 100).toFixed(1)}% busy; work routed inline ${routed.inline} / pool ${routed.pool}`);
   figure(label, 'p50', pct(lat, 50), 'ms');
@@ -217,10 +218,18 @@ async function main(): Promise<void> {
     await sleep(500);
     await single('1 stream, in place (auto), 10,000 files in folder', full, 'inplace', 'auto', bytes, N);
     await single('1 stream, rename-in (auto), 10,000 files in folder', full, 'rename', 'auto', bytes, N);
-    if (process.env.RTFMRI_BENCH_CHOKIDAR !== '0') await chokidarDefaults(full, bytes, 20);
+    if (process.env.RTFMRI_BENCH_CHOKIDAR !== '0') {
+      await chokidarDefaults(full, bytes, 20);
+      await single('polling route (chokidar, 100 ms), rename-in, 10,000 files', full, 'rename', 'auto', bytes, 30, 'polling');
+    }
     const m = path.join(root, 'many');
     fs.mkdirSync(m);
-    await many(m, bytes);
+    await many(m, bytes, 'auto');
+    if (process.env.RTFMRI_BENCH_MANY_POOL !== '0') {
+      const m2 = path.join(root, 'many-pool');
+      fs.mkdirSync(m2);
+      await many(m2, bytes, 'pool');
+    }
     console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   } finally {
     await writer.terminate();
