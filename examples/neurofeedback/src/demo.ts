@@ -48,7 +48,10 @@ export function sampleDir(): string | undefined {
 }
 
 function cliBin(): string {
-  // @rtfmri/runtime resolves to .../packages/runtime/dist/index.js; the CLI sits in ../bin.
+  // In the repository: packages/runtime/bin next to examples/ (from src/ or dist/ alike).
+  const inRepo = resolve(here, '../../../packages/runtime/bin/rtfmri.js');
+  if (existsSync(inRepo)) return inRepo;
+  // Installed: @rtfmri/runtime resolves to .../dist/index.js; the CLI sits in ../bin.
   const entry = fileURLToPath(import.meta.resolve('@rtfmri/runtime'));
   return resolve(dirname(entry), '..', 'bin', 'rtfmri.js');
 }
