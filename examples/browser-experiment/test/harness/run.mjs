@@ -99,7 +99,7 @@ function replay(scanDir, n, tr, startIndex = 0) {
   const series = syntheticEpiSeries({ volumes: n });
   const sources = series.map((data, index) => ({ index, name: fillPattern(PATTERN, index), data })).slice(startIndex);
   const closed = new Map();
-  const done = replayFiles(sources, scanDir, { tr, onFile: (ev) => closed.set(ev.index, ev.closedAt) });
+  const done = replayFiles(sources, scanDir, { tr, onFile: (ev) => closed.set(ev.index, ev.lastWriteAt ?? ev.closedAt) });
   return { closed, done };
 }
 
