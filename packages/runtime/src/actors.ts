@@ -177,11 +177,8 @@ function makeMachine<T>() {
       },
       ready: {
         entry: [
-          ({ context }) => {
-            context.lastDeliveredAt = performance.now();
-            context.req!.resolve(context.value as T);
-          },
-          assign({ req: null, value: null }),
+          ({ context }) => context.req!.resolve(context.value as T),
+          assign({ req: null, value: null, lastDeliveredAt: () => performance.now() }),
         ],
         on: onRequest,
       },
