@@ -1,35 +1,49 @@
 // Keyword <-> tag <-> VR for the standard attributes. The table is generated at build time from
 // dcmjs's data dictionary (see generated/dictionary-data.js for the version) and indexed on first use.
-import { dictionaryData, dictionarySource } from '../generated/dictionary-data.js';
+import { dictionaryKeywordOrder, dictionaryKeywords, dictionarySource, dictionaryTags, dictionaryVrs } from '../generated/dictionary-data.js';
 
 export { dictionarySource };
 
-let byTag: Map<number, { vr: string; keyword: string }> | undefined;
-let byKeyword: Map<string, number> | undefined;
+// Both directions are binary searches over generated columns (tag order, and row indices in keyword
+// order), so nothing is indexed at import or on first use beyond splitting the keyword column.
+let keywords: string[] | undefined;
 
-function load(): void {
-  if (byTag) return;
-  byTag = new Map();
-  byKeyword = new Map();
-  for (const line of dictionaryData.split('\n')) {
-    const [hex, vr, keyword, retired] = line.split(' ');
-    const tag = parseInt(hex, 16);
-    byTag.set(tag, { vr, keyword });
-    // an active attribute wins a keyword clash with a retired one
-    if (!retired || !byKeyword.has(keyword)) byKeyword.set(keyword, tag);
+function indexOfTag(tag: number): number {
+  let lo = 0, hi = dictionaryTags.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (dictionaryTags[mid] < tag) lo = mid + 1; else hi = mid;
   }
+  return lo < dictionaryTags.length && dictionaryTags[lo] === tag ? lo : -1;
+}
+
+function keywordsList(): string[] {
+  return (keywords ??= dictionaryKeywords.split(','));
+}
+
+function indexOfKeyword(keyword: string): number {
+  const list = keywordsList();
+  let lo = 0, hi = dictionaryKeywordOrder.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[dictionaryKeywordOrder[mid]] < keyword) lo = mid + 1; else hi = mid;
+  }
+  // the lower bound is the active attribute when a retired one shares its keyword
+  return lo < dictionaryKeywordOrder.length && list[dictionaryKeywordOrder[lo]] === keyword ? dictionaryKeywordOrder[lo] : -1;
 }
 
 /** Tag number (0x00100010) of a standard keyword ('PatientName'), or undefined. */
 export function tagOf(keyword: string): number | undefined {
-  load();
-  return byKeyword!.get(keyword) ?? byKeyword!.get('RETIRED_' + keyword);
+  // dcmjs spells retired keywords RETIRED_<Keyword>; accept both spellings
+  let i = indexOfKeyword(keyword);
+  if (i < 0) i = keyword.startsWith('RETIRED_') ? indexOfKeyword(keyword.slice(8)) : indexOfKeyword('RETIRED_' + keyword);
+  return i < 0 ? undefined : dictionaryTags[i];
 }
 
 /** Standard keyword of a tag, or undefined (private and unknown tags). */
 export function keywordOf(tag: number): string | undefined {
-  load();
-  return byTag!.get(tag >>> 0)?.keyword;
+  const i = indexOfTag(tag >>> 0);
+  return i < 0 ? undefined : keywordsList()[i];
 }
 
 /**
@@ -38,15 +52,14 @@ export function keywordOf(tag: number): string | undefined {
  * 'US or OW' -> 'OW'. Item tags have no VR.
  */
 export function vrOf(tag: number): string | undefined {
-  load();
-  const vr = byTag!.get(tag >>> 0)?.vr;
+  const vr = rawVrOf(tag);
   return vr === undefined ? undefined : resolveVr(vr);
 }
 
 /** The raw dcmjs VR code, keeping 'ox' / 'xs' / 'lt' ambiguity markers (used by the dataset). */
 export function rawVrOf(tag: number): string | undefined {
-  load();
-  return byTag!.get(tag >>> 0)?.vr;
+  const i = indexOfTag(tag >>> 0);
+  return i < 0 ? undefined : dictionaryVrs.slice(2 * i, 2 * i + 2);
 }
 
 export function resolveVr(vr: string): string | undefined {

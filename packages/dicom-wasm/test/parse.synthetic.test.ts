@@ -1,5 +1,6 @@
 // Files for every transfer syntax, VR and sequence shape, made with the package's own writer, so a
 // user's clone tests everything without ../shared. Offsets are checked against an independent walk.
+import dcmjs from 'dcmjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   allocInput, DicomDataset, DicomParseError, encapsulated, inModuleMemory, isComplete, keywordOf, parseDicom,
@@ -242,6 +243,19 @@ describe('dictionary', () => {
     expect(vrOf(0x00082112)).toBe('SQ');
     expect(tagOf('NoSuchKeyword')).toBeUndefined();
     expect(keywordOf(0x00091010)).toBeUndefined();
+  });
+
+  it('agrees with dcmjs on every attribute of its dictionary', () => {
+    const nameMap = dcmjs.data.DicomMetaDictionary.nameMap as Record<string, { tag: string; vr: string; name: string }>;
+    let n = 0;
+    for (const e of Object.values(nameMap)) {
+      const tag = parseInt(e.tag.replace(/[(),]/g, ''), 16);
+      const kw = keywordOf(tag)!;
+      expect(kw === e.name || 'RETIRED_' + kw === e.name, e.tag).toBe(true);
+      expect(tagOf(e.name), e.name).toBe(tag);
+      n++;
+    }
+    expect(n).toBeGreaterThan(5000);
   });
 });
 
