@@ -297,6 +297,27 @@ describe('character sets', () => {
   });
 });
 
+describe('delimiters inside defined lengths (written by some tools)', () => {
+  it('are skipped, and the defined length still decides the end', () => {
+    // (0008,1140) SQ of defined length holding one defined-length item that ends with an item
+    // delimiter, and the sequence ends with a sequence delimiter, both counted in the lengths
+    const uid = el(0x0008, 0x1155, 'UI', ascii('1.2.3'));
+    const itemDelim = [0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0];
+    const seqDelim = [0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0];
+    const itemBody = [...uid, ...itemDelim];
+    const item = [0xfe, 0xff, 0x00, 0xe0, itemBody.length, 0, 0, 0, ...itemBody];
+    const seqBody = [...item, ...seqDelim];
+    const seq = [0x08, 0x00, 0x40, 0x11, 0x53, 0x51, 0, 0, seqBody.length, 0, 0, 0, ...seqBody];
+    const bytes = new Uint8Array([...el(0x0008, 0x0018, 'UI', ascii('1.2')), ...seq, ...el(0x0010, 0x0010, 'PN', ascii('A^B'))]);
+    const ds = parseDicom(bytes);
+    const items = ds.get('ReferencedImageSequence') as DicomDataset[];
+    expect(items.length).toBe(1);
+    expect(items[0].get('ReferencedSOPInstanceUID')).toBe('1.2.3');
+    expect(ds.element('ReferencedImageSequence')!.end).toBe(ds.element('PatientName')!.headerOffset);
+    expect(ds.get('PatientName')).toBe('A^B');
+  });
+});
+
 describe('API details', () => {
   it('keys in every documented form, typed getters, error fields', () => {
     const ds = parseDicom(writeDicom(everyVr(), { transferSyntaxUID: TS_EXPLICIT }));

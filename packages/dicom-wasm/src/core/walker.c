@@ -204,8 +204,13 @@ static int walk(void) {
       /* a sequence delimiter in the other byte order: writers disagree on whether the delimiter
          of an undefined-length UN in a big-endian file belongs to the (implicit LE) value */
       if (tag == 0xFFFEE0DD || (tag == 0xFEFFDDE0 && c->kind == K_SEQ)) {
-        if (c->end != UNDEF64) return fail(E_STRAY_DELIMITER, hdr);
         pos += 8;
+        /* some writers also terminate defined-length sequences: skip such a delimiter when it
+           lies inside the defined length (the length still decides where the sequence ends) */
+        if (c->end != UNDEF64) {
+          if (pos > c->end) return fail(E_STRAY_DELIMITER, hdr);
+          continue;
+        }
         close_ctx();
         continue;
       }
@@ -229,8 +234,12 @@ static int walk(void) {
 
     /* top level or inside an item: a data element, or the end of an undefined-length item */
     if (group == 0xFFFE) {
-      if (tag == 0xFFFEE00D && c->kind == K_ITEM && c->end == UNDEF64) {
+      if (tag == 0xFFFEE00D && c->kind == K_ITEM) {
         pos += 8;
+        if (c->end != UNDEF64) { /* tolerated inside a defined-length item, as above */
+          if (pos > c->end) return fail(E_STRAY_DELIMITER, hdr);
+          continue;
+        }
         close_ctx();
         continue;
       }
