@@ -641,9 +641,10 @@ export function anonymizeParsed(ds: DicomDataset, options: AnonymizeOptions = {}
   }
   const metaEls: WriteElement[] = [];
   if (version) metaEls.push({ tag: 0x00020001, vr: 'OB', value: version });
-  const cls = metaClass ?? sopClass;
+  // the data set's own values win: Part 10 wants the meta to repeat them, and some files disagree
+  const cls = sopClass ?? metaClass;
   if (cls !== undefined) metaEls.push({ tag: 0x00020002, vr: 'UI', value: cls });
-  const inst = metaInstance ?? sopInstance;
+  const inst = sopInstance ?? metaInstance;
   if (inst !== undefined) {
     const action = keep.has(0x00020003) ? 'K' : ctx.compiled.rules.get(0x00020003)?.action ?? 'K';
     metaEls.push({ tag: 0x00020003, vr: 'UI', value: action === 'U' && inst !== '' ? ctx.uids.map(inst) : inst });
