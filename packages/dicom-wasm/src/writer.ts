@@ -3,6 +3,7 @@
 // elements. It is plain TypeScript: writing is a sequence of small headers plus a few large copies.
 
 import { deflateSync } from 'fflate';
+import { tagOf } from './dictionary.js';
 
 export const TS_IMPLICIT_LE = '1.2.840.10008.1.2';
 export const TS_EXPLICIT_LE = '1.2.840.10008.1.2.1';
@@ -84,6 +85,8 @@ export function resolveTag(tag: number | string): number {
   const hex = tag.replace(/[(),\s]/g, '');
   if (/^[0-9a-fA-F]{8}$/.test(hex)) return parseInt(hex, 16) >>> 0;
   if (Object.hasOwn(KNOWN_TAGS, tag)) return KNOWN_TAGS[tag];
+  const std = tagOf(tag);
+  if (std !== undefined) return std;
   if (keywordResolver) {
     const t = keywordResolver(tag);
     if (t !== undefined) return t;
@@ -92,7 +95,7 @@ export function resolveTag(tag: number | string): number {
 }
 
 let keywordResolver: ((keyword: string) => number | undefined) | undefined;
-/** Lets the full dictionary (which lives beside the parser) resolve keywords the small table lacks. */
+/** An extra keyword resolver, consulted after the standard dictionary (e.g. for site-specific names). */
 export function setKeywordResolver(fn: (keyword: string) => number | undefined): void {
   keywordResolver = fn;
 }

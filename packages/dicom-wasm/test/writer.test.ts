@@ -295,6 +295,7 @@ describe('writeDicom', () => {
     expect(resolveTag('00100010')).toBe(0x00100010);
     expect(resolveTag('(0010,0010)')).toBe(0x00100010);
     expect(resolveTag('PatientName')).toBe(0x00100010);
+    expect(resolveTag('RetrieveAETitle')).toBe(0x00080054); // from the full dictionary
     expect(() => resolveTag('toString')).toThrow(/unknown/);
   });
 
