@@ -286,11 +286,19 @@ function isUiRow(rows: Uint32Array, r: number): boolean {
   return rowVr(rows, r) === 'UI';
 }
 
+/** Bytes as Latin-1 text; in chunks, so a hostile multi-megabyte value cannot overflow the call stack. */
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start <= 4096) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  let s = '';
+  for (let i = start; i < end; i += 4096) s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
+  return s;
+}
+
 /** A short text value straight from the bytes (UIDs and private creators are ASCII by definition). */
 function asciiValue(bytes: Uint8Array, start: number, length: number): string {
   let end = start + length;
   while (end > start && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
-  return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  return latin1(bytes, start, end);
 }
 
 const DICOM_ROOT_BYTES = Array.from(DICOM_UID_ROOT, (c) => c.charCodeAt(0));
@@ -338,7 +346,7 @@ function mappedUidElement(uids: UidMap, tag: number, enc: Enc, bytes: Uint8Array
       if (same) return e.element.length === 0 ? null : e.element;
     }
   }
-  const old = String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  const old = latin1(bytes, start, end);
   const parts = old.split('\\').map((u) => u.trim());
   const mapped = parts.map((u) => (u === '' || (implicitRule && u.startsWith(DICOM_UID_ROOT)) ? u : uids.map(u)));
   const unchanged = mapped.every((u, i) => u === parts[i]);

@@ -370,6 +370,24 @@ describe('anonymize across transfer syntaxes and sequence shapes', () => {
     expect([...h.elements.keys()]).toEqual(['NumberOfImagesInMosaic']);
   });
 
+  it('copes with huge UID and creator values (no stack overflow on long text)', () => {
+    const big = '1.' + '2'.repeat(2_000_000);
+    const input = writeDicom(
+      [
+        ...nested(),
+        { tag: 'FrameOfReferenceUID', vr: 'UI', value: big }, // implicit VR: no 64 KB limit on the length
+        { tag: 0x00330010, vr: 'LO', value: 'y'.repeat(1_000_000) },
+        { tag: 0x00350010, vr: 'UN', value: new Uint8Array(3_000_000).fill(0x41) },
+      ],
+      { transferSyntaxUID: TS_IMPLICIT_LE },
+    );
+    const uidMap = createUidMap({ secret: 'big' });
+    const a = parseDicom(anonymize(input, { uidMap }));
+    expect(str(a, 'FrameOfReferenceUID')).toBe(uidMap.map(big));
+    expect(a.has(0x00350010)).toBe(false);
+    expect(a.has(0x00330010)).toBe(false);
+  });
+
   it('drops a CSA header it cannot read rather than pass it on', () => {
     const input = writeDicom(
       [
