@@ -14,6 +14,9 @@ export interface HostRelayOptions {
   cert?: string | Buffer;
   key?: string | Buffer;
   log?: (line: string) => void;
+  /** Liveness of peers' links, ms (defaults 1000 / 4000). */
+  heartbeatMs?: number;
+  deadAfterMs?: number;
 }
 
 export type HostedRelay = RelayServer;
@@ -27,5 +30,7 @@ export async function hostRelay(opts: HostRelayOptions): Promise<HostedRelay> {
     cert: opts.cert,
     key: opts.key,
     log: opts.log,
+    heartbeatMs: opts.heartbeatMs,
+    deadAfterMs: opts.deadAfterMs,
   });
 }

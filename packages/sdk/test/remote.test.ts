@@ -24,9 +24,15 @@ async function failure(p: Promise<unknown>): Promise<Error> {
   throw new Error('expected a rejection');
 }
 
-async function relayWithLog(opts: { port?: number; tokens?: unknown } = {}): Promise<{ relay: HostedRelay; log: string[] }> {
+async function relayWithLog(opts: { port?: number; tokens?: unknown; deadAfterMs?: number } = {}): Promise<{ relay: HostedRelay; log: string[] }> {
   const log: string[] = [];
-  const relay = await hostRelay({ token: opts.tokens ? undefined : TOKEN, tokens: opts.tokens, port: opts.port, log: (l) => log.push(l) });
+  const relay = await hostRelay({
+    token: opts.tokens ? undefined : TOKEN,
+    tokens: opts.tokens,
+    port: opts.port,
+    log: (l) => log.push(l),
+    ...(opts.deadAfterMs ? { deadAfterMs: opts.deadAfterMs, heartbeatMs: opts.deadAfterMs / 4 } : {}),
+  });
   cleanups.push(() => relay.close());
   return { relay, log };
 }
@@ -132,6 +138,31 @@ describe('remote DataInterface through the relay', () => {
     for (let k = 0; k < 2; k++) got.push(Number((await di.getImageData(id, null, 10)).get('InstanceNumber')));
     expect(got).toEqual([1, 2, 3, 4, 5]);
   }, 60_000);
+
+  it.runIf(runtimeDistBuilt())('a frozen runtime (SIGSTOP) is dropped by the relay; a replacement may take its name; the frozen one, resumed, is refused', async () => {
+    const d = dir();
+    fs.writeFileSync(path.join(d, 'f.txt'), 'frozen?');
+    const { relay, log } = await relayWithLog({ deadAfterMs: 1500 });
+    const child = spawn(process.execPath, [cliPath(), 'serve', '--connect', relay.url, '--name', 'scanner1', '--token', TOKEN, '--allowed-dirs', d, '--allowed-file-types', '.txt', '--quiet'], { stdio: 'ignore' });
+    cleanups.push(() => {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+    });
+    const di = client(relay.url);
+    await di.waitForRuntime(20);
+    child.kill('SIGSTOP');
+    for (let i = 0; i < 150 && !log.some((l) => /runtime 'scanner1' disconnected \(no heartbeat/.test(l)); i++) await sleep(50);
+    expect(log.join('\n')).toMatch(/runtime 'scanner1' disconnected \(no heartbeat/);
+    expect((await failure(di.ping())).name).toBe('DisconnectedError');
+    const replacement = await runtime(relay.url, d);
+    await replacement.service.whenConnected();
+    await di.waitForRuntime(10);
+    expect(new TextDecoder().decode(await di.getFile(path.join(d, 'f.txt')))).toBe('frozen?');
+    child.kill('SIGCONT');
+    for (let i = 0; i < 100 && !log.some((l) => /refused runtime 'scanner1'.*already connected/.test(l)); i++) await sleep(50);
+    expect(log.join('\n')).toMatch(/refused runtime 'scanner1'.*already connected/);
+    expect(typeof (await di.ping())).toBe('number');
+  }, 40_000);
 
   it('relay restarted: runtime and client reconnect by themselves, the stream keeps its place', async () => {
     const d = dir();

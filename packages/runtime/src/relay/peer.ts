@@ -2,10 +2,32 @@
 // session to the runtime it names, re-opened when that runtime comes back) and the runtime side
 // (one SessionLink per connected client). No Node-only imports (the browser SDK uses the client).
 import { AuthError, DisconnectedError, ProtocolError, TimeoutError, type CloseInfo, type Link } from '@rtfmri/transport';
-import { computeMac, control, F, frameHeader, frameSid, parseControl, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './protocol.js';
+import { computeMac, control, DEAD_AFTER_MS, F, frameHeader, frameSid, parseControl, PONG_FRAME, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './protocol.js';
 import { SessionLink } from './session-link.js';
 
 const dec = new TextDecoder();
+
+/**
+ * Answers the relay's pings and drops the link when the relay has been silent too long (a
+ * half-open connection would otherwise look alive for hours). Returns the frame filter to run
+ * first on every frame (true: consumed).
+ */
+function keepAlive(link: Link, deadAfterMs = DEAD_AFTER_MS): (frame: Uint8Array) => boolean {
+  let heard = Date.now();
+  const t = setInterval(() => {
+    if (Date.now() - heard > deadAfterMs) link.close(`relay silent for ${Date.now() - heard} ms`);
+  }, Math.min(1000, deadAfterMs / 2));
+  (t as { unref?: () => void }).unref?.();
+  link.onClose(() => clearInterval(t));
+  return (frame) => {
+    heard = Date.now();
+    if (frame[0] === F.Ping) {
+      if (link.state === 'open') link.send(PONG_FRAME);
+      return true;
+    }
+    return frame[0] === F.Pong;
+  };
+}
 
 interface Handshaken {
   welcome: Welcome;
@@ -102,7 +124,10 @@ export class RelayClient {
     const c = new RelayClient(link, opts.target);
     c.downReason = `runtime '${opts.target}' is not connected to the relay`;
     if (w.up && typeof w.sid === 'number') c.up(w.sid, String(w.instance ?? ''));
-    h.takeOver((f) => c.onFrame(f));
+    const alive = keepAlive(link);
+    h.takeOver((f) => {
+      if (!alive(f)) c.onFrame(f);
+    });
     link.onClose((info) => c.down(`lost the link to the relay (${info.reason})`));
     return c;
   }
@@ -213,7 +238,10 @@ export class RelayRuntimeConnection {
     const h = await handshake(link, 'runtime', opts.name, opts.token, undefined, instance, opts.handshakeTimeoutMs ?? 10_000);
     const r = new RelayRuntimeConnection(link, instance);
     if (opts.onSession) r.handlers.push(opts.onSession);
-    h.takeOver((f) => r.onFrame(f));
+    const alive = keepAlive(link);
+    h.takeOver((f) => {
+      if (!alive(f)) r.onFrame(f);
+    });
     link.onClose((info) => {
       for (const s of r.sessions.values()) s.remoteClosed(`lost the link to the relay (${info.reason})`);
       r.sessions.clear();

@@ -15,6 +15,10 @@
 // Then relay -> client  UP { sid, instance } / DOWN { sid, reason } as the named runtime comes and goes,
 //      relay -> runtime OPEN { sid, client } / CLOSE { sid, reason } as clients come and go,
 //      client -> relay  CLOSE { sid } ends a session without dropping the link.
+// Liveness: the relay sends PING [0x30] every second to each admitted peer, which answers PONG
+// [0x31]; either side drops a link it has heard nothing on for 4 s (a frozen process, a half-open
+// TCP connection), so a runtime that comes back on a new connection is not refused as a hijacker
+// of its own name for longer than that.
 import { hmacSha256 } from '@rtfmri/transport';
 
 function randomBytes(n: number): Uint8Array {
@@ -46,7 +50,16 @@ export const enum F {
   Data = 0x10,
   /** WebRTC signaling (offer/answer/candidates) for a session: forwarded like DATA, JSON body. */
   Signal = 0x20,
+  /** Liveness of the physical link (1 byte each): the relay pings every peer, peers answer. */
+  Ping = 0x30,
+  Pong = 0x31,
 }
+
+export const PING_FRAME = new Uint8Array([F.Ping]);
+export const PONG_FRAME = new Uint8Array([F.Pong]);
+/** The relay pings every peer this often; a side that hears nothing for DEAD_AFTER_MS drops the link. */
+export const HEARTBEAT_MS = 1000;
+export const DEAD_AFTER_MS = 4000;
 
 export type Role = 'runtime' | 'client';
 

@@ -5,8 +5,11 @@ import type { Link } from '@rtfmri/transport';
 import {
   challenge,
   control,
+  DEAD_AFTER_MS,
   F,
   frameSid,
+  HEARTBEAT_MS,
+  PING_FRAME,
   newNonce,
   parseControl,
   parseHello,
@@ -65,6 +68,9 @@ export interface RelayOptions {
   /** One line per event (connections, refusals). Default: none. */
   log?: (line: string) => void;
   handshakeTimeoutMs?: number;
+  /** Ping period and silence limit for admitted peers, ms (defaults 1000 / 4000). */
+  heartbeatMs?: number;
+  deadAfterMs?: number;
 }
 
 interface RuntimeConn {
@@ -96,8 +102,28 @@ export class Relay {
   private nextSid = 1;
   private refusedCount = 0;
   private closing = false;
+  /** Admitted links and when each was last heard from. */
+  private readonly heard = new Map<Link, number>();
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly opts: RelayOptions) {}
+
+  private watch(link: Link): void {
+    this.heard.set(link, Date.now());
+    link.onClose(() => this.heard.delete(link));
+    if (this.heartbeat) return;
+    const dead = this.opts.deadAfterMs ?? DEAD_AFTER_MS;
+    this.heartbeat = setInterval(() => {
+      const now = Date.now();
+      for (const [l, t] of this.heard) {
+        if (now - t > dead) {
+          this.heard.delete(l);
+          l.close(`no heartbeat for ${now - t} ms`);
+        } else safeSend(l, PING_FRAME);
+      }
+    }, this.opts.heartbeatMs ?? HEARTBEAT_MS);
+    (this.heartbeat as { unref?: () => void }).unref?.();
+  }
 
   private log(line: string): void {
     this.opts.log?.(line);
@@ -169,7 +195,11 @@ export class Relay {
     this.runtimes.set(rt.name, rt);
     this.log(`runtime '${rt.name}' connected from ${peer} (instance ${rt.instance || '-'})`);
     link.send(control(F.Welcome, { instance: rt.instance }));
-    link.onMessage((frame) => this.fromRuntime(rt, frame));
+    this.watch(link);
+    link.onMessage((frame) => {
+      this.heard.set(link, Date.now());
+      this.fromRuntime(rt, frame);
+    });
     link.onClose((info) => this.runtimeGone(rt, info.reason));
     for (const c of this.clients) if (c.target === rt.name && c.sid === undefined) this.openSession(rt, c, true);
   }
@@ -181,7 +211,11 @@ export class Relay {
     this.log(`client '${c.id}' connected from ${peer} for runtime '${c.target}'${rt ? '' : ' (not connected yet)'}`);
     if (rt) this.openSession(rt, c, false);
     else link.send(control(F.Welcome, { up: false }));
-    link.onMessage((frame) => this.fromClient(c, frame));
+    this.watch(link);
+    link.onMessage((frame) => {
+      this.heard.set(link, Date.now());
+      this.fromClient(c, frame);
+    });
     link.onClose(() => this.clientGone(c));
   }
 
@@ -196,6 +230,7 @@ export class Relay {
 
   private fromRuntime(rt: RuntimeConn, frame: Uint8Array): void {
     const type = frame[0];
+    if (type === F.Pong) return;
     if (type === F.Data || type === F.Signal) {
       const c = rt.sessions.get(frameSid(frame));
       // A frame for a session that just ended is a normal race: drop it.
@@ -217,6 +252,7 @@ export class Relay {
 
   private fromClient(c: ClientConn, frame: Uint8Array): void {
     const type = frame[0];
+    if (type === F.Pong) return;
     if (type === F.Data || type === F.Signal) {
       // A client reaches only the session the relay gave it (stale ids after a restart are dropped).
       if (c.sid === undefined || frameSid(frame) !== c.sid) return;
@@ -261,6 +297,8 @@ export class Relay {
 
   close(): void {
     this.closing = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
     for (const l of this.links) l.close('relay shutting down');
     this.links.clear();
   }

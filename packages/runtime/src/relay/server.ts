@@ -17,6 +17,9 @@ export interface RelayServerOptions {
   key?: string | Buffer;
   log?: (line: string) => void;
   maxPayload?: number;
+  /** Liveness of peers' links, ms (defaults 1000 / 4000). */
+  heartbeatMs?: number;
+  deadAfterMs?: number;
 }
 
 export interface RelayServer {
@@ -30,7 +33,7 @@ export interface RelayServer {
 }
 
 export async function startRelayServer(opts: RelayServerOptions): Promise<RelayServer> {
-  const relay = new Relay({ tokens: opts.tokens, log: opts.log });
+  const relay = new Relay({ tokens: opts.tokens, log: opts.log, heartbeatMs: opts.heartbeatMs, deadAfterMs: opts.deadAfterMs });
   const server = opts.cert && opts.key ? createHttpsServer({ cert: opts.cert, key: opts.key }) : undefined;
   let ws: WsServer;
   try {
