@@ -278,6 +278,7 @@ function blankElement(enc: Enc, tag: number, vr: string): Uint8Array {
   return b;
 }
 
+const WRITABLE_VRS = new Set('AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' '));
 const VR_UI = 0x55 | (0x49 << 8);
 /** The row's VR is UI (explicit: from the stream; implicit: from the dictionary). */
 function isUiRow(rows: Uint32Array, r: number): boolean {
@@ -435,12 +436,18 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
         case 'X':
           out = null;
           break;
-        case 'Z':
-          if (len !== 0) out = blankElement(enc, tag, rowVr(rows, r));
+        case 'Z': {
+          if (len === 0) break;
+          const vr = rowVr(rows, r);
+          // a VR no standard defines cannot be re-encoded reliably: the attribute goes instead
+          out = WRITABLE_VRS.has(vr) ? blankElement(enc, tag, vr) : null;
           break;
-        case 'D':
-          out = writeElementBytes({ tag, vr: rowVr(rows, r), value: rule?.value ?? '' }, enc);
+        }
+        case 'D': {
+          const vr = rowVr(rows, r);
+          out = WRITABLE_VRS.has(vr) ? writeElementBytes({ tag, vr, value: rule?.value ?? '' }, enc) : null;
           break;
+        }
         case 'U': {
           if (len === 0 || len === UNDEF) break;
           const element = mappedUidElement(ctx.uids, tag, enc, bytes, valOff, len, rule === undefined);

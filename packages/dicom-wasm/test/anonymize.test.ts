@@ -388,6 +388,22 @@ describe('anonymize across transfer syntaxes and sequence shapes', () => {
     expect(a.has(0x00330010)).toBe(false);
   });
 
+  it('removes an attribute to blank whose VR no standard defines (it cannot be re-encoded)', () => {
+    const input = writeDicom(nested(), { transferSyntaxUID: TS_EXPLICIT_LE });
+    const at = parseDicom(input).element('PatientName')!.headerOffset;
+    input[at + 4] = 0x51; // 'PN' -> 'QN'
+    let o: DicomDataset;
+    try {
+      o = parseDicom(input);
+    } catch {
+      return; // a parser that refuses unknown VRs leaves nothing to anonymize
+    }
+    expect(o.element('PatientName')!.vr).toBe('QN');
+    const a = parseDicom(anonymize(input));
+    expect(a.has('PatientName')).toBe(false);
+    expect(str(a, 'AcquisitionTime')).toBe('124750.327500');
+  });
+
   it('drops a CSA header it cannot read rather than pass it on', () => {
     const input = writeDicom(
       [
