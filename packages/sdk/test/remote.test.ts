@@ -1,6 +1,6 @@
 // Remote-only behaviour over the real relay on loopback: missing runtime, end-to-end deadline,
 // runtime killed mid-stream and restarted, relay restarted, auth, hijack, bad input.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -274,6 +274,40 @@ describe('remote DataInterface through the relay', () => {
     expect(new TextDecoder().decode(await other.getFile(path.join(d, 'ok.txt')))).toBe('ok');
     expect(rt.service.connected).toBe(true);
   }, 30_000);
+
+  it('a runtime started with --listen serves clients directly (LAN, no separate relay)', async () => {
+    const d = dir();
+    fs.writeFileSync(path.join(d, 'lan.txt'), 'lan');
+    const rt = await startRuntimeServer({ listen: 0, listenHost: '127.0.0.1', name: 'scanner1', token: TOKEN, allowedDirs: [d], allowedFileTypes: ['.txt'] });
+    cleanups.push(() => rt.close());
+    const di = client(rt.relayServer!.url);
+    await di.waitForRuntime(10);
+    expect(new TextDecoder().decode(await di.getFile(path.join(d, 'lan.txt')))).toBe('lan');
+    expect(await failure(client(rt.relayServer!.url, { token: 'nope' }).ping())).toBeInstanceOf(AuthError);
+  });
+
+  const openssl = spawnSync('openssl', ['version']).status === 0;
+  it.runIf(openssl)('wss://: relay with a certificate, runtime and client trusting its CA', async () => {
+    const d = dir();
+    fs.writeFileSync(path.join(d, 'tls.txt'), 'over tls');
+    const certDir = dir();
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
+    expect(r.status).toBe(0);
+    const cert = fs.readFileSync(path.join(certDir, 'cert.pem'));
+    const key = fs.readFileSync(path.join(certDir, 'key.pem'));
+    const relay = await hostRelay({ token: TOKEN, cert, key });
+    cleanups.push(() => relay.close());
+    expect(relay.url).toMatch(/^wss:\/\//);
+    const rt = await startRuntimeServer({ connect: relay.url, name: 'scanner1', token: TOKEN, allowedDirs: [d], allowedFileTypes: ['.txt'], ws: { ca: cert } });
+    cleanups.push(() => rt.close());
+    await rt.service.whenConnected();
+    const di = client(relay.url, { ws: { ca: cert } });
+    await di.waitForRuntime(10);
+    expect(new TextDecoder().decode(await di.getFile(path.join(d, 'tls.txt')))).toBe('over tls');
+    // without the CA the certificate is not trusted: a clear DisconnectedError, no hang
+    const untrusting = client(relay.url);
+    expect((await failure(untrusting.ping())).message).toMatch(/cannot reach the relay/);
+  });
 
   it('the SDK can host the relay in-process (one hop: runtime dials the experiment process)', async () => {
     const d = dir();
