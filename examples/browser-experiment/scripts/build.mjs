@@ -1,7 +1,8 @@
 // Bundles the page and the SDK's worker with esbuild (offline, ~0.2 s): dist/{index.html,
 // style.css, app.js, worker.js}. Workspace packages are bundled from their TypeScript sources.
 import { build } from 'esbuild';
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -9,7 +10,26 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const pkgs = join(root, '..', '..', 'packages');
 const out = join(root, 'dist');
-mkdirSync(out, { recursive: true });
+rmSync(out, { recursive: true, force: true });
+mkdirSync(join(out, 'codecs'), { recursive: true });
+
+// @cornerstonejs/dicom-image-loader's decoder modules (not in its exports map) and the codecs' .wasm.
+const require = createRequire(join(root, 'package.json'));
+const loaderDir = dirname(require.resolve('@cornerstonejs/dicom-image-loader'));
+const decodersDir = join(loaderDir, 'shared', 'decoders');
+const codecs = {
+  'charlswasm_decode.wasm': '@cornerstonejs/codec-charls/decodewasm',
+  'openjpegwasm_decode.wasm': '@cornerstonejs/codec-openjpeg/decodewasm',
+  'libjpegturbowasm_decode.wasm': '@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasm',
+  'openjphjs.wasm': '@cornerstonejs/codec-openjph/wasm',
+};
+for (const [name, spec] of Object.entries(codecs)) cpSync(require.resolve(spec), join(out, 'codecs', name));
+const cornerstoneDecoders = {
+  name: 'cornerstone-decoders',
+  setup(b) {
+    b.onResolve({ filter: /^cornerstone-decoders\// }, (a) => ({ path: join(decodersDir, a.path.slice('cornerstone-decoders/'.length)) }));
+  },
+};
 
 // The browser SDK needs only the relay client from @rtfmri/runtime (no Node-only modules).
 const browserRuntime = {
@@ -21,7 +41,12 @@ const browserRuntime = {
 
 const t0 = performance.now();
 await build({
-  entryPoints: { app: join(root, 'src', 'app.ts'), worker: join(pkgs, 'sdk', 'src', 'browser', 'worker.ts') },
+  entryPoints: { app: join(root, 'src', 'app.ts'), worker: join(root, 'src', 'worker.ts') },
+  // The codecs load on the first compressed volume only (a separate chunk).
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  // Emscripten glue mentions Node modules on paths a browser never takes.
+  external: ['fs', 'path', 'crypto', 'module', 'url', 'worker_threads', 'perf_hooks', 'ws'],
   outdir: out,
   bundle: true,
   format: 'esm',
@@ -30,7 +55,7 @@ await build({
   conditions: ['source'],
   sourcemap: true,
   minify: process.env.RTFMRI_MINIFY === '1',
-  plugins: [browserRuntime],
+  plugins: [browserRuntime, cornerstoneDecoders],
   logLevel: 'warning',
 });
 cpSync(join(root, 'src', 'index.html'), join(out, 'index.html'));

@@ -3,6 +3,7 @@
 // Settings come from the URL: ?relay=ws://host:port&token=...&name=scanner1&dir=/data/scan
 //   &pattern=vol_{TR:03d}.dcm&transport=auto|webrtc|websocket&n=20&view=mosaic|slice
 import { DataInterface, DisconnectedError, TimeoutError, type FrameResult, type LinkStatus } from '@rtfmri/sdk/browser';
+import { syntheticRoi } from '@rtfmri/dicom-wasm';
 
 const q = new URLSearchParams(location.search);
 const cfg = {
@@ -15,6 +16,8 @@ const cfg = {
   n: Number(q.get('n') ?? 0) || Infinity,
   minSize: Number(q.get('minSize') ?? 0),
   timeout: Number(q.get('timeout') ?? 5),
+  // 'synthetic': the ROI of the generated demo run (its block-design signal); default: a box at the centre.
+  roi: q.get('roi') === 'synthetic' ? syntheticRoi() : undefined,
 };
 
 const $ = <T extends Element>(id: string) => document.getElementById(id) as unknown as T;
@@ -36,6 +39,8 @@ interface Drawn {
 const log = {
   frames: [] as Drawn[],
   statuses: [] as Array<LinkStatus & { at: number }>,
+  /** Transfer syntaxes that needed the codecs, with counts. */
+  decoded: {} as Record<string, number>,
   state: 'connecting' as 'connecting' | 'live' | 'disconnected' | 'done' | 'error',
   error: undefined as string | undefined,
 };
@@ -90,7 +95,16 @@ function drawPlot(): void {
 
 async function main(): Promise<void> {
   if (!cfg.dir) throw new Error('missing ?dir= (the scanner folder on the runtime)');
-  const di = new DataInterface({ dataRemote: true, url: cfg.relay, token: cfg.token, name: cfg.name, transport: cfg.transport, onStatus });
+  const di = new DataInterface({
+    dataRemote: true,
+    url: cfg.relay,
+    token: cfg.token,
+    name: cfg.name,
+    transport: cfg.transport,
+    onStatus,
+    // This page's worker (the SDK's, plus cornerstone's codecs), beside app.js.
+    worker: new URL('./worker.js', import.meta.url),
+  });
   (window as unknown as { rtfmriDi: DataInterface }).rtfmriDi = di;
   window.addEventListener('pagehide', () => void di.close());
   let stream: number | undefined;
@@ -101,8 +115,9 @@ async function main(): Promise<void> {
         await di.waitForRuntime(30);
         stream = await di.initScannerStream(cfg.dir, cfg.pattern, cfg.minSize);
       }
-      const f = await di.getVolumeFrame(stream, undefined, cfg.timeout, { mode: view.value as 'mosaic' | 'slice' });
+      const f = await di.getVolumeFrame(stream, undefined, cfg.timeout, { mode: view.value as 'mosaic' | 'slice', roi: cfg.roi });
       draw(f);
+      if (f.decoded) log.decoded[f.transferSyntaxUID] = (log.decoded[f.transferSyntaxUID] ?? 0) + 1;
       const drawnAt = now();
       log.frames.push({ index: f.index, instanceNumber: f.instanceNumber, roi: f.roi, link: f.link, receivedAt: f.receivedAt, drawnAt });
       if (log.state !== 'live') setState('live', `Live · ${linkLabel(f.link)}`);

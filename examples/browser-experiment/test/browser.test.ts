@@ -33,6 +33,7 @@ interface Result {
   screenshot: string;
   errors: string[];
   disconnected?: { text: string; banner: boolean; noticedMs: number; screenshot: string };
+  decoded?: Record<string, number>;
 }
 
 const results = new Map<string, Result>();
@@ -70,7 +71,7 @@ function expectWholeRun(r: Result, link: string) {
 
 describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
   beforeAll(async () => {
-    for (const r of await runHarness({ scenarios: ['webrtc', 'fallback', 'kill'], n: N, tr: 0.25 })) results.set(r.scenario, r);
+    for (const r of await runHarness({ scenarios: ['webrtc', 'fallback', 'kill', 'compressed'], n: N, tr: 0.25 })) results.set(r.scenario, r);
   }, 120_000);
 
   it('streams N volumes over a direct WebRTC data channel, draws them and plots N points', () => {
@@ -97,5 +98,13 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     expectWholeRun(r, 'webrtc');
     expect(r.statuses.some((s) => !s.connected)).toBe(true);
     expect(r.statuses.at(-1)).toMatchObject({ connected: true });
+  });
+
+  it("decodes JPEG-LS compressed volumes with cornerstone's codec in the worker, to the same pixels", () => {
+    const r = results.get('compressed')!;
+    expectWholeRun(r, 'webrtc');
+    expect(r.decoded).toEqual({ '1.2.840.10008.1.2.4.80': N });
+    // Lossless: the ROI time course equals the one of the uncompressed run.
+    expect(r.frames.map((f) => f.roi)).toEqual(results.get('webrtc')!.frames.map((f) => f.roi));
   });
 });

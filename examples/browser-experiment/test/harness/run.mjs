@@ -10,7 +10,8 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startRelayServer, sharedToken, replayFiles, fillPattern, nowMs } from '@rtfmri/runtime';
-import { syntheticEpiSeries } from '@rtfmri/dicom-wasm';
+import { syntheticEpiSeries, syntheticEpiElements, encapsulated, writeDicom } from '@rtfmri/dicom-wasm';
+import { createRequire } from 'node:module';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', '..', 'dist');
@@ -77,7 +78,7 @@ async function openPage(browser, scanDir, transport, n, noWebRtc = false) {
   lastPage = { page, errors };
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  const q = new URLSearchParams({ relay: relay.url, token: TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport, n: String(n), timeout: '2' });
+  const q = new URLSearchParams({ relay: relay.url, token: TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport, n: String(n), timeout: '2', roi: 'synthetic' });
   await page.goto(`http://127.0.0.1:${http.address().port}/index.html?${q}`);
   await page.waitForFunction(() => window.rtfmri && (window.rtfmri.state === 'live' || window.rtfmri.state === 'error'), null, { timeout: 20_000 });
   return { page, errors };
@@ -95,8 +96,31 @@ async function clockOffset(page) {
   return best.off;
 }
 
-function replay(scanDir, n, tr, startIndex = 0) {
-  const series = syntheticEpiSeries({ volumes: n });
+const JPEG_LS_LOSSLESS = '1.2.840.10008.1.2.4.80';
+
+/** The synthetic run with its mosaics JPEG-LS compressed (CharLS from @cornerstonejs/codec-charls, in Node). */
+async function jpegLsSeries(n) {
+  const require = createRequire(join(here, '..', '..', 'package.json'));
+  const charls = await require('@cornerstonejs/codec-charls/wasmjs')({ locateFile: () => require.resolve('@cornerstonejs/codec-charls/wasm') });
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const els = syntheticEpiElements(i);
+    const px = els.find((e) => e.tag === 'PixelData');
+    const rows = els.find((e) => e.tag === 'Rows' || e.tag === 0x00280010).value;
+    const cols = els.find((e) => e.tag === 'Columns' || e.tag === 0x00280011).value;
+    const enc = new charls.JpegLSEncoder();
+    const buf = enc.getDecodedBuffer({ width: cols, height: rows, bitsPerSample: 16, componentCount: 1, isSigned: false });
+    buf.set(new Uint8Array(px.value.buffer, px.value.byteOffset, px.value.byteLength));
+    enc.encode();
+    const bytes = enc.getEncodedBuffer().slice();
+    enc.delete();
+    Object.assign(px, { vr: 'OB', value: encapsulated([bytes.length % 2 ? Uint8Array.of(...bytes, 0) : bytes]) });
+    out.push(writeDicom(els, { transferSyntaxUID: JPEG_LS_LOSSLESS }));
+  }
+  return out;
+}
+
+function replay(scanDir, n, tr, startIndex = 0, series = syntheticEpiSeries({ volumes: n })) {
   const sources = series.map((data, index) => ({ index, name: fillPattern(PATTERN, index), data })).slice(startIndex);
   const closed = new Map();
   const done = replayFiles(sources, scanDir, { tr, onFile: (ev) => closed.set(ev.index, ev.lastWriteAt ?? ev.closedAt) });
@@ -111,7 +135,7 @@ async function pageSummary(page, name) {
     for (let i = 0; i < px.length; i += 4) if (px[i] > 16) lit++;
     const r = window.rtfmri;
     return {
-      state: r.state, error: r.error, frames: r.frames, statuses: r.statuses.map((s) => ({ connected: s.connected, link: s.link, reason: s.reason })),
+      state: r.state, error: r.error, frames: r.frames, decoded: r.decoded, statuses: r.statuses.map((s) => ({ connected: s.connected, link: s.link, reason: s.reason })),
       plotPoints: document.querySelectorAll('#plot circle').length, canvas: { width: c.width, height: c.height, lit },
       statusText: document.getElementById('status').textContent, linkText: document.getElementById('link').textContent,
     };
@@ -191,6 +215,18 @@ async function scenario(name) {
     }
     await browser.close();
     return result;
+  }
+  if (name === 'compressed') {
+    // JPEG-LS lossless volumes: the worker decodes them with cornerstone's CharLS codec (WebAssembly).
+    const series = await jpegLsSeries(n);
+    const browser = await launch();
+    const { page, errors } = await openPage(browser, scanDir, 'auto', n);
+    const { done } = replay(scanDir, n, cfg.tr, 0, series);
+    await done;
+    await page.waitForFunction((k) => window.rtfmri.frames.length >= k || window.rtfmri.state === 'error', n, { timeout: 30_000 });
+    const s = await pageSummary(page, name);
+    await browser.close();
+    return { scenario: name, ...s, errors, bytes: series.map((b) => b.length) };
   }
   throw new Error(`unknown scenario ${name}`);
 }

@@ -1,6 +1,6 @@
 // DICOM work done next to the link (in the worker): mosaic -> volume, the ROI mean, and an 8-bit
 // RGBA picture ready for putImageData, so the page only blits.
-import { mosaicToVolume, type DicomDataset, type RoiBox } from '@rtfmri/dicom-wasm';
+import { mosaicInfo, mosaicToVolume, type DicomDataset, type RoiBox } from '@rtfmri/dicom-wasm';
 
 export interface FrameView {
   /** 'mosaic' draws the whole image as stored; 'slice' one slice of the volume. Default 'mosaic'. */
@@ -61,8 +61,29 @@ export async function toVolume(ds: DicomDataset, decode?: PixelDecoder): Promise
     } catch {
       // not a mosaic: one slice
     }
+  } else {
+    const slices = mosaicInfo(ds)?.slices;
+    const grid = slices ? Math.ceil(Math.sqrt(slices)) : 0;
+    if (slices && slices > 1 && rows % grid === 0 && cols % grid === 0) return { vol: cutMosaic(image, slices, grid), decoded };
   }
   return { vol: { slices: 1, rows, cols, data, image }, decoded };
+}
+
+/** A decoded Siemens mosaic -> slices (the layout mosaicToVolume gives for uncompressed files). */
+function cutMosaic(image: Volume['image'], slices: number, grid: number): Volume {
+  const rows = image.rows / grid;
+  const cols = image.cols / grid;
+  const Ctor = image.data.constructor as new (n: number) => Pixels;
+  const data = new Ctor(slices * rows * cols);
+  for (let s = 0; s < slices; s++) {
+    const tr = Math.floor(s / grid) * rows;
+    const tc = (s % grid) * cols;
+    for (let r = 0; r < rows; r++) {
+      const from = (tr + r) * image.cols + tc;
+      data.set(image.data.subarray(from, from + cols), (s * rows + r) * cols);
+    }
+  }
+  return { slices, rows, cols, data, image };
 }
 
 function defaultRoi(v: Volume) {

@@ -9,7 +9,7 @@ import * as E from '@rtfmri/transport';
 import { WebRtcOfferer } from '@rtfmri/transport/browser';
 import type { LinkStatus, TransportChoice } from './remote-browser.js';
 import { WorkerApi, type BrowserApiMethod, type FrameResult, type WorkerInitOptions } from './worker-api.js';
-import type { WorkerExpose } from './worker.js';
+import type { WorkerExpose } from './worker-expose.js';
 import type { FrameView } from './frame.js';
 
 export type { LinkStatus, TransportChoice } from './remote-browser.js';
@@ -17,6 +17,8 @@ export type { FrameResult } from './worker-api.js';
 export type { FrameView, VolumeFrame } from './frame.js';
 export { createBrowserRemote, type BrowserRemoteOptions } from './remote-browser.js';
 export { openDataChannel, type Negotiator } from './webrtc-upgrade.js';
+export { exposeWorker } from './worker-expose.js';
+export type { PixelDecoder } from './frame.js';
 export { WebRtcOfferer, DataChannelLink } from '@rtfmri/transport/browser';
 export { DicomDataset, parseDicom, ready as dicomReady } from '@rtfmri/dicom-wasm';
 export { ValidationError, NotFoundError, TimeoutError, StateError, DisconnectedError, ProtocolError, AuthError, RtfmriError } from '@rtfmri/transport';
