@@ -3,6 +3,8 @@
 import { DisconnectedError, type CloseInfo, type Link, type LinkState } from '@rtfmri/transport';
 import { F, frameHeader } from './protocol.js';
 
+const SMALL = 64 * 1024;
+
 export class SessionLink implements Link {
   readonly kind: string;
   state: LinkState = 'open';
@@ -35,7 +37,18 @@ export class SessionLink implements Link {
   send(data: Uint8Array | readonly Uint8Array[]): void {
     if (this.state !== 'open') throw new DisconnectedError(`not connected (relay session ${this.sid} is closed)`);
     const parts = data instanceof Uint8Array ? [this.header, data] : [this.header, ...data];
-    this.physical.send(parts);
+    let n = 0;
+    for (const p of parts) n += p.byteLength;
+    if (n > SMALL) return this.physical.send(parts);
+    // Small frames (calls, results, heartbeats) go out as one contiguous message: one socket
+    // write instead of one per part; big payloads keep the gather write (no copy).
+    const one = new Uint8Array(n);
+    let o = 0;
+    for (const p of parts) {
+      one.set(p, o);
+      o += p.byteLength;
+    }
+    this.physical.send(one);
   }
 
   drain(lowWaterMark?: number): Promise<void> {
