@@ -174,28 +174,33 @@ async function main(): Promise<void> {
     }
     report('remote ping (relay+runtime, ws)', pg, { p50: 0.2 }, 'rt-cloud ~0.64 ms');
 
-    // ---- 16 concurrent streams at TR 0.5 s
-    const ids: number[] = [];
-    for (let k = 0; k < STREAMS; k++) {
-      const dk = path.join(dir, `s${k}`);
-      fs.mkdirSync(dk);
-      ids.push((await call('initScannerStream', [dk, 'vol_{TR:05d}.dcm', 0, true, 0])) as number);
+    // ---- 16 concurrent streams at TR 0.5 s: scanners out of step (staggered), then in step
+    for (const mode of ['staggered', 'in step'] as const) {
+      const ids: number[] = [];
+      for (let k = 0; k < STREAMS; k++) {
+        const dk = path.join(dir, `${mode === 'staggered' ? 's' : 't'}${k}`);
+        fs.mkdirSync(dk);
+        ids.push((await call('initScannerStream', [dk, 'vol_{TR:05d}.dcm', 0, true, 0])) as number);
+      }
+      const lat: number[] = [];
+      const t0 = now() + 200;
+      const trs = mode === 'staggered' ? STREAM_TRS : STREAM_TRS / 2;
+      await Promise.all(
+        ids.map(async (sid, k) => {
+          const dk = path.join(dir, `${mode === 'staggered' ? 's' : 't'}${k}`);
+          for (let i = 0; i < trs; i++) {
+            const got = call('getImageData', [sid, i, 10], 20_000).then((b) => (dicom.parseDicom(b as Uint8Array), now()));
+            const due = t0 + i * TR * 1000 + (mode === 'staggered' ? (k * TR * 1000) / STREAMS : 0);
+            await sleep(Math.max(0, due - now()));
+            const stamp = writer.write(path.join(dk, `vol_${String(i).padStart(5, '0')}.dcm`));
+            const [t, s] = await Promise.all([got, stamp]);
+            if (i > 0) lat.push(t - s);
+          }
+        }),
+      );
+      if (mode === 'staggered') report(`remote ${STREAMS} concurrent streams at TR ${TR} s: file whole -> parsed anonymized dataset`, lat, { p99: 15 }, 'scanners staggered across the TR');
+      else report(`remote ${STREAMS} streams at TR ${TR} s, all 16 files written at the same instant`, lat, undefined, 'worst case: 16 x 457 KB in one burst through one relay');
     }
-    const lat: number[] = [];
-    const t0 = now() + 200;
-    await Promise.all(
-      ids.map(async (sid, k) => {
-        for (let i = 0; i < STREAM_TRS; i++) {
-          const got = call('getImageData', [sid, i, 10], 20_000).then((b) => (dicom.parseDicom(b as Uint8Array), now()));
-          const due = t0 + i * TR * 1000 + (k * TR * 1000) / STREAMS;
-          await sleep(Math.max(0, due - now()));
-          const stamp = writer.write(path.join(dir, `s${k}`, `vol_${String(i).padStart(5, '0')}.dcm`));
-          const [t, s] = await Promise.all([got, stamp]);
-          if (i > 0) lat.push(t - s);
-        }
-      }),
-    );
-    report(`remote ${STREAMS} concurrent streams at TR ${TR} s: file whole -> parsed anonymized dataset`, lat, { p99: 15 }, 'scanners staggered across the TR');
   } finally {
     await writer.stop();
     peer.close('done');
