@@ -118,7 +118,9 @@ export function autoWindow(data: Pixels): [number, number] {
   for (let i = 0; i < data.length; i += step) sample.push(data[i]);
   sample.sort((a, b) => a - b);
   const lo = sample[Math.floor(sample.length * 0.01)] ?? 0;
-  const hi = sample[Math.min(sample.length - 1, Math.floor(sample.length * 0.995))] ?? 1;
+  const top = sample[Math.min(sample.length - 1, Math.floor(sample.length * 0.995))] ?? 1;
+  // Headroom above the bright end keeps tissue grey, so signal changes stay visible.
+  const hi = top + (top - lo) * 0.25;
   return [lo, hi > lo ? hi : lo + 1];
 }
 
