@@ -34,6 +34,8 @@ interface Result {
   errors: string[];
   disconnected?: { text: string; banner: boolean; noticedMs: number; screenshot: string };
   decoded?: Record<string, number>;
+  channelsWhileOpen?: number;
+  channelsAfterClose?: number;
 }
 
 const results = new Map<string, Result>();
@@ -80,12 +82,16 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     expect(r.frames.every((f) => f.link === 'webrtc')).toBe(true);
     expect(r.statuses[0]).toMatchObject({ connected: true, link: 'webrtc' });
     expect(r.linkText).toBe('direct (WebRTC)');
+    // The runtime held one channel for this page, and closing the page released it.
+    expect(r.channelsWhileOpen).toBe(1);
+    expect(r.channelsAfterClose).toBe(0);
   });
 
   it("falls back to the relay's WebSocket when the browser has WebRTC switched off", () => {
     const r = results.get('fallback')!;
     expectWholeRun(r, 'relay/ws');
     expect(r.frames.every((f) => f.link === 'relay/ws')).toBe(true);
+    expect(r.channelsWhileOpen).toBe(0);
     expect(r.statuses[0].reason).toMatch(/WebRTC/);
     expect(r.linkText).toBe('via relay (WebSocket)');
   });

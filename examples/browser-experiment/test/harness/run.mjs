@@ -32,6 +32,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const work = mkdtempSync(join(tmpdir(), 'rtfmri-browser-'));
 const children = new Set();
 let relay, http, browsers = [], lastPage;
+/** WebRTC channels the current runtime process has open (its "channels N" lines). */
+let runtimeChannels = 0;
 
 function serveStatic() {
   const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json', '.wasm': 'application/wasm' };
@@ -58,6 +60,7 @@ function startRuntime() {
     let buf = '';
     child.stdout.on('data', (d) => {
       buf += d;
+      for (const m of String(d).matchAll(/channels (\d+)/g)) runtimeChannels = Number(m[1]);
       if (buf.includes('ready')) resolve(child);
     });
     child.on('exit', (code) => reject(new Error(`runtime exited (${code}) before it was ready`)));
@@ -163,8 +166,12 @@ async function scenario(name) {
     await done;
     await page.waitForFunction((k) => window.rtfmri.frames.length >= k || window.rtfmri.state === 'error', n, { timeout: 30_000 });
     const s = await pageSummary(page, name);
+    const channelsWhileOpen = runtimeChannels;
+    // Closing the page must release its channel on the runtime side.
+    const closedAt = nowMs();
     await browser.close();
-    return { scenario: name, ...s, errors };
+    while (runtimeChannels > 0 && nowMs() - closedAt < 10_000) await sleep(20);
+    return { scenario: name, ...s, errors, channelsWhileOpen, channelsAfterClose: runtimeChannels, releasedMs: Math.round(nowMs() - closedAt) };
   }
   if (name === 'kill') {
     const browser = await launch();

@@ -7,6 +7,13 @@ import { answerWebRtcOffers } from './webrtc-answer.mjs';
 
 const log = process.env.RTFMRI_DEBUG ? (l) => process.stderr.write(`runtime: ${l}\n`) : undefined;
 const [relayUrl, name, token, scanDir, bindAddress] = process.argv.slice(2);
+// The harness reads "channels N" lines: WebRTC channels open on this side right now.
+let channels = 0;
+function serveChannel(link) {
+  serveSession(di, link, (e) => log?.('rpc: ' + e.message));
+  process.stdout.write(`channels ${++channels}\n`);
+  void link.closed.then(() => process.stdout.write(`channels ${--channels}\n`));
+}
 const di = new DataInterface({ allowedDirs: [scanDir], allowedFileTypes: ['.dcm'] });
 const service = new RuntimeService({
   dial: () => connectWs(relayUrl),
@@ -17,7 +24,7 @@ const service = new RuntimeService({
     serveSession(di, link);
     // Sessions can open inside register(), before service.connection is set: attach right after.
     setTimeout(() => {
-      if (service.connection) answerWebRtcOffers(service.connection, (l) => serveSession(di, l, (e) => log?.('rpc: ' + e.message)), { bindAddress, log });
+      if (service.connection) answerWebRtcOffers(service.connection, serveChannel, { bindAddress, log });
     }, 0);
   },
 });
