@@ -142,7 +142,7 @@ describe('remote DataInterface through the relay', () => {
   it.runIf(runtimeDistBuilt())('a frozen runtime (SIGSTOP) is dropped by the relay; a replacement may take its name; the frozen one, resumed, is refused', async () => {
     const d = dir();
     fs.writeFileSync(path.join(d, 'f.txt'), 'frozen?');
-    const { relay, log } = await relayWithLog({ deadAfterMs: 1500 });
+    const { relay, log } = await relayWithLog({ deadAfterMs: 3000 });
     const child = spawn(process.execPath, [cliPath(), 'serve', '--connect', relay.url, '--name', 'scanner1', '--token', TOKEN, '--allowed-dirs', d, '--allowed-file-types', '.txt', '--quiet'], { stdio: 'ignore' });
     cleanups.push(() => {
       child.kill('SIGCONT');
@@ -151,7 +151,7 @@ describe('remote DataInterface through the relay', () => {
     const di = client(relay.url);
     await di.waitForRuntime(20);
     child.kill('SIGSTOP');
-    for (let i = 0; i < 150 && !log.some((l) => /runtime 'scanner1' disconnected \(no heartbeat/.test(l)); i++) await sleep(50);
+    for (let i = 0; i < 300 && !log.some((l) => /runtime 'scanner1' disconnected \(no heartbeat/.test(l)); i++) await sleep(50);
     expect(log.join('\n')).toMatch(/runtime 'scanner1' disconnected \(no heartbeat/);
     expect((await failure(di.ping())).name).toBe('DisconnectedError');
     const replacement = await runtime(relay.url, d);
