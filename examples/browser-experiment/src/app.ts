@@ -114,6 +114,7 @@ async function main(): Promise<void> {
       if (stream === undefined) {
         await di.waitForRuntime(30);
         stream = await di.initScannerStream(cfg.dir, cfg.pattern, cfg.minSize);
+        (window as unknown as { rtfmriStream: number }).rtfmriStream = stream;
       }
       const f = await di.getVolumeFrame(stream, undefined, cfg.timeout, { mode: view.value as 'mosaic' | 'slice', roi: cfg.roi });
       draw(f);

@@ -35,6 +35,7 @@ interface Result {
   disconnected?: { text: string; banner: boolean; noticedMs: number; screenshot: string };
   decoded?: Record<string, number>;
   channelsWhileOpen?: number;
+  api?: { ping: string; types: string[]; files: number; seek: { instance: number; rows: number; patientName: string }; fileBytes: number; refused?: { name: string; typed: string; message: string } };
   channelsAfterClose?: number;
 }
 
@@ -85,6 +86,17 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     // The runtime held one channel for this page, and closing the page released it.
     expect(r.channelsWhileOpen).toBe(1);
     expect(r.channelsAfterClose).toBe(0);
+  });
+
+  it("has the Node SDK's API on the page: seek, files, listing, typed errors", () => {
+    const { api } = results.get('webrtc')!;
+    expect(api).toMatchObject({ ping: 'number', types: ['.dcm'], files: N, fileBytes: expect.any(Number) });
+    // getImageData with an index seeks, and returns a parsed (anonymized) DicomDataset on the page.
+    expect(api!.seek).toEqual({ instance: 3, rows: 384, patientName: '' });
+    expect(api!.fileBytes).toBeGreaterThan(400_000);
+    // A path outside the allowed folders is refused with the typed class, as in Node.
+    expect(api!.refused).toMatchObject({ name: 'ValidationError', typed: 'ValidationError' });
+    expect(api!.refused!.message).toMatch(/not within list of allowed directories/);
   });
 
   it("falls back to the relay's WebSocket when the browser has WebRTC switched off", () => {

@@ -166,12 +166,29 @@ async function scenario(name) {
     await done;
     await page.waitForFunction((k) => window.rtfmri.frames.length >= k || window.rtfmri.state === 'error', n, { timeout: 30_000 });
     const s = await pageSummary(page, name);
+    // The rest of the API, from the page, as experiment code would call it.
+    const api = await page.evaluate(async (dir) => {
+      const di = window.rtfmriDi;
+      const out = {};
+      out.ping = typeof (await di.ping());
+      out.types = await di.getAllowedFileTypes();
+      out.files = (await di.listFiles(dir + '/*.dcm')).length;
+      const ds = await di.getImageData(window.rtfmriStream, 2);
+      out.seek = { instance: ds.getNumber('InstanceNumber'), rows: ds.getNumber('Rows'), patientName: String(ds.get('PatientName') ?? '') };
+      out.fileBytes = (await di.getFile(dir + '/vol_001.dcm')).byteLength;
+      try {
+        await di.getFile('/etc/passwd');
+      } catch (e) {
+        out.refused = { name: e.name, typed: e instanceof Error && e.constructor.name, message: e.message };
+      }
+      return out;
+    }, scanDir);
     const channelsWhileOpen = runtimeChannels;
     // Closing the page must release its channel on the runtime side.
     const closedAt = nowMs();
     await browser.close();
     while (runtimeChannels > 0 && nowMs() - closedAt < 10_000) await sleep(20);
-    return { scenario: name, ...s, errors, channelsWhileOpen, channelsAfterClose: runtimeChannels, releasedMs: Math.round(nowMs() - closedAt) };
+    return { scenario: name, ...s, errors, api, channelsWhileOpen, channelsAfterClose: runtimeChannels, releasedMs: Math.round(nowMs() - closedAt) };
   }
   if (name === 'kill') {
     const browser = await launch();
