@@ -44,14 +44,39 @@ export type OutgoingPart = { kind: 'blob'; bytes: Uint8Array } | { kind: 'stream
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
+const SLAB_SIZE = 64 * 1024;
+const SLAB_MAX = 4096;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabPos = 0;
+
 /** A growable byte writer. */
 export class Writer {
   buf: Uint8Array;
-  view: DataView;
+  private dv: DataView | undefined;
   pos = 0;
   constructor(size = 256) {
     this.buf = new Uint8Array(size);
-    this.view = new DataView(this.buf.buffer);
+  }
+  /** Made on first use: most frames hold no float, and a DataView per frame shows up in profiles. */
+  get view(): DataView {
+    return (this.dv ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength));
+  }
+  /**
+   * A copy of what was written (for writers that are reused). Small frames are carved out of a
+   * shared slab, as Node does for small Buffers: a fresh ArrayBuffer per small frame costs more
+   * (allocation and GC) than the whole rest of a call.
+   */
+  take(): Uint8Array {
+    const n = this.pos;
+    if (n > SLAB_MAX) return this.buf.slice(0, n);
+    if (slabPos + n > slab.length) {
+      slab = new Uint8Array(SLAB_SIZE);
+      slabPos = 0;
+    }
+    const out = slab.subarray(slabPos, slabPos + n);
+    out.set(this.buf.subarray(0, n));
+    slabPos = (slabPos + n + 7) & ~7;
+    return out;
   }
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -60,7 +85,7 @@ export class Writer {
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
-    this.view = new DataView(next.buffer);
+    this.dv = undefined;
   }
   u8(v: number): void {
     this.ensure(1);
@@ -125,7 +150,7 @@ export function varintSize(v: number): number {
 /** Byte reader over one frame; every read is bounds-checked and throws ProtocolError. */
 export class Reader {
   pos: number;
-  view: DataView;
+  private dv: DataView | undefined;
   constructor(
     public buf: Uint8Array,
     pos = 0,
@@ -133,7 +158,9 @@ export class Reader {
     this.pos = pos;
     // A Node Buffer's slice() is a view, not a copy: read through a plain Uint8Array.
     if (buf.constructor !== Uint8Array) this.buf = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  get view(): DataView {
+    return (this.dv ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength));
   }
   get remaining(): number {
     return this.buf.length - this.pos;
@@ -336,6 +363,25 @@ function isAsyncOrSyncByteSource(v: object): v is ByteStream {
 }
 
 export const MAX_DEPTH = 64;
+
+let scratch: Writer | null = new Writer(64 * 1024);
+
+/**
+ * A reusable writer for building one frame (call `take()` to copy the frame out, then release).
+ * Not re-entrant: encoding can run user getters, so a nested user gets a fresh writer.
+ */
+export function borrowWriter(): Writer {
+  const w = scratch;
+  if (!w) return new Writer(256);
+  scratch = null;
+  w.pos = 0;
+  return w;
+}
+
+export function releaseWriter(w: Writer): void {
+  // Keep the shared one small enough not to pin a big buffer forever.
+  if (w.buf.length <= 1024 * 1024) scratch = w;
+}
 
 export interface IncomingParts {
   /** Called for each part placeholder, in order of appearance; returns what stands in the value. */

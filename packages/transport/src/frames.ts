@@ -30,6 +30,7 @@ export const DF_RESULT = 1; // 0: a part of the request; 1: a part of the result
 export const DF_COMPRESSED = 2; // Data: deflated chunk, rawLen varint precedes it
 export const DF_END = 4; // Data: end of a stream part
 export const DF_ERROR = 8; // Data: the stream failed; an error value follows
+export const DF_RAW = 32; // Data: no payload here; the next link message is the payload, raw
 export const DF_DONE = 16; // Data: every part of this message has been sent (part 0, no payload)
 export const CF_CANCEL = 2; // Credit: the consumer stopped reading this stream
 

@@ -14,9 +14,10 @@ import {
   TimeoutError,
   ValidationError,
 } from './errors.js';
-import { ByteStream, decodeValue, encodeInline, encodeValue, OutgoingPart, Reader, Writer } from './codec.js';
+import { borrowWriter, ByteStream, decodeValue, encodeInline, encodeValue, OutgoingPart, Reader, releaseWriter, Writer } from './codec.js';
 import {
   CF_CANCEL,
+  DF_RAW,
   DF_DONE,
   MF_PARTS,
   DF_COMPRESSED,
@@ -148,7 +149,9 @@ export function isForbiddenMethodName(name: string): boolean {
 
 interface PartSinkBlob {
   kind: 'blob';
-  buf: Uint8Array;
+  len: number;
+  /** Allocated at the first chunk (or the chunk itself when it is the whole part). */
+  buf: Uint8Array | null;
   filled: number;
 }
 interface PartSinkStream {
@@ -164,6 +167,9 @@ interface Incoming {
   compressed: boolean;
   external: PartSinkBlob | null;
   value: unknown;
+  /** The value's bytes, kept for the second decoding pass when it has parts. */
+  body: Uint8Array | null;
+  rawLen?: number;
   decoded: boolean;
   parts: PartSink[];
   blobsLeft: number;
@@ -181,12 +187,58 @@ interface Pending {
   sending: { aborted: boolean };
 }
 
-interface Serving {
-  ctx: CallContext;
-  abort: AbortController;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  sending: { aborted: boolean };
-  outStreams: Map<number, OutStream>;
+/**
+ * A call being served. The AbortController and the deadline timer are made only when the method
+ * reads `signal` (most calls never do; making them for every call costs more than the call).
+ */
+class Serving implements CallContext {
+  reason: Error | undefined;
+  sending = { aborted: false };
+  private streams: Map<number, OutStream> | undefined;
+  get outStreams(): Map<number, OutStream> {
+    return (this.streams ??= new Map());
+  }
+  hasOutStreams(): boolean {
+    return !!this.streams;
+  }
+  private controller: AbortController | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  constructor(
+    readonly method: string,
+    readonly deadline: number,
+    readonly identity: Identity | undefined,
+    readonly peer: RpcPeer,
+  ) {}
+  get ctx(): CallContext {
+    return this;
+  }
+  timeLeftMs(): number {
+    return this.deadline - Date.now();
+  }
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason) this.controller.abort(this.reason);
+      else if (Number.isFinite(this.deadline)) {
+        this.timer = setTimeout(() => this.abort(new TimeoutError(`deadline of ${this.method} passed`)), Math.max(0, this.deadline - Date.now()));
+        unref(this.timer);
+      }
+    }
+    return this.controller.signal;
+  }
+  get aborted(): boolean {
+    return this.reason !== undefined;
+  }
+  abort(reason: Error): true {
+    if (!this.reason) {
+      this.reason = reason;
+      this.controller?.abort(reason);
+    }
+    return true;
+  }
+  done(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
 }
 
 interface OutStream {
@@ -259,6 +311,12 @@ export class RpcPeer {
   private pings = new Map<number, { t0: number; resolve: (ms: number) => void }>();
   private unsub: Array<() => void> = [];
   private closeError: Error | undefined;
+  /** Set by a DATA header whose payload is the next message. */
+  private rawNext:
+    | { inc: Incoming; sink: PartSink; flags: number }
+    | { forward: RpcPeer; header: Uint8Array }
+    | { drop: true }
+    | null = null;
 
   constructor(link: Link, options: RpcPeerOptions) {
     if (!options || (options.auth === undefined)) throw new ValidationError("RpcPeer needs options.auth (a token, a lookup, or 'none')");
@@ -336,18 +394,20 @@ export class RpcPeer {
     }
     if (this.state !== 'ready') throw this.disconnected();
     const id = ++this.lastCallId;
-    const parts: OutgoingPart[] = [];
-    const w = new Writer(64 + method.length * 3);
-    w.u8(F.Request);
-    w.varint(id);
     const hasDeadline = Number.isFinite(deadline);
-    const headerStart = w.pos;
-    w.u8(0); // flags, patched below
-    if (hasDeadline) w.varint(Math.max(0, Math.ceil(deadline - Date.now())));
-    w.string(method);
-    const body = encodeValue(Array.from(args), parts, new Writer(), { inlineLimit: this.opts.inlineLimit }).finish();
-    const flags = this.writeBody(w, body, options.compress, parts);
-    w.buf[headerStart] = flags | (hasDeadline ? MF_DEADLINE : 0);
+    const { frame, parts } = this.buildFrame(
+      (w) => {
+        w.u8(F.Request);
+        w.varint(id);
+        const flagPos = w.pos;
+        w.u8(hasDeadline ? MF_DEADLINE : 0);
+        if (hasDeadline) w.varint(Math.max(0, Math.ceil(deadline - Date.now())));
+        w.string(method);
+        return flagPos;
+      },
+      Array.from(args),
+      options.compress,
+    );
 
     return new Promise<unknown>((resolve, reject) => {
       const sending = { aborted: false };
@@ -372,7 +432,7 @@ export class RpcPeer {
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, p);
       try {
-        this.link.send(w.finish());
+        this.link.send(frame);
       } catch (e) {
         this.pending.delete(id);
         p.cleanup();
@@ -463,6 +523,20 @@ export class RpcPeer {
     if (this.state === 'closed') return;
     this.lastHeard = Date.now();
     try {
+      const raw = this.rawNext;
+      if (raw) {
+        // This message is the payload announced by the DATA header just before it.
+        this.rawNext = null;
+        if (data.byteLength > this.opts.maxFrameSize) throw new ProtocolError(`frame of ${data.byteLength} bytes exceeds the limit of ${this.opts.maxFrameSize}`);
+        if ('forward' in raw) {
+          raw.forward.trySend(raw.header);
+          raw.forward.trySend(data);
+        } else if ('inc' in raw) {
+          if (data.byteLength === 0) throw new ProtocolError('empty data frame');
+          this.acceptData(raw.inc, raw.sink, raw.flags, new Reader(data), -1);
+        }
+        return;
+      }
       const limit = this.state === 'handshake' ? 64 * 1024 : this.opts.maxFrameSize;
       if (data.byteLength > limit) throw new ProtocolError(`frame of ${data.byteLength} bytes exceeds the limit of ${limit}`);
       if (data.byteLength === 0) throw new ProtocolError('empty frame');
@@ -670,21 +744,7 @@ export class RpcPeer {
       this.sendFail(id, new RefusedMethodError(`method ${JSON.stringify(method.slice(0, 64))} is not exposed`, { details: { method: method.slice(0, 256) } }));
       return;
     }
-    const abort = new AbortController();
-    const identity = this.remoteIdentity;
-    const ctx: CallContext = {
-      method,
-      deadline,
-      signal: abort.signal,
-      timeLeftMs: () => deadline - Date.now(),
-      identity,
-      peer: this,
-    };
-    const s: Serving = { ctx, abort, timer: undefined, sending: { aborted: false }, outStreams: new Map() };
-    if (Number.isFinite(timeoutMs)) {
-      s.timer = setTimeout(() => abort.abort(new TimeoutError(`deadline of ${method} passed`)), timeoutMs);
-      unref(s.timer);
-    }
+    const s = new Serving(method, deadline, this.remoteIdentity, this);
     this.serving.set(id, s);
     this.readIncoming(r, flags, id, 0, (args) => this.dispatch(id, entry, args, s));
   }
@@ -695,7 +755,7 @@ export class RpcPeer {
       this.finishServing(id);
       return;
     }
-    if (s.abort.signal.aborted) {
+    if (s.aborted) {
       this.finishServing(id);
       return;
     }
@@ -720,7 +780,7 @@ export class RpcPeer {
     Promise.resolve(result).then(
       (v) => {
         if (this.state !== 'ready' || !this.serving.has(id)) return;
-        if (s.abort.signal.aborted && s.abort.signal.reason instanceof CancelledError) {
+        if (s.reason instanceof CancelledError) {
           this.finishServing(id);
           return;
         }
@@ -735,22 +795,26 @@ export class RpcPeer {
   }
 
   private sendResult(id: number, value: unknown, s: Serving): void {
-    const parts: OutgoingPart[] = [];
-    let body: Uint8Array;
+    let built: { frame: Uint8Array; parts: OutgoingPart[] };
     try {
-      body = encodeValue(value, parts, new Writer(), { inlineLimit: this.opts.inlineLimit }).finish();
+      built = this.buildFrame(
+        (w) => {
+          w.u8(F.Result);
+          w.varint(id);
+          const flagPos = w.pos;
+          w.u8(0);
+          return flagPos;
+        },
+        value,
+        undefined,
+      );
     } catch (e) {
       this.sendFail(id, e);
       this.finishServing(id);
       return;
     }
-    const w = new Writer(32);
-    w.u8(F.Result);
-    w.varint(id);
-    const flagPos = w.pos;
-    w.u8(0);
-    w.buf[flagPos] = this.writeBody(w, body, undefined, parts);
-    if (!this.trySend(w.finish())) return;
+    const { frame, parts } = built;
+    if (!this.trySend(frame)) return;
     if (parts.length) {
       void this.pumpParts(id, 1, parts, s.sending, undefined, s.outStreams).finally(() => this.finishServing(id));
     } else {
@@ -781,7 +845,7 @@ export class RpcPeer {
     const s = this.serving.get(id);
     if (!s) return;
     this.serving.delete(id);
-    if (s.timer) clearTimeout(s.timer);
+    s.done();
     // Request streams the impl did not read to the end: tell the sender to stop.
     const inc = this.inReq.get(id);
     if (inc) this.dropIncoming(inc, new CancelledError('call finished before its stream was read'), true);
@@ -801,7 +865,7 @@ export class RpcPeer {
     const s = this.serving.get(id);
     if (!s) return;
     s.sending.aborted = true;
-    s.abort.abort(new CancelledError(`call ${s.ctx.method} cancelled by the caller`));
+    s.abort(new CancelledError(`call ${s.method} cancelled by the caller`));
     const inc = this.inReq.get(id);
     if (inc) this.dropIncoming(inc, new CancelledError('call cancelled'), false);
     this.finishServing(id);
@@ -862,6 +926,30 @@ export class RpcPeer {
 
   // ---- message bodies and parts -----------------------------------------------------------
 
+  /**
+   * One Request/Result frame: the header (written by `header`, which returns where its flags byte
+   * is) and the value, built in the shared writer; big or compressed values take the slow path.
+   */
+  private buildFrame(header: (w: Writer) => number, value: unknown, compress: CallOptions['compress']): { frame: Uint8Array; parts: OutgoingPart[] } {
+    const parts: OutgoingPart[] = [];
+    const w = borrowWriter();
+    try {
+      const flagPos = header(w);
+      const bodyStart = w.pos;
+      encodeValue(value, parts, w, { inlineLimit: this.opts.inlineLimit });
+      if ((!compress || w.pos - bodyStart <= 256) && w.pos + 24 <= this.frameBudget()) {
+        if (parts.length) w.buf[flagPos] |= MF_PARTS;
+        return { frame: w.take(), parts };
+      }
+      const body = w.buf.slice(bodyStart, w.pos);
+      w.pos = bodyStart;
+      w.buf[flagPos] |= this.writeBody(w, body, compress, parts);
+      return { frame: w.take(), parts };
+    } finally {
+      releaseWriter(w);
+    }
+  }
+
   /** Append the value (inline, compressed, or external) to a Request/Result header; returns flags. */
   private writeBody(w: Writer, body: Uint8Array, compress: CallOptions['compress'], parts: OutgoingPart[]): number {
     let flags = 0;
@@ -901,6 +989,7 @@ export class RpcPeer {
       compressed: (flags & MF_COMPRESSED) !== 0,
       external: null,
       value: undefined,
+      body: null,
       decoded: false,
       parts: [],
       blobsLeft: 0,
@@ -915,8 +1004,8 @@ export class RpcPeer {
       this.end(r);
       if (extLen > this.opts.maxPartSize) throw new ProtocolError(`value of ${extLen} bytes exceeds the limit`);
       inc.externalUsed = true;
-      inc.external = { kind: 'blob', buf: new Uint8Array(extLen), filled: 0 };
-      (inc as Incoming & { rawLen: number }).rawLen = rawLen;
+      inc.external = { kind: 'blob', len: extLen, buf: null, filled: 0 };
+      inc.rawLen = rawLen;
       (dir ? this.inRes : this.inReq).set(id, inc);
       if (extLen === 0) this.externalDone(inc);
       return;
@@ -928,26 +1017,28 @@ export class RpcPeer {
   }
 
   private externalDone(inc: Incoming): void {
-    let body = inc.external!.buf;
-    if (inc.compressed) body = inflateExact(body, (inc as Incoming & { rawLen: number }).rawLen);
+    let body = inc.external!.buf ?? new Uint8Array(0);
+    if (inc.compressed) body = inflateExact(body, inc.rawLen ?? 0);
     inc.external = null;
     this.decodeBody(inc, body);
   }
 
+  /**
+   * First pass over the value: learn its parts (streams start flowing now). When there are blobs,
+   * the value is decoded again once they have arrived, so each blob can be the received bytes
+   * themselves when it came in one piece (no copy, no buffer allocated up front).
+   */
   private decodeBody(inc: Incoming, body: Uint8Array): void {
     const r = new Reader(body);
     const maxPart = this.opts.maxPartSize;
-    inc.value = decodeValue(r, {
+    let hasParts = false;
+    const value = decodeValue(r, {
       blob: (_i, len) => {
         if (len > maxPart) throw new ProtocolError(`part of ${len} bytes exceeds the limit of ${maxPart}`);
-        const buf = new Uint8Array(len);
-        if (len > 0) {
-          inc.parts.push({ kind: 'blob', buf, filled: 0 });
-          inc.blobsLeft++;
-        } else {
-          inc.parts.push({ kind: 'blob', buf, filled: 0 });
-        }
-        return buf;
+        inc.parts.push({ kind: 'blob', len, buf: len ? null : new Uint8Array(0), filled: 0 });
+        if (len > 0) inc.blobsLeft++;
+        hasParts = true;
+        return undefined as unknown as Uint8Array;
       },
       stream: (i) => {
         const stream = new IncomingStream(this, inc.callId, inc.dir, i + (inc.externalUsed ? 1 : 0), this.opts.streamWindow, () => {
@@ -956,10 +1047,13 @@ export class RpcPeer {
         });
         inc.parts.push({ kind: 'stream', stream });
         inc.openStreams++;
+        hasParts = true;
         return stream;
       },
     });
     if (r.remaining) throw new ProtocolError('trailing bytes after value');
+    if (hasParts) inc.body = body;
+    else inc.value = value;
     inc.decoded = true;
     this.maybeComplete(inc);
   }
@@ -968,6 +1062,14 @@ export class RpcPeer {
     if (!inc.decoded || inc.blobsLeft > 0) return;
     if (!inc.delivered) {
       inc.delivered = true;
+      if (inc.body) {
+        const parts = inc.parts;
+        inc.value = decodeValue(new Reader(inc.body), {
+          blob: (i) => (parts[i] as PartSinkBlob).buf!,
+          stream: (i) => (parts[i] as PartSinkStream).stream,
+        });
+        inc.body = null;
+      }
       inc.onComplete(inc.value);
     }
     if (inc.openStreams === 0) (inc.dir ? this.inRes : this.inReq).delete(inc.callId);
@@ -977,20 +1079,22 @@ export class RpcPeer {
     const id = r.varint();
     const flags = r.u8();
     const dir = (flags & DF_RESULT ? 1 : 0) as 0 | 1;
-    // Routed?
-    if (dir === 0) {
-      const route = this.routesIn.get(id);
-      if (route) return void route.to.rawSend(F.Data, route.toId, frame, r.pos - 1);
-    } else {
-      const route = this.routesOut.get(id);
-      if (route) {
-        route.from.rawSend(F.Data, route.fromId, frame, r.pos - 1);
-        if (flags & DF_DONE) {
-          this.routesOut.delete(id);
-          route.from.routesIn.delete(route.fromId);
-        }
+    // Routed? Rewrite the call id; a raw payload follows as the next message and is passed on as is.
+    const route = dir === 0 ? this.routesIn.get(id) : this.routesOut.get(id);
+    if (route) {
+      const to = dir === 0 ? route.to : route.from;
+      const toId = dir === 0 ? route.toId : route.fromId;
+      if (flags & DF_RAW) {
+        // Hold the header until its payload arrives: both must reach the target back to back.
+        this.rawNext = { forward: to, header: concatHeader(F.Data, toId, frame.subarray(r.pos - 1)) };
         return;
       }
+      to.rawSend(F.Data, toId, frame, r.pos - 1);
+      if (dir === 1 && flags & DF_DONE) {
+        this.routesOut.delete(id);
+        route.from.routesIn.delete(route.fromId);
+      }
+      return;
     }
     const partIdx = r.varint();
     const known = dir === 0 ? this.lastIncomingId : this.lastCallId;
@@ -999,8 +1103,13 @@ export class RpcPeer {
       this.end(r);
       return;
     }
+    if (flags & DF_RAW && flags & (DF_COMPRESSED | DF_ERROR)) throw new ProtocolError('bad data flags');
     const inc = (dir ? this.inRes : this.inReq).get(id);
-    if (!inc) return; // late data for a finished/cancelled call
+    if (!inc) {
+      // late data for a finished/cancelled call
+      if (flags & DF_RAW) this.rawNext = { drop: true };
+      return;
+    }
     const base = inc.externalUsed ? 1 : 0;
     let sink: PartSink | undefined;
     if (inc.external) {
@@ -1011,12 +1120,24 @@ export class RpcPeer {
       sink = inc.parts[partIdx - base];
     }
     if (!sink) throw new ProtocolError(`data for unknown part ${partIdx}`);
+    if (flags & DF_RAW) {
+      this.end(r);
+      this.rawNext = { inc, sink, flags };
+      return;
+    }
+    let rawLen = -1;
+    if (flags & DF_COMPRESSED) rawLen = r.varint();
+    this.acceptData(inc, sink, flags, r, rawLen);
+  }
+
+  /** The payload of a DATA frame (inline after its header, or the raw message that followed it). */
+  private acceptData(inc: Incoming, sink: PartSink, flags: number, r: Reader, rawLen: number): void {
     if (sink.kind === 'blob') {
       if (flags & (DF_END | DF_ERROR)) throw new ProtocolError('end flag on a byte part');
-      const room = sink.buf.length - sink.filled;
-      if (flags & DF_COMPRESSED) {
-        const rawLen = r.varint();
-        if (rawLen > room) throw new ProtocolError('data overruns its part');
+      const room = sink.len - sink.filled;
+      if (rawLen >= 0) {
+        if (rawLen > room || rawLen === 0) throw new ProtocolError('data overruns its part');
+        if (!sink.buf) sink.buf = new Uint8Array(sink.len);
         const out = inflateExact(r.rest(), rawLen, sink.buf.subarray(sink.filled, sink.filled + rawLen));
         if (out.buffer !== sink.buf.buffer || out.byteOffset !== sink.buf.byteOffset + sink.filled) sink.buf.set(out, sink.filled);
         sink.filled += rawLen;
@@ -1024,10 +1145,16 @@ export class RpcPeer {
         const chunk = r.rest();
         if (chunk.length > room) throw new ProtocolError('data overruns its part');
         if (chunk.length === 0) throw new ProtocolError('empty data frame');
-        sink.buf.set(chunk, sink.filled);
+        if (!sink.buf && chunk.length === sink.len) {
+          // One piece: keep the received bytes (a plain Uint8Array view, no copy).
+          sink.buf = plainView(chunk);
+        } else {
+          if (!sink.buf) sink.buf = new Uint8Array(sink.len);
+          sink.buf.set(chunk, sink.filled);
+        }
         sink.filled += chunk.length;
       }
-      if (sink.filled === sink.buf.length) {
+      if (sink.filled === sink.len) {
         if (sink === inc.external) {
           this.externalDone(inc);
         } else {
@@ -1047,11 +1174,11 @@ export class RpcPeer {
       st.finish(v instanceof Error ? v : new RtfmriError('stream failed'));
     } else {
       let chunk: Uint8Array;
-      if (flags & DF_COMPRESSED) {
-        const rawLen = r.varint();
+      if (rawLen >= 0) {
         if (rawLen > this.opts.maxFrameSize * 4) throw new ProtocolError('compressed chunk too large');
         chunk = inflateExact(r.rest(), rawLen);
-      } else chunk = r.rest();
+      } else chunk = plainView(r.rest());
+      if (flags & DF_RAW && chunk.length === 0) throw new ProtocolError('empty data frame');
       if (chunk.length) st.push(chunk);
       if (flags & DF_END) st.finish();
     }
@@ -1060,13 +1187,15 @@ export class RpcPeer {
   /** IncomingStream consumed bytes / stopped: grant credit or cancel. */
   sendCredit(callId: number, dir: 0 | 1, part: number, bytes: number, cancel: boolean): void {
     if (this.state !== 'ready') return;
-    const w = new Writer(24);
+    const w = borrowWriter();
     w.u8(F.Credit);
     w.varint(callId);
     w.u8((dir ? DF_RESULT : 0) | (cancel ? CF_CANCEL : 0));
     w.varint(part);
     w.varint(bytes);
-    this.trySend(w.finish());
+    const out = w.take();
+    releaseWriter(w);
+    this.trySend(out);
   }
 
   private onCredit(r: Reader, frame: Uint8Array): void {
@@ -1138,20 +1267,34 @@ export class RpcPeer {
         if (sending.aborted || this.state !== 'ready') break;
       }
       await Promise.all(streamJobs);
-      if (!sending.aborted) this.trySend(this.dataHeader(id, (dir ? DF_RESULT : 0) | DF_DONE, 0, undefined));
+      // Only results need it: it tells a relay the route can go.
+      if (!sending.aborted && dir === 1) this.trySend(this.dataHeader(id, DF_RESULT | DF_DONE, 0, undefined));
     } finally {
       if (dir === 0) this.outReqStreams.delete(id);
     }
   }
 
   private dataHeader(id: number, flags: number, part: number, rawLen: number | undefined): Uint8Array {
-    const w = new Writer(32);
+    const w = borrowWriter();
     w.u8(F.Data);
     w.varint(id);
     w.u8(flags);
     w.varint(part);
     if (rawLen !== undefined) w.varint(rawLen);
-    return w.finish();
+    const out = w.take();
+    releaseWriter(w);
+    return out;
+  }
+
+  /**
+   * Big chunks go as a DATA header followed by the chunk as its own message: no copy to join
+   * them, no fragmented WebSocket message, and the receiver (or a relay) takes the bytes as they are.
+   */
+  private sendChunk(id: number, flags: number, part: number, chunk: Uint8Array): boolean {
+    if (chunk.length >= RAW_MIN) {
+      return this.trySend(this.dataHeader(id, flags | DF_RAW, part, undefined)) && this.trySend(chunk);
+    }
+    return this.trySend(concatHeader(F.Data, id, concatParts2(flags, part, chunk)));
   }
 
   private async waitWritable(): Promise<void> {
@@ -1176,7 +1319,7 @@ export class RpcPeer {
         // 'auto': stop trying once a chunk does not pay.
         if (compress === 'auto') doCompress = false;
       }
-      if (!this.trySend([this.dataHeader(id, flags, part, undefined), chunk])) return;
+      if (!this.sendChunk(id, flags, part, chunk)) return;
     }
   }
 
@@ -1211,7 +1354,7 @@ export class RpcPeer {
             }
             if (compress === 'auto') doCompress = false;
           }
-          if (!this.trySend([this.dataHeader(id, base, part, undefined), chunk])) return;
+          if (!this.sendChunk(id, base, part, chunk)) return;
         }
       }
       if (!os.cancelled && !sending.aborted) this.trySend(this.dataHeader(id, base | DF_END, part, undefined));
@@ -1377,8 +1520,8 @@ export class RpcPeer {
     this.pending.clear();
     for (const [, s] of this.serving) {
       s.sending.aborted = true;
-      if (s.timer) clearTimeout(s.timer);
-      s.abort.abort(err);
+      s.done();
+      s.abort(err);
     }
     this.serving.clear();
     for (const inc of [...this.inReq.values(), ...this.inRes.values()]) this.dropIncoming(inc, err, false);
@@ -1413,6 +1556,29 @@ export class RpcPeer {
 
 interface Incoming {
   externalUsed?: boolean;
+}
+
+/** A plain Uint8Array over the same memory (a Node Buffer would otherwise leak out as a Buffer). */
+function plainView(b: Uint8Array): Uint8Array {
+  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+const RAW_MIN = 16 * 1024;
+
+function concatParts2(flags: number, part: number, chunk: Uint8Array): Uint8Array {
+  const w = new Writer(12 + chunk.length);
+  w.u8(flags);
+  w.varint(part);
+  w.bytes(chunk);
+  return w.finish();
+}
+
+function concatHeader(type: number, id: number, rest: Uint8Array): Uint8Array {
+  const w = new Writer(12 + rest.length);
+  w.u8(type);
+  w.varint(id);
+  w.bytes(rest);
+  return w.finish();
 }
 
 /** Inflate exactly `rawLen` bytes (into `out` when given); anything else is a ProtocolError. */

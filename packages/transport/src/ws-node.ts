@@ -52,13 +52,9 @@ export class WsLink extends BaseLink {
       this.ws.send(data, { binary: true });
       return;
     }
-    // Gather write as one fragmented message: header and payload are not copied together.
-    const n = data.length;
-    if (n === 1) {
-      this.ws.send(data[0], { binary: true });
-      return;
-    }
-    for (let i = 0; i < n; i++) this.ws.send(data[i], { binary: true, fin: i === n - 1 });
+    // Joined here rather than sent as a fragmented message: the receiving ws would join the
+    // fragments anyway (a copy either way), and big payloads come as their own messages.
+    this.ws.send(data.length === 1 ? data[0] : Buffer.concat(data as Uint8Array[]), { binary: true });
   }
 
   protected armDrain(): void {

@@ -107,7 +107,8 @@ export function pattern(n: number, seed: number): Uint8Array {
 
 export function digest(b: Uint8Array): number {
   // Cheap but position-sensitive checksum over 32-bit words plus the tail.
-  const words = new Uint32Array(b.buffer, b.byteOffset, (b.byteOffset % 4 === 0 ? b.length : 0) >>> 2);
+  if (b.byteOffset % 4) b = b.slice(); // received bytes may be an unaligned view
+  const words = new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
   let h = 0x811c9dc5;
   for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i], 16777619) >>> 0;
   for (let i = words.length * 4; i < b.length; i++) h = Math.imul(h ^ b[i], 16777619) >>> 0;
