@@ -67,7 +67,10 @@ function onStatus(s: LinkStatus): void {
     setState('live', `Live · ${linkLabel(s.link)}`);
     $('link').textContent = linkLabel(s.link);
     $<HTMLElement>('link').title = s.reason ?? '';
-  } else if (log.state !== 'done') setState('disconnected', 'Disconnected · reconnecting…');
+  } else if (log.state !== 'done') {
+    setState('disconnected', 'Disconnected · reconnecting…');
+    $('link').textContent = 'none';
+  }
 }
 
 function draw(f: FrameResult): void {
@@ -134,6 +137,7 @@ async function main(): Promise<void> {
       if (e instanceof TimeoutError) continue; // the scanner has not written the next volume yet
       if (e instanceof DisconnectedError) {
         if (log.state !== 'disconnected') setState('disconnected', 'Disconnected · reconnecting…');
+        $('link').textContent = 'none';
         await new Promise((r) => setTimeout(r, 200));
         continue;
       }
