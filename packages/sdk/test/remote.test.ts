@@ -275,6 +275,30 @@ describe('remote DataInterface through the relay', () => {
     expect(rt.service.connected).toBe(true);
   }, 30_000);
 
+  it('routing: 3 runtimes and 12 clients at once, each client reaches only the runtime it named', async () => {
+    const { relay } = await relayWithLog();
+    const names = ['scanA', 'scanB', 'scanC'];
+    const folders = names.map(() => dir());
+    names.forEach((n, i) => fs.writeFileSync(path.join(folders[i]!, 'who.txt'), n));
+    for (const [i, n] of names.entries()) await (await runtime(relay.url, folders[i]!, { name: n })).service.whenConnected();
+    const clients = Array.from({ length: 12 }, (_, k) => ({ k, name: names[k % 3]!, di: client(relay.url, { name: names[k % 3]!, clientId: `c${k}` }) }));
+    await Promise.all(clients.map((c) => c.di.waitForRuntime(10)));
+    const rounds = await Promise.all(
+      clients.map(async (c) => {
+        const seen: string[] = [];
+        for (let r = 0; r < 5; r++) seen.push(new TextDecoder().decode(await c.di.getFile(path.join(folders[c.k % 3]!, 'who.txt'))));
+        // another runtime's folder is not even allowed there
+        const e = await failure(c.di.getFile(path.join(folders[(c.k + 1) % 3]!, 'who.txt')));
+        return { c, seen, e };
+      }),
+    );
+    for (const { c, seen, e } of rounds) {
+      expect(new Set(seen)).toEqual(new Set([c.name]));
+      expect(e.message).toMatch(/not within list of allowed directories/);
+    }
+    expect(relay.relay.stats().runtimes.map((r) => r.sessions).sort()).toEqual([4, 4, 4]);
+  });
+
   it('a runtime started with --listen serves clients directly (LAN, no separate relay)', async () => {
     const d = dir();
     fs.writeFileSync(path.join(d, 'lan.txt'), 'lan');
