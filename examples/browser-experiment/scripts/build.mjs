@@ -58,6 +58,21 @@ await build({
   plugins: [browserRuntime, cornerstoneDecoders],
   logLevel: 'warning',
 });
+// The SDK's browser build on its own (ESM, dicom-wasm included) for any page, e.g. a jsPsych
+// experiment: import { DataInterface } from './sdk/rtfmri-sdk.js' (its worker is sdk/worker.js).
+await build({
+  entryPoints: { 'rtfmri-sdk': join(pkgs, 'sdk', 'src', 'browser', 'index.ts'), worker: join(pkgs, 'sdk', 'src', 'browser', 'worker.ts') },
+  outdir: join(out, 'sdk'),
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'chrome110',
+  conditions: ['source'],
+  sourcemap: true,
+  plugins: [browserRuntime],
+  logLevel: 'warning',
+});
 cpSync(join(root, 'src', 'index.html'), join(out, 'index.html'));
+cpSync(join(root, 'src', 'minimal.html'), join(out, 'minimal.html'));
 cpSync(join(root, 'src', 'style.css'), join(out, 'style.css'));
 console.log(`example-browser: built dist/ in ${(performance.now() - t0).toFixed(0)} ms`);

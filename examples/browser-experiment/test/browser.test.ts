@@ -37,6 +37,7 @@ interface Result {
   channelsWhileOpen?: number;
   api?: { ping: string; types: string[]; files: number; seek: { instance: number; rows: number; patientName: string }; fileBytes: number; refused?: { name: string; typed: string; message: string } };
   channelsAfterClose?: number;
+  seen?: Array<{ instance: number; link: string }>;
 }
 
 const results = new Map<string, Result>();
@@ -74,7 +75,7 @@ function expectWholeRun(r: Result, link: string) {
 
 describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
   beforeAll(async () => {
-    for (const r of await runHarness({ scenarios: ['webrtc', 'fallback', 'kill', 'compressed'], n: N, tr: 0.25 })) results.set(r.scenario, r);
+    for (const r of await runHarness({ scenarios: ['webrtc', 'fallback', 'kill', 'compressed', 'minimal'], n: N, tr: 0.25 })) results.set(r.scenario, r);
   }, 120_000);
 
   it('streams N volumes over a direct WebRTC data channel, draws them and plots N points', () => {
@@ -124,5 +125,12 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     expect(r.decoded).toEqual({ '1.2.840.10008.1.2.4.80': N });
     // Lossless: the ROI time course equals the one of the uncompressed run.
     expect(r.frames.map((f) => f.roi)).toEqual(results.get('webrtc')!.frames.map((f) => f.roi));
+  });
+
+  it("works from a plain page with the SDK's standalone ESM build (dist/sdk/rtfmri-sdk.js)", () => {
+    const r = results.get('minimal')!;
+    expect(r.failed, r.failed).toBeUndefined();
+    expect(r.errors).toEqual([]);
+    expect(r.seen).toEqual([...Array(N).keys()].map((i) => ({ instance: i + 1, link: 'webrtc' })));
   });
 });

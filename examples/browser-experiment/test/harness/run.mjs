@@ -240,6 +240,22 @@ async function scenario(name) {
     await browser.close();
     return result;
   }
+  if (name === 'minimal') {
+    // The SDK's standalone build in a plain page (no bundler on the experiment's side).
+    const browser = await launch();
+    const page = await browser.newPage();
+    const errors = [];
+    lastPage = { page, errors };
+    page.on('pageerror', (e) => errors.push(String(e)));
+    const q = new URLSearchParams({ relay: relay.url, token: TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, n: String(n) });
+    await page.goto(`http://127.0.0.1:${http.address().port}/minimal.html?${q}`);
+    const { done } = replay(scanDir, n, cfg.tr);
+    await done;
+    await page.waitForFunction((k) => (window.rtfmriMinimal?.length ?? 0) >= k, n, { timeout: 30_000 });
+    const seen = await page.evaluate(() => window.rtfmriMinimal);
+    await browser.close();
+    return { scenario: name, seen, errors };
+  }
   if (name === 'compressed') {
     // JPEG-LS lossless volumes: the worker decodes them with cornerstone's CharLS codec (WebAssembly).
     const series = await jpegLsSeries(n);
