@@ -40,25 +40,42 @@ function run(cmd: string, args: string[]): Promise<Fig[]> {
 const all: Fig[] = [];
 const opts = { big: 64 * MiB, streamTotal: 1024 * MiB };
 
-// server for ws (RPC and bare baseline)
-const server = spawn(process.execPath, ['--expose-gc', peer, 'serve'], { cwd: pkg, stdio: ['ignore', 'pipe', 'inherit'] });
-const urls = await new Promise<{ rpc: string; bare: string }>((resolve) => {
-  let buf = '';
-  server.stdout.on('data', (d) => {
-    buf += d;
-    const nl = buf.indexOf('\n');
-    if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
+// a fresh server process per client run, so each starts from a clean RSS
+async function withServer<T>(f: (urls: { rpc: string; bare: string }) => Promise<T>): Promise<T> {
+  const server = spawn(process.execPath, ['--expose-gc', peer, 'serve'], { cwd: pkg, stdio: ['ignore', 'pipe', 'inherit'] });
+  const urls = await new Promise<{ rpc: string; bare: string }>((resolve) => {
+    let buf = '';
+    server.stdout.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
+    });
   });
-});
-try {
-  console.log('bare ws baseline (ws 8 + bufferutil, two processes):');
-  all.push(...(await run(process.execPath, ['--expose-gc', peer, 'client', JSON.stringify({ which: 'bare', bare: urls.bare, opts })])));
-  console.log('RPC over ws (two processes):');
-  all.push(...(await run(process.execPath, ['--expose-gc', peer, 'client', JSON.stringify({ which: 'ws', rpc: urls.rpc, opts })])));
-} finally {
-  server.kill('SIGKILL');
+  try {
+    return await f(urls);
+  } finally {
+    server.kill('SIGKILL');
+  }
 }
-console.log('RPC over the local link (one process: both ends share the RSS):');
+// This machine is shared: bare and RPC runs alternate, and each figure is the best of the rounds
+// (lowest time, highest throughput; RSS growth: the highest seen, to stay conservative).
+const rounds = Number(process.env.RTFMRI_BENCH_ROUNDS ?? 2);
+const wsRuns: Fig[][] = [];
+for (let i = 0; i < rounds; i++) {
+  console.log(`bare ws baseline (ws 8 + bufferutil, two processes), round ${i + 1}/${rounds}:`);
+  wsRuns.push(await withServer((u) => run(process.execPath, ['--expose-gc', peer, 'client', JSON.stringify({ which: 'bare', bare: u.bare, opts })])));
+  console.log(`RPC over ws (two processes), round ${i + 1}/${rounds}:`);
+  wsRuns.push(await withServer((u) => run(process.execPath, ['--expose-gc', peer, 'client', JSON.stringify({ which: 'ws', rpc: u.rpc, opts })])));
+}
+const best = new Map<string, Fig>();
+for (const f of wsRuns.flat()) {
+  const k = `${f.case}|${f.metric}`;
+  const prev = best.get(k);
+  const higher = f.metric === 'throughput' || f.metric.includes('RSS');
+  if (!prev || (higher ? f.value > prev.value : f.value < prev.value)) best.set(k, { ...f, note: [f.note, `best of ${rounds}`].filter(Boolean).join('; ') });
+}
+all.push(...best.values());
+console.log('RPC over the local link (one process, so client and server RSS are the same figure; streams hand over the same buffers: zero-copy):');
 all.push(...(await run(process.execPath, ['--expose-gc', peer, 'client', JSON.stringify({ which: 'local', opts })])));
 
 const unshare = spawnSync('unshare', ['-n', 'true']).status === 0;
@@ -69,6 +86,9 @@ if (unshare) {
 } else {
   console.log('SKIP WebRTC: unshare -n not permitted');
 }
+
+console.log('\nws figures used (best of the rounds):');
+for (const f of best.values()) console.log(`  ${f.case.padEnd(48)} ${f.metric.padEnd(18)} ${f.value.toFixed(f.value < 10 ? 3 : 1).padStart(10)} ${f.unit}`);
 
 // RPC overhead against the bare baseline
 const get = (c: string, m: string) => all.find((f) => f.case === c && f.metric === m)?.value;

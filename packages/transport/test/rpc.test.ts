@@ -251,3 +251,33 @@ describe('raw forwarding through a relay (call ids rewritten, payloads never dec
     await server.close();
   });
 });
+
+describe('large values and the portable WebSocket link', () => {
+  it('a value bigger than a frame travels as an external part (plain and compressed, both ways)', async () => {
+    const [c, s] = T.createLocalLinkPair();
+    const small = { maxFrameSize: 64 * 1024, chunkSize: 16 * 1024 };
+    T.expose(s, { async echo(x: unknown) { return x; } }, ['echo'], { auth: 'none', ...small });
+    const api = T.connect<{ echo(x: unknown): Promise<unknown> }>(c, { auth: 'none', ...small });
+    const paths = Array.from({ length: 20_000 }, (_, i) => `/data/session/scan_${String(i).padStart(6, '0')}.dcm`);
+    expect(await api.echo(paths)).toEqual(paths);
+    expect(await T.withOptions(api, { compress: true }).echo(paths)).toEqual(paths);
+  });
+
+  it('BrowserWebSocketLink (W3C WebSocket API; here ws in its W3C mode) against the Node server', async () => {
+    const { WebSocket } = await import('ws');
+    const server = await T.createWsServer({
+      onLink: (l) => T.expose(l, { async echo(x: unknown) { return x; }, async sum(b: Uint8Array) { return digest(b); } }, ['echo', 'sum'], { auth: { token: 'b' } }),
+    });
+    const link = new T.BrowserWebSocketLink(new WebSocket(server.url) as unknown as ConstructorParameters<typeof T.BrowserWebSocketLink>[0]);
+    await link.opened;
+    const api = T.connect<{ echo(x: unknown): Promise<unknown>; sum(b: Uint8Array): Promise<number> }>(link, { auth: { token: 'b' } });
+    expect(await api.echo({ a: [1, 'x'] })).toEqual({ a: [1, 'x'] });
+    const b = pattern(5 * 1024 * 1024 + 3, 8);
+    expect(await api.sum(b)).toBe(digest(b));
+    expect(await T.withOptions(api, { compress: true }).sum(new Uint8Array(300_000))).toBe(digest(new Uint8Array(300_000)));
+    const back = (await api.echo(b)) as Uint8Array;
+    expect(digest(back)).toBe(digest(b));
+    link.close();
+    await server.close();
+  });
+});
