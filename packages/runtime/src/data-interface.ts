@@ -21,7 +21,7 @@ export interface DataInterfaceOptions {
   allowedFileTypes?: string[];
   /** Seconds the scanner's clock is ahead of this computer's clock. */
   scannerClockSkew?: number;
-  /** File events: 'native' (one fs.watch per folder), 'polling' (chokidar, for mounted shares) or
+  /** File events: 'native' (one fs.watch per folder), 'polling' (stat of the expected names, for mounted shares) or
    *  'auto' (default: polling where the folder is on a network or FUSE file system). */
   watchRoute?: WatchRoute;
   /**

@@ -214,7 +214,7 @@ describe('scanner streams', () => {
     }
   });
 
-  it('the polling route (chokidar, for mounted shares) sees in-place and renamed-in files', async () => {
+  it('the polling route (for mounted shares) sees in-place and renamed-in files', async () => {
     const polled = new DataInterface({ allowedDirs: [A], allowedFileTypes: ['.dcm'], watchRoute: 'polling', pollIntervalMs: 5000 });
     try {
       const id = await polled.initScannerStream(A, 'r{TR}.dcm', 0, false);
