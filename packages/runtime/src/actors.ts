@@ -134,6 +134,9 @@ function makeMachine<T>() {
           assign(({ context }) => ({ dirty: false, seq: context.seq + 1 })),
           ({ context, self }) => startValidation(self as never, context),
         ],
+        // A pool look stuck behind a long queue still ends the request on time (its late result is
+        // ignored by its sequence number).
+        after: { untilDeadline: 'timedOut' },
         on: {
           // An event while we read: the file may have changed since; look again when this look is done.
           FILE_EVENT: { actions: assign({ dirty: true }) },
