@@ -182,7 +182,7 @@ interface Pending {
   method: string;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  deadline: number;
   cleanup: () => void;
   sending: { aborted: boolean };
 }
@@ -311,6 +311,8 @@ export class RpcPeer {
   private pings = new Map<number, { t0: number; resolve: (ms: number) => void }>();
   private unsub: Array<() => void> = [];
   private closeError: Error | undefined;
+  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  private deadlineAt = Infinity;
   /** Set by a DATA header whose payload is the next message. */
   private rawNext:
     | { inc: Incoming; sink: PartSink; flags: number }
@@ -384,15 +386,27 @@ export class RpcPeer {
   }
 
   /** Call a remote method. Rejects with the callee's typed error, TimeoutError, CancelledError or DisconnectedError. */
-  async call(method: string, args: readonly unknown[] = [], options: CallOptions = {}): Promise<unknown> {
-    if (this.state === 'closed') throw this.disconnected();
-    const deadline =
-      options.deadline ?? (options.timeoutMs ?? this.opts.defaultTimeoutMs) + Date.now();
-    if (options.signal?.aborted) throw new CancelledError(`call ${method} cancelled`);
-    if (this.state === 'handshake') {
-      await this.ready;
+  call(method: string, args: readonly unknown[] = [], options: CallOptions = {}): Promise<unknown> {
+    const deadline = options.deadline ?? (options.timeoutMs ?? this.opts.defaultTimeoutMs) + Date.now();
+    if (this.state !== 'ready') return this.callWhenReady(method, args, options, deadline);
+    try {
+      return this.startCall(method, args, options, deadline);
+    } catch (e) {
+      return Promise.reject(e);
     }
+  }
+
+  private async callWhenReady(method: string, args: readonly unknown[], options: CallOptions, deadline: number): Promise<unknown> {
+    if (this.state === 'closed') throw this.disconnected();
+    if (options.signal?.aborted) throw new CancelledError(`call ${method} cancelled`);
+    await this.ready;
     if (this.state !== 'ready') throw this.disconnected();
+    return this.startCall(method, args, options, deadline);
+  }
+
+  private startCall(method: string, args: readonly unknown[], options: CallOptions, deadline: number): Promise<unknown> {
+    const signal = options.signal;
+    if (signal?.aborted) throw new CancelledError(`call ${method} cancelled`);
     const id = ++this.lastCallId;
     const hasDeadline = Number.isFinite(deadline);
     const { frame, parts } = this.buildFrame(
@@ -405,42 +419,63 @@ export class RpcPeer {
         w.string(method);
         return flagPos;
       },
-      Array.from(args),
+      Array.isArray(args) ? args : Array.from(args),
       options.compress,
     );
-
     return new Promise<unknown>((resolve, reject) => {
       const sending = { aborted: false };
-      const p: Pending = {
-        method,
-        resolve,
-        reject,
-        timer: undefined,
-        sending,
-        cleanup: () => {
-          if (p.timer) clearTimeout(p.timer);
-          options.signal?.removeEventListener('abort', onAbort);
-        },
-      };
-      const onAbort = () => this.abandon(id, new CancelledError(`call ${method} cancelled`));
-      if (hasDeadline) {
-        p.timer = setTimeout(
-          () => this.abandon(id, new TimeoutError(`call ${method} timed out`, { details: { method } })),
-          Math.max(0, deadline - Date.now()),
-        );
+      const p: Pending = { method, resolve, reject, deadline, sending, cleanup: noop };
+      if (signal) {
+        const onAbort = () => this.abandon(id, new CancelledError(`call ${method} cancelled`));
+        signal.addEventListener('abort', onAbort, { once: true });
+        p.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
-      options.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, p);
+      if (hasDeadline) this.scheduleDeadline(deadline);
       try {
         this.link.send(frame);
       } catch (e) {
-        this.pending.delete(id);
-        p.cleanup();
+        this.settled(id, p);
         reject(e instanceof RtfmriError ? e : this.disconnected());
         return;
       }
       if (parts.length) void this.pumpParts(id, 0, parts, sending, options.compress, null);
     });
+  }
+
+  /**
+   * One timer per peer for all call deadlines (armed for the earliest), rather than a timer per
+   * call: setTimeout/clearTimeout per call showed up in the per-call cost.
+   */
+  private scheduleDeadline(at: number): void {
+    if (at >= this.deadlineAt) return;
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineAt = at;
+    this.deadlineTimer = setTimeout(() => this.expireCalls(), Math.max(0, at - Date.now()));
+  }
+
+  private expireCalls(): void {
+    this.deadlineTimer = undefined;
+    this.deadlineAt = Infinity;
+    // Timers may fire a millisecond early by Date.now(); a call that is due now is due.
+    const now = Date.now() + 2;
+    let next = Infinity;
+    for (const [id, p] of this.pending) {
+      if (p.deadline <= now) this.abandon(id, new TimeoutError(`call ${p.method} timed out`, { details: { method: p.method } }));
+      else if (p.deadline < next) next = p.deadline;
+    }
+    if (next < Infinity) this.scheduleDeadline(next);
+  }
+
+  /** A pending call is over: forget it (and the deadline timer when nothing is pending). */
+  private settled(id: number, p: Pending): void {
+    this.pending.delete(id);
+    p.cleanup();
+    if (this.pending.size === 0 && this.deadlineTimer) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = undefined;
+      this.deadlineAt = Infinity;
+    }
   }
 
   /** A typed stub whose methods call the remote ones with `options`. */
@@ -885,8 +920,7 @@ export class RpcPeer {
     this.readIncoming(r, flags, id, 1, (value) => {
       const pp = this.pending.get(id);
       if (!pp) return;
-      this.pending.delete(id);
-      pp.cleanup();
+      this.settled(id, pp);
       pp.resolve(value);
     });
   }
@@ -900,8 +934,7 @@ export class RpcPeer {
     this.end(r);
     const p = this.pending.get(id);
     if (!p) return;
-    this.pending.delete(id);
-    p.cleanup();
+    this.settled(id, p);
     p.sending.aborted = true;
     const inc = this.inRes.get(id);
     if (inc) this.dropIncoming(inc, new CancelledError('call failed'), true);
@@ -912,8 +945,7 @@ export class RpcPeer {
   private abandon(id: number, err: Error): void {
     const p = this.pending.get(id);
     if (!p) return;
-    this.pending.delete(id);
-    p.cleanup();
+    this.settled(id, p);
     p.sending.aborted = true;
     const inc = this.inRes.get(id);
     if (inc) this.dropIncoming(inc, err, true);
@@ -1518,6 +1550,8 @@ export class RpcPeer {
       p.reject(err);
     }
     this.pending.clear();
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
     for (const [, s] of this.serving) {
       s.sending.aborted = true;
       s.done();
@@ -1593,6 +1627,8 @@ function inflateExact(data: Uint8Array, rawLen: number, out?: Uint8Array): Uint8
   if (res.length !== rawLen) throw new ProtocolError('compressed data has the wrong length');
   return res;
 }
+
+function noop(): void {}
 
 function unref(t: unknown): void {
   (t as { unref?: () => void })?.unref?.();

@@ -32,7 +32,8 @@ describe('liveness and handshake', () => {
   it('a silent peer (link open, nothing arrives) is declared dead within 2 s; pending calls fail with DisconnectedError', async () => {
     const [c, s] = T.createLocalLinkPair();
     const t = tap(c);
-    T.expose(s, { async wait() { await new Promise(() => {}); } }, ['wait'], { auth: 'none' });
+    // the server keeps quiet about its own view (it would notice the silence at the same time)
+    T.expose(s, { async wait() { await new Promise(() => {}); } }, ['wait'], { auth: 'none', heartbeatMs: 0 });
     const api = T.connect<{ wait(): Promise<void> }>(t.link, { auth: 'none' });
     await T.peerOf(api).ready;
     const p = api.wait();
