@@ -299,6 +299,23 @@ describe('remote DataInterface through the relay', () => {
     expect(relay.relay.stats().runtimes.map((r) => r.sessions).sort()).toEqual([4, 4, 4]);
   });
 
+  it('payload bytes that look like relay control frames cross byte-exact both ways', async () => {
+    const d = dir();
+    const { relay } = await relayWithLog();
+    await runtime(relay.url, d);
+    const di = client(relay.url);
+    await di.waitForRuntime(10);
+    for (const [k, first] of [0xc0, 0xd0, 0x81, 0xff, 0x00].entries()) {
+      for (const size of [1, 20_000, 1_500_000]) {
+        const bytes = new Uint8Array(size).map((_, i) => (i % 4096 === 0 ? first : (i * 13 + k) & 255));
+        const f = path.join(d, `b${k}_${size}.txt`);
+        await di.putFile(f, bytes);
+        expect(Buffer.compare(fs.readFileSync(f), Buffer.from(bytes)), `put ${first} ${size}`).toBe(0);
+        expect(Buffer.compare(Buffer.from(await di.getFile(f)), Buffer.from(bytes)), `get ${first} ${size}`).toBe(0);
+      }
+    }
+  });
+
   it('a runtime started with --listen serves clients directly (LAN, no separate relay)', async () => {
     const d = dir();
     fs.writeFileSync(path.join(d, 'lan.txt'), 'lan');

@@ -2,8 +2,8 @@
 // session to the runtime it names, re-opened when that runtime comes back) and the runtime side
 // (one SessionLink per connected client). No Node-only imports (the browser SDK uses the client).
 import { AuthError, DisconnectedError, ProtocolError, TimeoutError, type CloseInfo, type Link } from '@rtfmri/transport';
-import { computeMac, control, DEAD_AFTER_MS, F, frameHeader, frameSid, parseControl, PONG_FRAME, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './protocol.js';
-import { SessionLink } from './session-link.js';
+import { computeMac, CONTROL_MIN, control, DEAD_AFTER_MS, F, frameHeader, frameSid, parseControl, PONG_FRAME, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './protocol.js';
+import { SessionLink, SessionSender } from './session-link.js';
 
 const dec = new TextDecoder();
 
@@ -114,8 +114,11 @@ export class RelayClient {
   readonly closed: Promise<CloseInfo>;
   downReason = 'the runtime is not connected to the relay';
 
+  private readonly sender: SessionSender;
+
   private constructor(readonly link: Link, readonly target: string) {
     this.closed = link.closed;
+    this.sender = new SessionSender(link);
   }
 
   static async attach(link: Link, opts: RelayClientOptions): Promise<RelayClient> {
@@ -150,7 +153,7 @@ export class RelayClient {
   }
 
   private up(sid: number, instance: string): void {
-    const link = new SessionLink(this.link, sid, (reason) => {
+    const link = new SessionLink(this.link, this.sender, sid, (reason) => {
       if (this.link.state === 'open') this.link.send(control(F.Close, { sid, reason }));
       if (this.session === link) this.session = undefined;
     });
@@ -168,7 +171,11 @@ export class RelayClient {
   }
 
   private onFrame(frame: Uint8Array): void {
+    // The relay forwards only the current session's frames to a client, in order after UP.
+    if (frame[0]! < CONTROL_MIN) return void this.session?.deliver(frame);
     switch (frame[0]) {
+      case F.Select:
+        return;
       case F.Data:
         if (this.session && frameSid(frame) === this.session.sid) this.session.deliver(frame.subarray(5));
         return;
@@ -228,9 +235,13 @@ export class RelayRuntimeConnection {
   readonly closed: Promise<CloseInfo>;
   private readonly handlers: Array<(link: SessionLink, info: SessionInfo) => void> = [];
   private signalHandlers: Array<(sid: number, msg: unknown) => void> = [];
+  private readonly sender: SessionSender;
+  /** The session the relay selected for the RPC frames it sends next. */
+  private inSid = -1;
 
   private constructor(readonly link: Link, readonly instance: string) {
     this.closed = link.closed;
+    this.sender = new SessionSender(link);
   }
 
   static async register(link: Link, opts: RelayRuntimeOptions): Promise<RelayRuntimeConnection> {
@@ -262,7 +273,11 @@ export class RelayRuntimeConnection {
   }
 
   private onFrame(frame: Uint8Array): void {
+    if (frame[0]! < CONTROL_MIN) return void this.sessions.get(this.inSid)?.deliver(frame);
     switch (frame[0]) {
+      case F.Select:
+        this.inSid = frameSid(frame);
+        return;
       case F.Data: {
         const s = this.sessions.get(frameSid(frame));
         if (s) s.deliver(frame.subarray(5));
@@ -284,7 +299,7 @@ export class RelayRuntimeConnection {
         const b = parseControl(frame);
         if (!b || typeof b.sid !== 'number' || this.sessions.has(b.sid)) return;
         const sid = b.sid;
-        const link = new SessionLink(this.link, sid, (reason) => {
+        const link = new SessionLink(this.link, this.sender, sid, (reason) => {
           this.sessions.delete(sid);
           if (this.link.state === 'open') this.link.send(control(F.Close, { sid, reason }));
         });

@@ -1,22 +1,26 @@
 // The relay's own framing on a physical link (one WebSocket per runtime or client). No Node-only
 // imports: the SDK's browser build uses the client side.
 //
-// The relay never decodes RPC: a DATA frame is [0x10][session id u32 BE][RPC bytes], forwarded
-// byte-for-byte between the client and the runtime of that session (the relay only checks that
-// the session id belongs to the sender). RPC, deadlines and typed errors run end to end between
-// the SDK and the runtime; the relay authenticates, routes and tells each side when the other
-// comes and goes. Control frames are [type][UTF-8 JSON], at most MAX_CONTROL bytes.
+// The relay never decodes RPC. Control frames start with a byte >= 0x80; any frame whose first
+// byte is < 0x80 is an RPC frame of the link's *current session* in that direction, set by a
+// SELECT [0xC0][session id u32 BE] frame whenever it changes. RPC frames thus cross the relay
+// byte-for-byte and without a copy (no header is prepended; the relay only checks that the
+// selected session belongs to the sender). An RPC message that happens to start with a byte
+// >= 0x80 (raw payload bytes) travels escaped as DATA [0xD0][session id u32][bytes] instead.
+// RPC, deadlines and typed errors run end to end between the SDK and the runtime; the relay
+// authenticates, routes and tells each side when the other comes and goes. Control frames are
+// [type][UTF-8 JSON], at most MAX_CONTROL bytes.
 //
 // Handshake (challenge-response, the token never crosses the wire):
-//   relay -> peer   CHALLENGE [0x01][version][32-byte nonce]
+//   relay -> peer   CHALLENGE [0x81][version][32-byte nonce]
 //   peer  -> relay  HELLO     { role: 'runtime'|'client', id, target?, instance?, mac }
 //                   mac = hex(HMAC-SHA256(token, nonce || UTF-8("rtfmri-relay-v1\n" role \n id \n target)))
 //   relay -> peer   WELCOME   { sid?, instance?, up? }        or REFUSED { code, message } + close
 // Then relay -> client  UP { sid, instance } / DOWN { sid, reason } as the named runtime comes and goes,
 //      relay -> runtime OPEN { sid, client } / CLOSE { sid, reason } as clients come and go,
 //      client -> relay  CLOSE { sid } ends a session without dropping the link.
-// Liveness: the relay sends PING [0x30] every second to each admitted peer, which answers PONG
-// [0x31]; either side drops a link it has heard nothing on for 4 s (a frozen process, a half-open
+// Liveness: the relay sends PING [0xB0] every second to each admitted peer, which answers PONG
+// [0xB1]; either side drops a link it has heard nothing on for 4 s (a frozen process, a half-open
 // TCP connection), so a runtime that comes back on a new connection is not refused as a hijacker
 // of its own name for longer than that.
 import { hmacSha256 } from '@rtfmri/transport';
@@ -34,25 +38,38 @@ function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return d === 0;
 }
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const MAX_CONTROL = 4096;
 export const NONCE_BYTES = 32;
 
 export const enum F {
-  Challenge = 0x01,
-  Hello = 0x02,
-  Welcome = 0x03,
-  Refused = 0x04,
-  Up = 0x05,
-  Down = 0x06,
-  Open = 0x07,
-  Close = 0x08,
-  Data = 0x10,
-  /** WebRTC signaling (offer/answer/candidates) for a session: forwarded like DATA, JSON body. */
-  Signal = 0x20,
+  Challenge = 0x81,
+  Hello = 0x82,
+  Welcome = 0x83,
+  Refused = 0x84,
+  Up = 0x85,
+  Down = 0x86,
+  Open = 0x87,
+  Close = 0x88,
+  /** WebRTC signaling (offer/answer/candidates) for a session: [0xA0][sid u32][JSON]. */
+  Signal = 0xa0,
   /** Liveness of the physical link (1 byte each): the relay pings every peer, peers answer. */
-  Ping = 0x30,
-  Pong = 0x31,
+  Ping = 0xb0,
+  Pong = 0xb1,
+  /** The session of the RPC frames that follow on this link, in this direction: [0xC0][sid u32]. */
+  Select = 0xc0,
+  /** An escaped RPC frame (its first byte is >= 0x80): [0xD0][sid u32][bytes]. */
+  Data = 0xd0,
+}
+
+/** First bytes below this are RPC frames of the selected session. */
+export const CONTROL_MIN = 0x80;
+
+export function selectFrame(sid: number): Uint8Array {
+  const h = new Uint8Array(5);
+  h[0] = F.Select;
+  new DataView(h.buffer).setUint32(1, sid);
+  return h;
 }
 
 export const PING_FRAME = new Uint8Array([F.Ping]);

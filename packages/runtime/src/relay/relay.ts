@@ -6,8 +6,10 @@ import {
   challenge,
   control,
   DEAD_AFTER_MS,
+  CONTROL_MIN,
   F,
   frameSid,
+  selectFrame,
   HEARTBEAT_MS,
   PING_FRAME,
   newNonce,
@@ -79,6 +81,10 @@ interface RuntimeConn {
   instance: string;
   peer: string;
   sessions: Map<number, ClientConn>;
+  /** Session of the RPC frames the runtime sends next (its last SELECT). */
+  inSid: number;
+  /** Session of the RPC frames last forwarded to the runtime. */
+  outSid: number;
 }
 
 interface ClientConn {
@@ -87,6 +93,8 @@ interface ClientConn {
   target: string;
   peer: string;
   sid?: number;
+  /** Session the client's next RPC frames are for (its last SELECT). */
+  inSid: number;
 }
 
 export interface RelayStats {
@@ -191,7 +199,7 @@ export class Relay {
     if (existing) {
       return this.refuse(link, peer, 'NAME_IN_USE', `a runtime named '${hello.id}' is already connected (from ${existing.peer}); refusing the second one`, hello);
     }
-    const rt: RuntimeConn = { link, name: hello.id, instance: hello.instance ?? '', peer, sessions: new Map() };
+    const rt: RuntimeConn = { link, name: hello.id, instance: hello.instance ?? '', peer, sessions: new Map(), inSid: -1, outSid: -1 };
     this.runtimes.set(rt.name, rt);
     this.log(`runtime '${rt.name}' connected from ${peer} (instance ${rt.instance || '-'})`);
     link.send(control(F.Welcome, { instance: rt.instance }));
@@ -205,7 +213,7 @@ export class Relay {
   }
 
   private addClient(link: Link, peer: string, hello: Hello): void {
-    const c: ClientConn = { link, id: hello.id, target: hello.target!, peer };
+    const c: ClientConn = { link, id: hello.id, target: hello.target!, peer, inSid: -1 };
     this.clients.add(c);
     const rt = this.runtimes.get(c.target);
     this.log(`client '${c.id}' connected from ${peer} for runtime '${c.target}'${rt ? '' : ' (not connected yet)'}`);
@@ -229,8 +237,18 @@ export class Relay {
   }
 
   private fromRuntime(rt: RuntimeConn, frame: Uint8Array): void {
-    const type = frame[0];
+    const type = frame[0]!;
+    if (type < CONTROL_MIN) {
+      // An RPC frame of the selected session, forwarded as it is (a client has one session).
+      const c = rt.sessions.get(rt.inSid);
+      if (c) safeSend(c.link, frame);
+      return;
+    }
     if (type === F.Pong) return;
+    if (type === F.Select) {
+      rt.inSid = frameSid(frame);
+      return;
+    }
     if (type === F.Data || type === F.Signal) {
       const c = rt.sessions.get(frameSid(frame));
       // A frame for a session that just ended is a normal race: drop it.
@@ -251,10 +269,25 @@ export class Relay {
   }
 
   private fromClient(c: ClientConn, frame: Uint8Array): void {
-    const type = frame[0];
+    const type = frame[0]!;
+    if (type < CONTROL_MIN) {
+      // A client reaches only the session the relay gave it (frames of an older session are dropped).
+      if (c.sid === undefined || c.inSid !== c.sid) return;
+      const rt = this.runtimes.get(c.target);
+      if (!rt || rt.link.state !== 'open') return;
+      if (rt.outSid !== c.sid) {
+        safeSend(rt.link, selectFrame(c.sid));
+        rt.outSid = c.sid;
+      }
+      safeSend(rt.link, frame);
+      return;
+    }
     if (type === F.Pong) return;
+    if (type === F.Select) {
+      c.inSid = frameSid(frame);
+      return;
+    }
     if (type === F.Data || type === F.Signal) {
-      // A client reaches only the session the relay gave it (stale ids after a restart are dropped).
       if (c.sid === undefined || frameSid(frame) !== c.sid) return;
       const rt = this.runtimes.get(c.target);
       if (rt) safeSend(rt.link, frame);

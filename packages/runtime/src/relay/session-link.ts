@@ -1,9 +1,32 @@
 // A session link: one client<->runtime session carried inside a physical link to the relay.
 // It is a full Link, so transport's RPC (expose / connect) runs over it unchanged, end to end.
 import { DisconnectedError, type CloseInfo, type Link, type LinkState } from '@rtfmri/transport';
-import { F, frameHeader } from './protocol.js';
+import { CONTROL_MIN, F, frameHeader, selectFrame } from './protocol.js';
 
-const SMALL = 64 * 1024;
+/**
+ * The sending half of a physical link shared by sessions: remembers which session the last RPC
+ * frame was for, and sends SELECT only when that changes (so RPC frames go out untouched).
+ */
+export class SessionSender {
+  private current = -1;
+  constructor(private readonly physical: Link) {}
+
+  send(sid: number, data: Uint8Array | readonly Uint8Array[]): void {
+    const first = data instanceof Uint8Array ? data : data.find((p) => p.byteLength > 0);
+    if (!first || first.byteLength === 0) return;
+    if (first[0]! >= CONTROL_MIN) {
+      // Raw bytes that look like a control frame: escaped with their session id (a copy, rare).
+      const parts = data instanceof Uint8Array ? [data] : data;
+      this.physical.send([frameHeader(F.Data, sid), ...parts]);
+      return;
+    }
+    if (this.current !== sid) {
+      this.physical.send(selectFrame(sid));
+      this.current = sid;
+    }
+    this.physical.send(data);
+  }
+}
 
 export class SessionLink implements Link {
   readonly kind: string;
@@ -14,16 +37,15 @@ export class SessionLink implements Link {
   private messageHandlers: Array<(d: Uint8Array) => void> = [];
   private closeHandlers: Array<(i: CloseInfo) => void> = [];
   private early: Uint8Array[] | null = [];
-  private readonly header: Uint8Array;
 
   constructor(
     private readonly physical: Link,
+    private readonly sender: SessionSender,
     readonly sid: number,
     /** Called once when this side closes the session (to tell the relay). */
     private readonly onLocalClose: (reason: string) => void,
   ) {
     this.kind = `relay/${physical.kind}`;
-    this.header = frameHeader(F.Data, sid);
     this.closed = new Promise((r) => (this.resolveClosed = r));
   }
 
@@ -36,19 +58,7 @@ export class SessionLink implements Link {
 
   send(data: Uint8Array | readonly Uint8Array[]): void {
     if (this.state !== 'open') throw new DisconnectedError(`not connected (relay session ${this.sid} is closed)`);
-    const parts = data instanceof Uint8Array ? [this.header, data] : [this.header, ...data];
-    let n = 0;
-    for (const p of parts) n += p.byteLength;
-    if (n > SMALL) return this.physical.send(parts);
-    // Small frames (calls, results, heartbeats) go out as one contiguous message: one socket
-    // write instead of one per part; big payloads keep the gather write (no copy).
-    const one = new Uint8Array(n);
-    let o = 0;
-    for (const p of parts) {
-      one.set(p, o);
-      o += p.byteLength;
-    }
-    this.physical.send(one);
+    this.sender.send(this.sid, data);
   }
 
   drain(lowWaterMark?: number): Promise<void> {
@@ -74,7 +84,7 @@ export class SessionLink implements Link {
     return () => void (this.closeHandlers = this.closeHandlers.filter((h) => h !== handler));
   }
 
-  /** A DATA frame for this session arrived (payload without the 5-byte header). */
+  /** An RPC frame for this session arrived. */
   deliver(payload: Uint8Array): void {
     if (this.state !== 'open') return;
     if (this.early) this.early.push(payload);
