@@ -1298,7 +1298,7 @@ export class RpcPeer {
         }
         if (sending.aborted || this.state !== 'ready') break;
       }
-      await Promise.all(streamJobs);
+      if (streamJobs.length) await Promise.all(streamJobs);
       // Only results need it: it tells a relay the route can go.
       if (!sending.aborted && dir === 1) this.trySend(this.dataHeader(id, DF_RESULT | DF_DONE, 0, undefined));
     } finally {
@@ -1337,7 +1337,9 @@ export class RpcPeer {
     const size = this.chunkSize();
     let doCompress = !!compress;
     for (let off = 0; off < bytes.length; off += size) {
-      await this.waitWritable();
+      // No await unless the link is full: a one-chunk blob then goes out in the same tick as its
+      // header frame (and the ws link sends everything of one tick in one write).
+      if (this.link.bufferedAmount > this.opts.highWaterMark) await this.waitWritable();
       if (sending.aborted || this.state !== 'ready') return;
       const chunk = bytes.subarray(off, Math.min(bytes.length, off + size));
       let flags = dir ? DF_RESULT : 0;
@@ -1374,7 +1376,7 @@ export class RpcPeer {
           while (os.credit <= 0 && !os.cancelled && !sending.aborted && this.state === 'ready') {
             await new Promise<void>((res) => (os.wake = res));
           }
-          await this.waitWritable();
+          if (this.link.bufferedAmount > this.opts.highWaterMark) await this.waitWritable();
           if (os.cancelled || sending.aborted || this.state !== 'ready') return;
           const chunk = piece.subarray(off, Math.min(piece.length, off + size));
           os.credit -= chunk.length;

@@ -48,6 +48,7 @@ export class WsLink extends BaseLink {
 
   send(data: Uint8Array | readonly Uint8Array[]): void {
     this.assertOpen();
+    this.cork();
     if (data instanceof Uint8Array) {
       this.ws.send(data, { binary: true });
       return;
@@ -55,6 +56,23 @@ export class WsLink extends BaseLink {
     // Joined here rather than sent as a fragmented message: the receiving ws would join the
     // fragments anyway (a copy either way), and big payloads come as their own messages.
     this.ws.send(data.length === 1 ? data[0] : Buffer.concat(data as Uint8Array[]), { binary: true });
+  }
+
+  /**
+   * Frames sent in one tick (a result header, its data header, the payload, DONE) leave in one
+   * write: cork the socket on the first send of a tick, uncork on the next tick.
+   */
+  private corked = false;
+  private cork(): void {
+    if (this.corked) return;
+    const sock = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (!sock) return;
+    this.corked = true;
+    sock.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      sock.uncork();
+    });
   }
 
   protected armDrain(): void {
