@@ -150,9 +150,9 @@ async function chokidarBaseline(dir: string, bytes: Uint8Array, n: number, polli
   figure(label, 'p50', pct(lat, 50), 'ms', 'detection only');
 }
 
-async function many(dir: string, bytes: Uint8Array, work: WorkRoute = 'auto'): Promise<void> {
+async function many(dir: string, bytes: Uint8Array, work: WorkRoute = 'auto', duration = DURATION): Promise<void> {
   const di = new DataInterface({ allowedDirs: [dir], allowedFileTypes: ['.dcm'], work });
-  const count = Math.floor(DURATION / TR);
+  const count = Math.floor(duration / TR);
   const streams = [];
   for (let s = 0; s < STREAMS; s++) {
     const prefix = `m${String(s).padStart(2, '0')}_`;
@@ -192,7 +192,7 @@ async function many(dir: string, bytes: Uint8Array, work: WorkRoute = 'auto'): P
   await di.close();
   const over10 = lat.filter((x) => x > 10).length;
   const cpuPct = ((cpu.user + cpu.system) / 1000 / wall) * 100;
-  const label = `${STREAMS} streams, TR ${TR}s, ${DURATION}s, ${hasAnon ? 'anonymized' : 'not anonymized'}, ${work}`;
+  const label = `${STREAMS} streams, TR ${TR}s, ${duration}s, ${hasAnon ? 'anonymized' : 'not anonymized'}, ${work}`;
   console.log(`${label.padEnd(52)} p50 ${pct(lat, 50).toFixed(3)} ms  p99 ${pct(lat, 99).toFixed(3)} ms  max ${pct(lat, 100).toFixed(3)} ms`);
   console.log(`${''.padEnd(52)} delivered ${lat.length}/${STREAMS * count}, missed ${missed}, wrong ${wrong}, over 10 ms ${over10}, delivered before the writer's stamp ${early}; process CPU ${cpuPct.toFixed(1)}% of one core (writer thread included), main event loop ${(elu.utilization * 100).toFixed(1)}% busy; work routed inline ${routed.inline} / pool ${routed.pool}`);
   figure(label, 'p50', pct(lat, 50), 'ms');
@@ -239,7 +239,8 @@ async function main(): Promise<void> {
     if (process.env.RTFMRI_BENCH_MANY_POOL !== '0') {
       const m2 = path.join(root, 'many-pool');
       fs.mkdirSync(m2);
-      await many(m2, bytes, 'pool');
+      // comparison only: shorter unless the full run was asked for
+      await many(m2, bytes, 'pool', FULL ? DURATION : 10);
     }
     console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   } finally {
