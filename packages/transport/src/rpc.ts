@@ -220,7 +220,9 @@ class Serving implements CallContext {
       this.controller = new AbortController();
       if (this.reason) this.controller.abort(this.reason);
       else if (Number.isFinite(this.deadline)) {
-        this.timer = setTimeout(() => this.abort(new TimeoutError(`deadline of ${this.method} passed`)), Math.max(0, this.deadline - Date.now()));
+        // A little after the deadline: the caller's own timer (and its CANCEL) should win, so the
+        // caller sees TimeoutError rather than whatever the aborted method returns.
+        this.timer = setTimeout(() => this.abort(new TimeoutError(`deadline of ${this.method} passed`)), Math.max(0, this.deadline - Date.now()) + 25);
         unref(this.timer);
       }
     }
