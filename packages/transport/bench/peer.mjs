@@ -146,22 +146,7 @@ async function timeit(n, warm, f) {
 /** The RPC cases over any link whose server end runs `service`. */
 async function rpcCases(name, api, opts) {
   const { big = 64 * MiB, streamTotal = 1024 * MiB, pings = 3000, small = 300, bigIters = 5 } = opts;
-  const ping = await timeit(pings, 300, () => api.ping());
-  emit(name, 'ping RTT', 'p50', pct(ping, 50) * 1000, 'us');
-  emit(name, 'ping RTT', 'p99', pct(ping, 99) * 1000, 'us');
-  const K457 = 457 * 1024;
-  const up457 = bytes(K457);
-  const g = await timeit(small, 30, () => api.get(K457));
-  emit(name, '457 KB download (call+reply)', 'p50', pct(g, 50), 'ms');
-  emit(name, '457 KB download (call+reply)', 'p99', pct(g, 99), 'ms');
-  const u = await timeit(small, 30, () => api.put(up457));
-  emit(name, '457 KB upload (call+reply)', 'p50', pct(u, 50), 'ms');
-  emit(name, '457 KB upload (call+reply)', 'p99', pct(u, 99), 'ms');
-  const upBig = bytes(big);
-  const gb = await timeit(bigIters, 1, () => api.get(big));
-  emit(name, `${big / MiB} MiB download`, 'p50', pct(gb, 50), 'ms', `${((big / pct(gb, 50)) * 1e3 / 1e6).toFixed(0)} MB/s`);
-  const ub = await timeit(bigIters, 1, () => api.put(upBig));
-  emit(name, `${big / MiB} MiB upload`, 'p50', pct(ub, 50), 'ms', `${((big / pct(ub, 50)) * 1e3 / 1e6).toFixed(0)} MB/s`);
+  // streamed transfers first, while both processes are fresh: RSS growth is then meaningful
   // streamed transfer, both directions, with peak RSS growth on both ends
   for (const dir of ['download', 'upload']) {
     globalThis.gc?.();
@@ -190,6 +175,22 @@ async function rpcCases(name, api, opts) {
     emit(name, label, 'client RSS growth', (local.peak - local.base) / MiB, 'MiB');
     emit(name, label, 'server RSS growth', (remote.peak - remote.base) / MiB, 'MiB');
   }
+  const ping = await timeit(pings, 300, () => api.ping());
+  emit(name, 'ping RTT', 'p50', pct(ping, 50) * 1000, 'us');
+  emit(name, 'ping RTT', 'p99', pct(ping, 99) * 1000, 'us');
+  const K457 = 457 * 1024;
+  const up457 = bytes(K457);
+  const g = await timeit(small, 30, () => api.get(K457));
+  emit(name, '457 KB download (call+reply)', 'p50', pct(g, 50), 'ms');
+  emit(name, '457 KB download (call+reply)', 'p99', pct(g, 99), 'ms');
+  const u = await timeit(small, 30, () => api.put(up457));
+  emit(name, '457 KB upload (call+reply)', 'p50', pct(u, 50), 'ms');
+  emit(name, '457 KB upload (call+reply)', 'p99', pct(u, 99), 'ms');
+  const upBig = bytes(big);
+  const gb = await timeit(bigIters, 1, () => api.get(big));
+  emit(name, `${big / MiB} MiB download`, 'p50', pct(gb, 50), 'ms', `${((big / pct(gb, 50)) * 1e3 / 1e6).toFixed(0)} MB/s`);
+  const ub = await timeit(bigIters, 1, () => api.put(upBig));
+  emit(name, `${big / MiB} MiB upload`, 'p50', pct(ub, 50), 'ms', `${((big / pct(ub, 50)) * 1e3 / 1e6).toFixed(0)} MB/s`);
 }
 
 async function bareCases(url, opts) {
@@ -220,31 +221,6 @@ async function bareCases(url, opts) {
     ws.send(buf);
     return next();
   };
-  const pingMsg = Buffer.from('p12345678');
-  const ping = await timeit(pings, 300, () => req(pingMsg));
-  emit(name, 'ping RTT', 'p50', pct(ping, 50) * 1000, 'us');
-  emit(name, 'ping RTT', 'p99', pct(ping, 99) * 1000, 'us');
-  const getMsg = (n) => {
-    const b = Buffer.alloc(5);
-    b[0] = 0x67;
-    b.writeUInt32LE(n, 1);
-    return b;
-  };
-  const K457 = 457 * 1024;
-  const g = await timeit(small, 30, () => req(getMsg(K457)));
-  emit(name, '457 KB download (call+reply)', 'p50', pct(g, 50), 'ms');
-  emit(name, '457 KB download (call+reply)', 'p99', pct(g, 99), 'ms');
-  const up = Buffer.alloc(K457);
-  up[0] = 0x75;
-  const u = await timeit(small, 30, () => req(up));
-  emit(name, '457 KB upload (call+reply)', 'p50', pct(u, 50), 'ms');
-  emit(name, '457 KB upload (call+reply)', 'p99', pct(u, 99), 'ms');
-  const gb = await timeit(bigIters, 1, () => req(getMsg(big)));
-  emit(name, `${big / MiB} MiB download`, 'p50', pct(gb, 50), 'ms', `${((big / pct(gb, 50)) * 1e3 / 1e6).toFixed(0)} MB/s (one message)`);
-  const upBig = Buffer.alloc(big);
-  upBig[0] = 0x75;
-  const ub = await timeit(bigIters, 1, () => req(upBig));
-  emit(name, `${big / MiB} MiB upload`, 'p50', pct(ub, 50), 'ms', `${((big / pct(ub, 50)) * 1e3 / 1e6).toFixed(0)} MB/s (one message)`);
   // streamed 1 MiB messages
   {
     await req(Buffer.from('r'));
@@ -289,6 +265,31 @@ async function bareCases(url, opts) {
     emit(name, label, 'client RSS growth', (local.peak - local.base) / MiB, 'MiB');
     emit(name, label, 'server RSS growth', (remote.peak - remote.base) / MiB, 'MiB');
   }
+  const pingMsg = Buffer.from('p12345678');
+  const ping = await timeit(pings, 300, () => req(pingMsg));
+  emit(name, 'ping RTT', 'p50', pct(ping, 50) * 1000, 'us');
+  emit(name, 'ping RTT', 'p99', pct(ping, 99) * 1000, 'us');
+  const getMsg = (n) => {
+    const b = Buffer.alloc(5);
+    b[0] = 0x67;
+    b.writeUInt32LE(n, 1);
+    return b;
+  };
+  const K457 = 457 * 1024;
+  const g = await timeit(small, 30, () => req(getMsg(K457)));
+  emit(name, '457 KB download (call+reply)', 'p50', pct(g, 50), 'ms');
+  emit(name, '457 KB download (call+reply)', 'p99', pct(g, 99), 'ms');
+  const up = Buffer.alloc(K457);
+  up[0] = 0x75;
+  const u = await timeit(small, 30, () => req(up));
+  emit(name, '457 KB upload (call+reply)', 'p50', pct(u, 50), 'ms');
+  emit(name, '457 KB upload (call+reply)', 'p99', pct(u, 99), 'ms');
+  const gb = await timeit(bigIters, 1, () => req(getMsg(big)));
+  emit(name, `${big / MiB} MiB download`, 'p50', pct(gb, 50), 'ms', `${((big / pct(gb, 50)) * 1e3 / 1e6).toFixed(0)} MB/s (one message)`);
+  const upBig = Buffer.alloc(big);
+  upBig[0] = 0x75;
+  const ub = await timeit(bigIters, 1, () => req(upBig));
+  emit(name, `${big / MiB} MiB upload`, 'p50', pct(ub, 50), 'ms', `${((big / pct(ub, 50)) * 1e3 / 1e6).toFixed(0)} MB/s (one message)`);
   ws.close();
 }
 
