@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 // Runs the compiled CLI (build first: `npx turbo run build`).
-import { main } from '../dist/cli/main.js';
-
+let main;
+try {
+  ({ main } = await import('../dist/cli/main.js'));
+} catch (e) {
+  if (e?.code !== 'ERR_MODULE_NOT_FOUND') throw e;
+  process.stderr.write("rtfmri: not built yet: run 'npx turbo run build' (or 'npm run build') at the repository root first\n");
+  process.exit(1);
+}
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
 // A command that has returned is done: do not let a lingering handle keep the process alive.
