@@ -4,7 +4,7 @@ let main;
 try {
   ({ main } = await import('../dist/cli/main.js'));
 } catch (e) {
-  if (e?.code !== 'ERR_MODULE_NOT_FOUND') throw e;
+  if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes('dist/cli/main.js')) throw e;
   process.stderr.write("rtfmri: not built yet: run 'npx turbo run build' (or 'npm run build') at the repository root first\n");
   process.exit(1);
 }
