@@ -64,9 +64,10 @@ type Ev<T> =
   | { type: 'ERROR'; error: unknown; seq: number }
   | { type: 'CLOSE' };
 
-function isDicomName(name: string): boolean {
+/** DICOM by extension; other names (scanners also write `MR.1.3.12...` or no extension) are sniffed for `DICM`. */
+function dicomMode(name: string): boolean | 'sniff' {
   const ext = path.extname(name).toLowerCase();
-  return ext === '.dcm' || ext === '.ima' || ext === '';
+  return ext === '.dcm' || ext === '.ima' ? true : 'sniff';
 }
 
 /**
@@ -77,14 +78,14 @@ function isDicomName(name: string): boolean {
 function startValidation<T>(self: { send(ev: Ev<T>): void }, ctx: Ctx<T>): void {
   const { cfg, deps, req, skipSize, skipMtimeMs } = ctx;
   const seq = ctx.seq;
-  const dicom = cfg.dicom === 'auto' ? isDicomName(req!.name) : cfg.dicom;
+  const dicom = cfg.dicom === 'auto' ? dicomMode(req!.name) : cfg.dicom;
   let out: Validated<T> | Promise<Validated<T>>;
   try {
     out = deps.validate({
       path: path.join(cfg.dir, req!.name),
       minFileSize: cfg.minFileSize,
       dicom,
-      anonymize: dicom && cfg.anonymize,
+      anonymize: dicom !== false && cfg.anonymize,
       skipSize,
       skipMtimeMs,
     });

@@ -6,8 +6,11 @@ import * as dicom from '@rtfmri/dicom-wasm';
 export interface CheckRequest {
   path: string;
   minFileSize: number;
-  /** Apply the DICOM completeness check (and anonymize when asked). */
-  dicom: boolean;
+  /**
+   * Apply the DICOM completeness check (and anonymize when asked). 'sniff': only when the file
+   * has the Part-10 preamble + `DICM` (a file shorter than that is not whole yet).
+   */
+  dicom: boolean | 'sniff';
   anonymize: boolean;
   /** Size and mtime of the last incomplete read: an unchanged file is not read again. */
   skipSize?: number;
@@ -80,7 +83,17 @@ export function checkFile(req: CheckRequest): CheckResult {
     }
     // Fewer bytes than fstat said: the file was truncated under us (rewritten), look again later.
     const bytes = buf.subarray(0, off);
-    if (!req.dicom) return { status: 'ok', size: off, bytes: copyOut(bytes) };
+    let isDicom = req.dicom === true;
+    if (req.dicom === 'sniff') {
+      if (off < 132) {
+        // Too short to show `DICM`: a Part-10 file being written has only its (zero) preamble so
+        // far; anything else is a small file of another kind.
+        if (bytes.every((b) => b === 0)) return { status: 'incomplete', size, mtimeMs: st.mtimeMs };
+      } else {
+        isDicom = bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
+      }
+    }
+    if (!isDicom) return { status: 'ok', size: off, bytes: copyOut(bytes) };
     if (!dicom.isComplete(bytes)) return { status: 'incomplete', size, mtimeMs: st.mtimeMs };
     if (req.anonymize) return { status: 'ok', size: off, bytes: anonymizeBytes(bytes, req.uidSecret) };
     return { status: 'ok', size: off, bytes: copyOut(bytes) };

@@ -300,6 +300,22 @@ describe('watches', () => {
     await expect(di.watchFile(path.join(A, 'sub', 'x.dcm'))).rejects.toBeInstanceOf(StateError);
   });
 
+  it('extension-less names: a DICOM file (sniffed) only when whole, other files as they are', async () => {
+    const any = new DataInterface({ allowedDirs: [A], allowedFileTypes: ['*'] });
+    try {
+      await any.initWatch(A, '*', 0);
+      const bytes = await mosaic(0);
+      const p = any.watchFile('MR.1.2.3', 10);
+      await sleep(20);
+      await writeChunked(path.join(A, 'MR.1.2.3'), bytes, 5, 40);
+      expect((await p).length).toBe(bytes.length);
+      fs.writeFileSync(path.join(A, 'NOTES'), 'plain text, not DICOM, longer than a preamble: '.repeat(4));
+      expect(Buffer.from(await any.watchFile('NOTES', 2)).toString()).toMatch(/^plain text/);
+    } finally {
+      await any.close();
+    }
+  });
+
   it('times out with TimeoutError; minFileSize gates non-DICOM files', async () => {
     await di.initWatch(A, '*.txt', 10);
     fs.writeFileSync(path.join(A, 'small.txt'), 'tiny');
