@@ -78,8 +78,12 @@ all.push(...best.values());
 console.log('RPC over the local link (one process, so client and server RSS are the same figure; streams hand over the same buffers: zero-copy):');
 all.push(...(await run(process.execPath, ['--expose-gc', peer, 'client', JSON.stringify({ which: 'local', opts })])));
 
+console.log('Dead peer (server process SIGKILLed):');
+all.push(...(await run(process.execPath, ['--expose-gc', peer, 'client', JSON.stringify({ which: 'kill', kinds: ['ws'] })])));
+
 const unshare = spawnSync('unshare', ['-n', 'true']).status === 0;
 if (unshare) {
+  all.push(...(await run('unshare', ['-n', 'sh', '-c', `ip link set lo up; exec node ${peer} client '${JSON.stringify({ which: 'kill', kinds: ['webrtc'] })}'`])));
   console.log('RPC over WebRTC (node-datachannel, two processes in a private network namespace):');
   const rtcOpts = { big: 64 * MiB, streamTotal: 256 * MiB, pings: 1000, small: 100, bigIters: 3 };
   all.push(...(await run('unshare', ['-n', 'sh', '-c', `ip link set lo up; exec node --expose-gc ${peer} netns-webrtc '${JSON.stringify(rtcOpts)}'`])));

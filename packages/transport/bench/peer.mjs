@@ -62,6 +62,9 @@ const service = {
   async memory() {
     return memory();
   },
+  async hang() {
+    await new Promise(() => {});
+  },
 };
 const METHODS = Object.keys(service);
 
@@ -116,7 +119,7 @@ async function serve() {
     });
   });
   await new Promise((r) => bare.once('listening', r));
-  process.stdout.write(JSON.stringify({ rpc: rpc.url, bare: `ws://127.0.0.1:${bare.address().port}` }) + '\n');
+  process.stdout.write(JSON.stringify({ rpc: rpc.url, bare: `ws://127.0.0.1:${bare.address().port}`, pid: process.pid }) + '\n');
 }
 
 // ---- measuring --------------------------------------------------------------------------------
@@ -315,6 +318,30 @@ async function client(cfg) {
     await rpcCases('rpc webrtc', api, opts);
     link.close();
     ws.close();
+  } else if (cfg.which === 'kill') {
+    // 100 calls pending when the server process is SIGKILLed: time until every one has failed
+    for (const kind of cfg.kinds) {
+      const { child, urls } = await startServer();
+      let link = await T.connectWs(urls.rpc);
+      const ws = link;
+      if (kind === 'webrtc') {
+        const sig = new T.RpcPeer(ws, { role: 'client', auth: { token: TOKEN } });
+        await sig.ready;
+        link = await T.connectWebRtc({ signaler: T.peerSignaler(sig) });
+      }
+      const api = T.connect(link, { auth: { token: TOKEN }, timeoutMs: 60_000 });
+      await T.peerOf(api).ready;
+      const calls = Array.from({ length: 100 }, () => api.hang().catch((e) => e));
+      await new Promise((r) => setTimeout(r, 100));
+      const t = now();
+      child.kill('SIGKILL');
+      const errs = await Promise.all(calls);
+      const ms = now() - t;
+      const names = [...new Set(errs.map((e) => e.name))].join(',');
+      emit(`rpc ${kind}`, 'peer process SIGKILLed: 100 pending calls all failed', 'time', ms, 'ms', `${names}${kind === 'webrtc' ? '; noticed by the heartbeat (no socket close)' : '; socket closed'}`);
+      link.close();
+      ws.close();
+    }
   } else if (cfg.which === 'local') {
     const [a, b] = T.createLocalLinkPair();
     T.expose(b, service, METHODS, { auth: 'none' });
