@@ -182,12 +182,15 @@ export class DataInterface {
     this.policy.checkFileType(nameOf(0));
     const min = checkMinSize(minFileSize);
     const step = checkDemoStep(demoStep);
-    if (typeof anonymize !== 'boolean') throw new ValidationError('anonymize must be a boolean');
+    // null as "not given": a value that crossed a wire may arrive as null instead of undefined
+    const anon = anonymize ?? true;
+    if (typeof anon !== 'boolean') throw new ValidationError('anonymize must be a boolean');
     await this.ready();
     await this.warmPool();
+    this.ensureOpen(); // closed while we awaited
     const release = this.hub.acquire(dir);
     const waiter = new FileWaiter<DicomDataset>(
-      { dir, minFileSize: min, dicom: true, anonymize, demoStep: step },
+      { dir, minFileSize: min, dicom: true, anonymize: anon, demoStep: step },
       this.deps((bytes) => dicom.parseDicom(bytes)),
       (name, fn) => this.hub.on(dir, name, fn),
     );
@@ -196,8 +199,9 @@ export class DataInterface {
     return id;
   }
 
-  async getImageData(streamId: number, imageIndex?: number | null, timeout = 5): Promise<DicomDataset> {
+  async getImageData(streamId: number, imageIndex?: number | null, timeout: number | null = 5): Promise<DicomDataset> {
     this.ensureOpen();
+    timeout ??= 5;
     const s = this.streams.get(streamId);
     if (!s) {
       throw new StateError(`StreamID mismatch: no open stream ${String(streamId)}`, { details: { streamId } });
@@ -237,6 +241,7 @@ export class DataInterface {
     const min = checkMinSize(minFileSize);
     const step = checkDemoStep(demoStep);
     await this.ready();
+    this.ensureOpen(); // closed while we awaited
     const old = this.watches.get(real);
     if (old) { old.waiter.close(); old.release(); }
     const release = this.hub.acquire(real);
@@ -250,8 +255,9 @@ export class DataInterface {
     this.lastWatch = w;
   }
 
-  async watchFile(filename: string, timeout = 5): Promise<Uint8Array> {
+  async watchFile(filename: string, timeout: number | null = 5): Promise<Uint8Array> {
     this.ensureOpen();
+    timeout ??= 5;
     if (typeof filename !== 'string' || filename.length === 0 || filename.includes('\0')) {
       throw new ValidationError('filename must be a non-empty string without NUL bytes');
     }
