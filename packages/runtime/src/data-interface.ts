@@ -124,6 +124,8 @@ interface Watch {
 /** Inline work allowed per window before the pool takes over (auto route). */
 const INLINE_BUDGET_MS = 4;
 const INLINE_WINDOW_MS = 20;
+/** Files above this size are always checked in the pool (auto route). */
+const INLINE_MAX_BYTES = 8 * 1024 * 1024;
 
 /**
  * The control-room DataInterface (`dataRemote: false`): rt-cloud's API, names and argument order,
@@ -335,7 +337,7 @@ export class DataInterface {
   }
 
   private runCheck(req: CheckRequest): CheckResult | Promise<CheckResult> {
-    if (this.routeInline()) {
+    if (this.routeInline(req)) {
       const t0 = performance.now();
       try {
         return checkFile(req);
@@ -348,9 +350,17 @@ export class DataInterface {
     return this.pool.run(req);
   }
 
-  private routeInline(): boolean {
+  private routeInline(req: CheckRequest): boolean {
     if (this.work === 'inline') { this.routed.inline++; return true; }
     if (this.work === 'pool') return false;
+    if (!this.poolUnavailable && req.skipSize === undefined) {
+      // A big file (multi-frame, enhanced MR) would hold the event loop for milliseconds: pool.
+      // One stat (~2 us) on a first look; later looks know the size from the previous one.
+      const st = fs.statSync(req.path, { throwIfNoEntry: false });
+      if (st && st.size > INLINE_MAX_BYTES) return false;
+    } else if (!this.poolUnavailable && (req.skipSize ?? 0) > INLINE_MAX_BYTES) {
+      return false;
+    }
     const now = performance.now();
     if (now - this.inlineWindowStart > INLINE_WINDOW_MS) {
       this.inlineWindowStart = now;

@@ -214,6 +214,25 @@ describe('scanner streams', () => {
     }
   });
 
+  it('auto route: a big file (> 8 MiB) is checked in the pool, a normal one inline', async () => {
+    const synth = (await import('@rtfmri/dicom-wasm')).syntheticEpiVolume;
+    const big = synth(0, { tile: 400, seriesHeaderBytes: 1000 });
+    expect(big.length).toBeGreaterThan(8 * 1024 * 1024);
+    const auto = new DataInterface({ allowedDirs: [A], allowedFileTypes: ['.dcm'] });
+    try {
+      const id = await auto.initScannerStream(A, 'big{TR}.dcm', 0, false);
+      fs.writeFileSync(path.join(A, 'big0.dcm'), await mosaic(0));
+      fs.writeFileSync(path.join(A, 'big1.dcm'), big);
+      await auto.getImageData(id);
+      expect(auto.routed).toEqual({ inline: 1, pool: 0 });
+      const ds = await auto.getImageData(id);
+      expect(ds.toBytes().length).toBe(big.length);
+      expect(auto.routed.pool).toBe(1);
+    } finally {
+      await auto.close();
+    }
+  });
+
   it('the polling route (for mounted shares) sees in-place and renamed-in files', async () => {
     const polled = new DataInterface({ allowedDirs: [A], allowedFileTypes: ['.dcm'], watchRoute: 'polling', pollIntervalMs: 5000 });
     try {
