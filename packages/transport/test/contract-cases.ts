@@ -13,6 +13,8 @@ export interface Env {
   pair(): Promise<[Link, Link]>;
   /** Size of the "large payload" case, bytes. */
   bigBytes: number;
+  /** Rounds of the fuzz case (default 50). */
+  fuzzRounds?: number;
 }
 
 export interface Case {
@@ -404,6 +406,27 @@ export const cases: Case[] = [
       assert.ok(elapsed < 1000, `pending calls failed after ${elapsed} ms`);
       await rejects(api.echo(1), 'DisconnectedError', /not connected/);
       void client;
+    },
+  },
+  {
+    name: 'fuzzed frames: only ProtocolError and that link closed; another link keeps working',
+    async run(env) {
+      const { makeFuzzer } = await import('./fuzz-lib.js');
+      const fz = makeFuzzer(env.T);
+      const corpus = await fz.buildCorpus();
+      const [hc, hs] = await env.pair();
+      env.T.expose(hs, fz.impl, fz.METHODS, { auth: 'none' });
+      const healthy = env.T.connect<typeof fz.impl>(hc, { auth: 'none' });
+      const errors: Error[] = [];
+      const r = fz.rng(99);
+      for (let i = 0; i < (env.fuzzRounds ?? 50); i++) await fz.fuzzRound(env.pair, corpus, r, errors, 64 * 1024);
+      for (const e of errors) {
+        assert.equal(e.name, 'ProtocolError');
+        assert.doesNotMatch(e.message, /^bad frame:/);
+      }
+      assert.ok(errors.length > 0, 'some frames were refused');
+      assert.deepEqual(await healthy.echo('ok'), ['ok']);
+      hc.close();
     },
   },
   {

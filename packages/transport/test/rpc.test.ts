@@ -282,3 +282,26 @@ describe('large values and the portable WebSocket link', () => {
     await server.close();
   });
 });
+
+describe('compression', () => {
+  it('compress: true really shrinks the bytes on the wire; auto does not bother with random bytes', async () => {
+    const sentBytes = async (compress: boolean | 'auto', payload: Uint8Array) => {
+      const [c, s] = T.createLocalLinkPair();
+      const t = tap(c);
+      T.expose(s, { async len(b: Uint8Array) { return b.length; } }, ['len'], { auth: 'none' });
+      const api = T.connect<{ len(b: Uint8Array): Promise<number> }>(t.link, { auth: 'none' });
+      await T.peerOf(api).ready;
+      const before = t.sent.reduce((n, f) => n + f.length, 0);
+      expect(await T.withOptions(api, { compress }).len(payload)).toBe(payload.length);
+      T.peerOf(api).close();
+      return t.sent.reduce((n, f) => n + f.length, 0) - before;
+    };
+    const text = new TextEncoder().encode('PatientName^Anonymous; EchoTime=30; RepetitionTime=2000\n'.repeat(100_000));
+    const plain = await sentBytes(false, text);
+    const packed = await sentBytes(true, text);
+    expect(plain).toBeGreaterThan(text.length);
+    expect(packed).toBeLessThan(text.length / 10);
+    const noise = pattern(4 * 1024 * 1024, 77);
+    expect(await sentBytes('auto', noise)).toBeLessThan(noise.length * 1.01);
+  });
+});

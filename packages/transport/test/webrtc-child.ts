@@ -8,6 +8,7 @@ import type { Link } from '../src/link.js';
 const env: Env = {
   T: T as unknown as Env['T'],
   bigBytes: 24 * 1024 * 1024,
+  fuzzRounds: 20,
   pair: async (): Promise<[Link, Link]> => {
     const [s1, s2] = T.createLocalSignalerPair();
     const answered: Link[] = [];
