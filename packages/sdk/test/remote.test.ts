@@ -267,6 +267,16 @@ describe('remote DataInterface through the relay', () => {
     }
     const huge = await failure(peer.call('getFile', [`/${'x'.repeat(12 * 1024 * 1024)}.txt`], { timeoutMs: 20_000 }));
     expect(huge).toBeInstanceOf(RtfmriError);
+    // garbage RPC frames inside an authenticated session: that session ends, nothing else
+    const link2 = await connectWs(relay.url);
+    const rc2 = await RelayClient.attach(link2, { target: 'scanner1', token: TOKEN });
+    cleanups.push(() => rc2.close());
+    const down = new Promise<string>((r) => rc2.onSession((ev) => !ev.up && r(ev.reason)));
+    rc2.session!.send(new Uint8Array([0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]));
+    rc2.session!.send(new Uint8Array([0x7f, 1, 2, 3]));
+    expect(await down).toMatch(/closed the session|disconnected/);
+    expect(rt.service.connected).toBe(true);
+    expect(new TextDecoder().decode(await other.getFile(path.join(d, 'ok.txt')))).toBe('ok');
     // garbage on a fresh physical link: that link is closed, nothing else
     const junk = await connectWs(relay.url);
     junk.send(new Uint8Array([0xff, 0, 1, 2, 3]));

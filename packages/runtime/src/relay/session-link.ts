@@ -61,8 +61,24 @@ export class SessionLink implements Link {
     this.sender.send(this.sid, data);
   }
 
-  drain(lowWaterMark?: number): Promise<void> {
-    return this.state === 'open' ? this.physical.drain(lowWaterMark) : Promise.resolve();
+  drain(lowWaterMark = 1 << 20): Promise<void> {
+    if (this.state !== 'open' || this.physical.bufferedAmount <= lowWaterMark) return Promise.resolve();
+    // The physical link's own drain may wait for a socket 'drain' event that never comes when the
+    // socket never filled up; a light poll makes sure a waiter (e.g. "close after the CLOSE
+    // frame is out") is never stuck.
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearInterval(t);
+        resolve();
+      };
+      const t = setInterval(() => {
+        if (this.state !== 'open' || this.physical.state !== 'open' || this.physical.bufferedAmount <= lowWaterMark) finish();
+      }, 5);
+      void this.physical.drain(lowWaterMark).then(finish);
+    });
   }
 
   onMessage(handler: (d: Uint8Array) => void): () => void {
