@@ -70,7 +70,9 @@ async function single(label: string, dir: string, mode: 'inplace' | 'rename', wo
   const prefix = `${label.replace(/\W+/g, '_')}_`;
   const id = await di.initScannerStream(dir, `${prefix}{TR:05d}.dcm`, 0, hasAnon);
   const lat: number[] = [];
+  let cpu0 = process.cpuUsage();
   for (let i = 0; i < n + 5; i++) {
+    if (i === 5) cpu0 = process.cpuUsage();
     const pending = di.getImageData(id, i, 10).then(() => now());
     // 4 chunks, 2 ms apart: the reader sees (and rejects) partial files on the way, as in real life
     const w = writeFile(path.join(dir, `${prefix}${String(i).padStart(5, '0')}.dcm`), bytes, mode, 4, 2);
@@ -78,12 +80,14 @@ async function single(label: string, dir: string, mode: 'inplace' | 'rename', wo
     await w.done;
     if (i >= 5) lat.push(latency(at, stamps[w.slot]));
   }
+  const cpu = process.cpuUsage(cpu0);
   await di.close();
+  const cpuPer = (cpu.user + cpu.system) / 1000 / n;
   const r = { p50: pct(lat, 50), p99: pct(lat, 99) };
   const earlyHere = early;
   early = 0;
   const mean = lat.reduce((a, b) => a + b, 0) / lat.length;
-  console.log(`${label.padEnd(52)} p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  mean ${mean.toFixed(3)} ms  max ${pct(lat, 100).toFixed(3)} ms  (n=${lat.length}, work ${work}: inline ${di.routed.inline} / pool ${di.routed.pool}; ${earlyHere} before the writer's stamp)`);
+  console.log(`${label.padEnd(52)} p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  mean ${mean.toFixed(3)} ms  max ${pct(lat, 100).toFixed(3)} ms  CPU ${cpuPer.toFixed(2)} ms/image  (n=${lat.length}, work ${work}: inline ${di.routed.inline} / pool ${di.routed.pool}; ${earlyHere} before the writer's stamp)`);
   figure(label, 'p50', r.p50, 'ms');
   figure(label, 'p99', r.p99, 'ms');
   return r;
@@ -130,6 +134,7 @@ async function chokidarBaseline(dir: string, bytes: Uint8Array, n: number, polli
     : watch(dir, { ignoreInitial: true });
   await new Promise<void>((r) => w.on('ready', () => r()));
   const lat: number[] = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) {
     const name = `chok_${polling ? 'p' : 'n'}_${i}.dcm`;
     expected = name;
@@ -142,11 +147,14 @@ async function chokidarBaseline(dir: string, bytes: Uint8Array, n: number, polli
     await wr.done;
     lat.push(at - stamps[wr.slot]);
   }
+  const cpu = process.cpuUsage(cpu0);
   await w.close();
   const label = polling
     ? 'baseline: chokidar polling 100 ms, depth 0, filter, 10,000 files'
     : 'baseline: chokidar defaults, 10,000 files';
-  console.log(`${label.padEnd(52)} p50 ${pct(lat, 50).toFixed(3)} ms  p99 ${pct(lat, 99).toFixed(3)} ms  (n=${n}, 'add' event only, no validation)`);
+  const cpuPer = (cpu.user + cpu.system) / 1000 / n;
+  console.log(`${label.padEnd(52)} p50 ${pct(lat, 50).toFixed(3)} ms  p99 ${pct(lat, 99).toFixed(3)} ms  CPU ${cpuPer.toFixed(1)} ms/file (n=${n}, 'add' event only, no validation; CPU incl. the writer thread)`);
+  figure(label, 'CPU per file', cpuPer, 'ms');
   figure(label, 'p50', pct(lat, 50), 'ms', 'detection only');
 }
 
