@@ -47,6 +47,8 @@ interface StreamRec {
   next: number;
 }
 
+const REOPEN_MIN_MS = 200;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Extra time beyond a data wait for the bytes to travel: the RPC deadline never cuts the wait. */
@@ -141,6 +143,7 @@ export class RemoteDataInterface {
   private onSession(ev: SessionEvent): void {
     const gen = ++this.sessionGen;
     if (ev.up) {
+      this.reopenDelay = REOPEN_MIN_MS;
       const start = (link: Link | RpcPeer) => {
         // The relay authenticated both ends; the end-to-end RPC session needs no second token.
         const peer = link instanceof RpcPeer ? link : new RpcPeer(link, { role: 'client', auth: 'none', defaultTimeoutMs: this.callTimeoutMs });
@@ -162,7 +165,28 @@ export class RemoteDataInterface {
     } else {
       this.peer = undefined;
       this.downReason = ev.reason;
+      this.scheduleReopen();
     }
+  }
+
+  private reopenDelay = REOPEN_MIN_MS;
+  private reopenTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * A session can end while the relay link lives (the runtime closed it, or the RPC heartbeat
+   * gave up on it): ask the relay for a new one, with backoff. When the runtime itself is gone
+   * the relay ignores this and announces the runtime when it is back.
+   */
+  private scheduleReopen(): void {
+    if (this.reopenTimer || this.closed) return;
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = undefined;
+      const c = this.client;
+      if (this.closed || !c || c.session || c.link.state !== 'open') return;
+      c.reopen();
+      this.reopenDelay = Math.min(5000, this.reopenDelay * 2);
+      this.scheduleReopen();
+    }, this.reopenDelay);
+    (this.reopenTimer as { unref?: () => void }).unref?.();
   }
 
   /** Whether a runtime session is up right now. */
@@ -294,6 +318,8 @@ export class RemoteDataInterface {
   /** Closes this client's streams on the runtime (best effort) and the link. */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    this.reopenTimer = undefined;
     const mine = [...this.streams.values()].filter((s) => s.instance === this.instance);
     this.streams.clear();
     if (this.connected) await Promise.allSettled(mine.map((s) => this.call('closeStream', [s.remoteId], 2000)));

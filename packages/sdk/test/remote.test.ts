@@ -164,6 +164,25 @@ describe('remote DataInterface through the relay', () => {
     expect(typeof (await di.ping())).toBe('number');
   }, 40_000);
 
+  it('a session ended while relay and runtime stay up (e.g. an RPC heartbeat gave up) is reopened by the SDK; the stream keeps its place', async () => {
+    const d = dir();
+    const { relay } = await relayWithLog();
+    const rt = await runtime(relay.url, d);
+    const di = client(relay.url);
+    await di.waitForRuntime(10);
+    for (const i of [0, 1]) writeVolume(d, i);
+    const id = await di.initScannerStream(d, 'vol_{TR:03d}.dcm', 0, false);
+    expect(Number((await di.getImageData(id)).get('InstanceNumber'))).toBe(1);
+    const sessions = [...rt.service.connection!.sessions.values()];
+    expect(sessions).toHaveLength(1);
+    sessions[0]!.close('closed by the test');
+    await sleep(50);
+    expect((await failure(di.ping())).name).toBe('DisconnectedError');
+    await di.waitForRuntime(10);
+    expect(rt.service.connection!.sessions.size).toBe(1);
+    expect(Number((await di.getImageData(id)).get('InstanceNumber'))).toBe(2);
+  });
+
   it('relay restarted: runtime and client reconnect by themselves, the stream keeps its place', async () => {
     const d = dir();
     const first = await relayWithLog();

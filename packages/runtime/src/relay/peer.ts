@@ -141,6 +141,12 @@ export class RelayClient {
     return () => void (this.handlers = this.handlers.filter((h) => h !== handler));
   }
 
+  /** Ask the relay for a new session to the runtime (after one ended while the relay link lives). */
+  reopen(): void {
+    if (this.session || this.link.state !== 'open') return;
+    this.link.send(control(F.Reopen, {}));
+  }
+
   /** WebRTC signaling to/from the runtime of the current session. */
   sendSignal(msg: unknown): void {
     const s = this.session;
@@ -155,7 +161,8 @@ export class RelayClient {
   private up(sid: number, instance: string): void {
     const link = new SessionLink(this.link, this.sender, sid, (reason) => {
       if (this.link.state === 'open') this.link.send(control(F.Close, { sid, reason }));
-      if (this.session === link) this.session = undefined;
+      // Ended on this side (e.g. the RPC peer lost its heartbeat): say so, so the owner can reopen.
+      if (this.session === link) this.down(`session ended here (${reason})`);
     });
     this.session = link;
     this.instance = instance;

@@ -18,7 +18,8 @@
 //   relay -> peer   WELCOME   { sid?, instance?, up? }        or REFUSED { code, message } + close
 // Then relay -> client  UP { sid, instance } / DOWN { sid, reason } as the named runtime comes and goes,
 //      relay -> runtime OPEN { sid, client } / CLOSE { sid, reason } as clients come and go,
-//      client -> relay  CLOSE { sid } ends a session without dropping the link.
+//      client -> relay  CLOSE { sid } ends a session without dropping the link,
+//      client -> relay  REOPEN {} asks for a new session to the same runtime (rate-limited).
 // Liveness: the relay sends PING [0xB0] every second to each admitted peer, which answers PONG
 // [0xB1]; either side drops a link it has heard nothing on for 4 s (a frozen process, a half-open
 // TCP connection), so a runtime that comes back on a new connection is not refused as a hijacker
@@ -51,6 +52,8 @@ export const enum F {
   Down = 0x86,
   Open = 0x87,
   Close = 0x88,
+  /** client -> relay: give me a session again (after the runtime or this side ended the last one). */
+  Reopen = 0x89,
   /** WebRTC signaling (offer/answer/candidates) for a session: [0xA0][sid u32][JSON]. */
   Signal = 0xa0,
   /** Liveness of the physical link (1 byte each): the relay pings every peer, peers answer. */

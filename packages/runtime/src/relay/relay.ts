@@ -95,6 +95,8 @@ interface ClientConn {
   sid?: number;
   /** Session the client's next RPC frames are for (its last SELECT). */
   inSid: number;
+  /** When the relay last opened a session for it (REOPEN is rate-limited). */
+  openedAt: number;
 }
 
 export interface RelayStats {
@@ -213,7 +215,7 @@ export class Relay {
   }
 
   private addClient(link: Link, peer: string, hello: Hello): void {
-    const c: ClientConn = { link, id: hello.id, target: hello.target!, peer, inSid: -1 };
+    const c: ClientConn = { link, id: hello.id, target: hello.target!, peer, inSid: -1, openedAt: 0 };
     this.clients.add(c);
     const rt = this.runtimes.get(c.target);
     this.log(`client '${c.id}' connected from ${peer} for runtime '${c.target}'${rt ? '' : ' (not connected yet)'}`);
@@ -231,6 +233,7 @@ export class Relay {
     const sid = this.nextSid;
     this.nextSid = this.nextSid >= 0xffffffff ? 1 : this.nextSid + 1;
     c.sid = sid;
+    c.openedAt = Date.now();
     rt.sessions.set(sid, c);
     safeSend(rt.link, control(F.Open, { sid, client: c.id }));
     safeSend(c.link, control(announce ? F.Up : F.Welcome, announce ? { sid, instance: rt.instance } : { sid, instance: rt.instance, up: true }));
@@ -285,6 +288,11 @@ export class Relay {
     if (type === F.Pong) return;
     if (type === F.Select) {
       c.inSid = frameSid(frame);
+      return;
+    }
+    if (type === F.Reopen) {
+      const rt = this.runtimes.get(c.target);
+      if (c.sid === undefined && rt && Date.now() - c.openedAt >= 200) this.openSession(rt, c, true);
       return;
     }
     if (type === F.Data || type === F.Signal) {
