@@ -2,7 +2,7 @@
 // through a relay. Same method names and argument orders as the local one (DESIGN.md). No
 // Node-only imports here: the dial function comes from the entry point (Node: ws, browser:
 // the native WebSocket).
-import { DisconnectedError, RpcPeer, ValidationError, AuthError, type Link } from '@rtfmri/transport';
+import { DisconnectedError, RpcPeer, StateError, ValidationError, AuthError, type Link } from '@rtfmri/transport';
 import { parseDicom, ready as dicomReady, type DicomDataset } from '@rtfmri/dicom-wasm';
 import { RelayClient, type SessionEvent } from '@rtfmri/runtime';
 
@@ -243,7 +243,7 @@ export class RemoteDataInterface {
    */
   async getImageData(streamId: number, imageIndex?: number | null, timeout = 5): Promise<DicomDataset> {
     const rec = this.streams.get(streamId);
-    if (!rec) throw new ValidationError(`StreamID mismatch: no open stream ${String(streamId)}`, { details: { streamId } });
+    if (!rec) throw new StateError(`StreamID mismatch: no open stream ${String(streamId)}`, { details: { streamId } });
     await this.first;
     if (rec.instance !== this.instance && this.connected) {
       rec.remoteId = (await this.call('initScannerStream', rec.args)) as number;
@@ -258,7 +258,7 @@ export class RemoteDataInterface {
 
   async closeStream(streamId: number): Promise<void> {
     const rec = this.streams.get(streamId);
-    if (!rec) throw new ValidationError(`StreamID mismatch: no open stream ${String(streamId)}`, { details: { streamId } });
+    if (!rec) throw new StateError(`StreamID mismatch: no open stream ${String(streamId)}`, { details: { streamId } });
     this.streams.delete(streamId);
     if (rec.instance === this.instance && this.connected) await this.call('closeStream', [rec.remoteId]);
   }
