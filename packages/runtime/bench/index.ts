@@ -31,7 +31,7 @@ function figure(c: string, metric: string, value: number, unit: string, note?: s
 }
 
 let early = 0;
-/** The stamp is taken before the last write / the rename, so a reader can never be earlier (counted if it were). */
+/** Delivered before the writer closed the file (it was preempted after its last write): counted, as 0 ms. */
 function latency(at: number, stamp: number): number {
   if (stamp === 0 || at < stamp) { early++; return 0; }
   return at - stamp;
@@ -87,7 +87,7 @@ async function single(label: string, dir: string, mode: 'inplace' | 'rename', wo
   const earlyHere = early;
   early = 0;
   const mean = lat.reduce((a, b) => a + b, 0) / lat.length;
-  console.log(`${label.padEnd(52)} p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  mean ${mean.toFixed(3)} ms  max ${pct(lat, 100).toFixed(3)} ms  CPU ${cpuPer.toFixed(2)} ms/image  (n=${lat.length}, work ${work}: inline ${di.routed.inline} / pool ${di.routed.pool}; ${earlyHere} before the writer's stamp)`);
+  console.log(`${label.padEnd(52)} p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  mean ${mean.toFixed(3)} ms  max ${pct(lat, 100).toFixed(3)} ms  CPU ${cpuPer.toFixed(2)} ms/image  (n=${lat.length}, work ${work}: inline ${di.routed.inline} / pool ${di.routed.pool}; ${earlyHere} delivered before close())`);
   figure(label, 'p50', r.p50, 'ms');
   figure(label, 'p99', r.p99, 'ms');
   return r;
@@ -202,7 +202,7 @@ async function many(dir: string, bytes: Uint8Array, work: WorkRoute = 'auto', du
   const cpuPct = ((cpu.user + cpu.system) / 1000 / wall) * 100;
   const label = `${STREAMS} streams, TR ${TR}s, ${duration}s, ${hasAnon ? 'anonymized' : 'not anonymized'}, ${work}`;
   console.log(`${label.padEnd(52)} p50 ${pct(lat, 50).toFixed(3)} ms  p99 ${pct(lat, 99).toFixed(3)} ms  max ${pct(lat, 100).toFixed(3)} ms`);
-  console.log(`${''.padEnd(52)} delivered ${lat.length}/${STREAMS * count}, missed ${missed}, wrong ${wrong}, over 10 ms ${over10}, delivered before the writer's stamp ${early}; process CPU ${cpuPct.toFixed(1)}% of one core (writer thread included), main event loop ${(elu.utilization * 100).toFixed(1)}% busy; work routed inline ${routed.inline} / pool ${routed.pool}`);
+  console.log(`${''.padEnd(52)} delivered ${lat.length}/${STREAMS * count}, missed ${missed}, wrong ${wrong}, over 10 ms ${over10}, delivered before close() ${early}; process CPU ${cpuPct.toFixed(1)}% of one core (writer thread included), main event loop ${(elu.utilization * 100).toFixed(1)}% busy; work routed inline ${routed.inline} / pool ${routed.pool}`);
   figure(label, 'p50', pct(lat, 50), 'ms');
   figure(label, 'p99', pct(lat, 99), 'ms');
   figure(label, 'missed', missed, 'images');

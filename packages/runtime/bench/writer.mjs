@@ -1,10 +1,10 @@
 // The "scanner" of the benchmark, in its own thread: writes files the way a scanner does and
 // stamps the wall-clock time (performance.timeOrigin + now, comparable across threads) of the
-// moment the file becomes whole under its final name: just before its last write() (in place; the
-// write itself, ~50 us for a 114 KB chunk, is thus counted in the latency) or just before rename()
-// (rename-in). Stamping *after* the syscall would race the reader: on 2 cores the writer thread is
-// often preempted right after its last write while the reader already has the file.
-// Stamps go to a shared Float64Array slot the reader looks up.
+// moment the writer closes the file (in place: after its last write, just before close()) or
+// renames it (just before rename()). Stamps go to a shared Float64Array slot; the reader computes
+// latencies after the writes are done, so a stamp is never read before it is written. A reader
+// that had the file before the writer thread got back from its last write() (the writer preempted
+// on 2 cores) is counted as 0 ms, an upper bound of a delivery that preceded close().
 import fs from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -19,10 +19,9 @@ async function write({ file, bytes, mode, chunks, gapMs, slot }) {
   const step = Math.ceil(bytes.length / chunks);
   for (let off = 0; off < bytes.length; off += step) {
     if (off > 0 && gapMs > 0) await sleep(gapMs);
-    const last = off + step >= bytes.length;
-    if (last && mode !== 'rename') stamps[slot] = now();
     fs.writeSync(fd, bytes, off, Math.min(step, bytes.length - off), off);
   }
+  if (mode !== 'rename') stamps[slot] = now();
   fs.closeSync(fd);
   if (mode === 'rename') {
     stamps[slot] = now();
