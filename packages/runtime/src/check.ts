@@ -48,8 +48,11 @@ function uidMapFor(secret: string | undefined): dicom.UidMap | undefined {
   return m;
 }
 
-// Room for the anonymized copy to grow (replacement UIDs may be longer than the originals).
-const ANON_SLACK = 64 * 1024;
+// Room for the anonymized copy to grow (replacement UIDs may be longer than the originals; blanked
+// attributes make it shorter). Kept small: every delivered byte is external memory, whose growth is
+// what triggers V8's major collections (2-6 ms pauses) at high image rates. A copy that does not
+// fit is allocated by anonymize() itself.
+const ANON_SLACK = 4 * 1024;
 
 function anonymizeBytes(bytes: Uint8Array, uidSecret: string | undefined): Uint8Array {
   const out = takeSpare(bytes.length + ANON_SLACK);
@@ -108,7 +111,7 @@ export function checkFile(req: CheckRequest): CheckResult {
 // path, and the next spare is prepared right after (setImmediate).
 let spare: Buffer | null = null;
 let refillPending = false;
-const SPARE_ROUND = 64 * 1024;
+const SPARE_ROUND = 4 * 1024;
 
 function refill(size: number): void {
   if (refillPending) return;
