@@ -79,6 +79,10 @@ export class RemoteDataInterface {
     if (opts.url && !opts.dial) throw new ValidationError('no way to open a link to the url in this build');
     if (typeof opts.token !== 'string' || !opts.token) throw new ValidationError('dataRemote: true needs a token');
     this.target = opts.name ?? 'scanner1';
+    // The relay's rule for names (relay/protocol.ts validName): said here, before any connection.
+    for (const [what, v] of [['name', this.target], ['clientId', opts.clientId ?? 'experiment']] as const) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(v)) throw new ValidationError(`${what} must be letters, digits, '.', '_', '-' or '@' (at most 128), got '${v}'`);
+    }
     this.callTimeoutMs = opts.callTimeoutMs ?? 60_000;
     this.downReason = `runtime '${this.target}' is not connected yet`;
     this.first = this.connectOnce().then(

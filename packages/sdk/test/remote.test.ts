@@ -212,6 +212,7 @@ describe('remote DataInterface through the relay', () => {
     expect(e).toBeInstanceOf(AuthError);
     expect(e.message).toMatch(/authentication failed/);
     expect(() => new DataInterface({ dataRemote: true, url: relay.url, name: 'scanner1' })).toThrow(/token/);
+    expect(() => new DataInterface({ dataRemote: true, url: relay.url, token: TOKEN, name: '../etc' })).toThrow(/name must be/);
     let fatal: Error | undefined;
     const rt2 = await runtime(relay.url, d, { name: 'scanner2', token: 'wrong', onFatal: (err) => (fatal = err) });
     for (let i = 0; i < 50 && !fatal; i++) await sleep(20);
