@@ -240,6 +240,51 @@ async function scenario(name) {
     await browser.close();
     return result;
   }
+  if (name === 'floor') {
+    // The transport's own floor: 457 KB from node-datachannel straight into a Chromium page over one
+    // data channel (no relay, RPC, DICOM or worker), the page acking with one byte; the same for ws.
+    const req = createRequire(join(here, '..', '..', '..', '..', 'packages', 'transport', 'package.json'));
+    const ndc = (await import(req.resolve('node-datachannel'))).default;
+    const browser = await launch();
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${http.address().port}/index.html?dir=`);
+    const pc = new ndc.PeerConnection('floor', { iceServers: [], bindAddress: BIND, maxMessageSize: 262144 });
+    let dc;
+    pc.onDataChannel((d) => (dc = d));
+    const answer = new Promise((res) => pc.onGatheringStateChange(() => pc.gatheringState() === 'complete' && res(pc.localDescription().sdp)));
+    await page.exposeFunction('rtfmriFloorSignal', async (sdp) => (pc.setRemoteDescription(sdp, 'offer'), answer));
+    const TOTAL = 457082;
+    await page.evaluate(async (TOTAL) => {
+      const pc = new RTCPeerConnection({ iceServers: [] });
+      const dc = pc.createDataChannel('floor', { ordered: true });
+      dc.binaryType = 'arraybuffer';
+      let got = 0;
+      dc.onmessage = (e) => {
+        got += e.data.byteLength;
+        if (got >= TOTAL) (got = 0), dc.send(new Uint8Array(1));
+      };
+      await pc.setLocalDescription();
+      await new Promise((r) => (pc.iceGatheringState === 'complete' ? r() : (pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r())));
+      await pc.setRemoteDescription({ type: 'answer', sdp: await window.rtfmriFloorSignal(pc.localDescription.sdp) });
+      await new Promise((r) => (dc.onopen = r));
+      window.rtfmriFloorPc = pc;
+    }, TOTAL);
+    while (!dc?.isOpen()) await sleep(10);
+    const data = new Uint8Array(TOTAL).fill(7);
+    const times = [];
+    for (let i = 0; i < n; i++) {
+      await sleep(cfg.tr * 1000);
+      const t0 = nowMs();
+      const acked = new Promise((r) => dc.onMessage(() => r()));
+      for (let o = 0; o < TOTAL; o += 262080) dc.sendMessageBinary(data.subarray(o, Math.min(TOTAL, o + 262080)));
+      await acked;
+      times.push(nowMs() - t0);
+    }
+    dc.close();
+    pc.close();
+    await browser.close();
+    return { scenario: name, webrtc: { n: times.length, p50: pct(times, 50), p99: pct(times, 99) } };
+  }
   if (name === 'minimal') {
     // The SDK's standalone build in a plain page (no bundler on the experiment's side).
     const browser = await launch();
