@@ -25,7 +25,20 @@ const canvas = $<HTMLCanvasElement>('image');
 const ctx = canvas.getContext('2d')!;
 const plot = $<SVGSVGElement>('plot');
 const view = $<HTMLSelectElement>('view');
+const slice = $<HTMLInputElement>('slice');
 view.value = q.get('view') === 'slice' ? 'slice' : 'mosaic';
+/** The slice to show in 'slice' view (default: the middle one, once the first volume tells the count). */
+let chosenSlice: number | undefined = q.get('slice') !== null ? Number(q.get('slice')) : undefined;
+const showSliceControl = () => {
+  $<HTMLElement>('slice-label').hidden = view.value !== 'slice';
+  $('slice-out').textContent = slice.value;
+};
+view.addEventListener('change', showSliceControl);
+slice.addEventListener('input', () => {
+  chosenSlice = Number(slice.value);
+  showSliceControl();
+});
+showSliceControl();
 
 /** Everything the page saw, for tests and benchmarks (window.rtfmri). */
 interface Drawn {
@@ -119,8 +132,13 @@ async function main(): Promise<void> {
         stream = await di.initScannerStream(cfg.dir, cfg.pattern, cfg.minSize);
         (window as unknown as { rtfmriStream: number }).rtfmriStream = stream;
       }
-      const f = await di.getVolumeFrame(stream, undefined, cfg.timeout, { mode: view.value as 'mosaic' | 'slice', roi: cfg.roi });
+      const f = await di.getVolumeFrame(stream, undefined, cfg.timeout, { mode: view.value as 'mosaic' | 'slice', slice: chosenSlice, roi: cfg.roi });
       draw(f);
+      if (Number(slice.max) !== f.slices - 1) {
+        slice.max = String(f.slices - 1);
+        slice.value = String(chosenSlice ?? Math.floor(f.slices / 2));
+        showSliceControl();
+      }
       if (f.decoded) log.decoded[f.transferSyntaxUID] = (log.decoded[f.transferSyntaxUID] ?? 0) + 1;
       const drawnAt = now();
       log.frames.push({ index: f.index, instanceNumber: f.instanceNumber, roi: f.roi, link: f.link, receivedAt: f.receivedAt, drawnAt });

@@ -73,7 +73,7 @@ async function launch(extraArgs = []) {
   return b;
 }
 
-async function openPage(browser, scanDir, transport, n, noWebRtc = false) {
+async function openPage(browser, scanDir, transport, n, noWebRtc = false, extra = {}) {
   const page = await browser.newPage({ viewport: { width: 1100, height: 640 } });
   // WebRTC switched off in this browser (as a privacy setting or extension does): no RTCPeerConnection.
   if (noWebRtc) await page.addInitScript(() => { delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection; });
@@ -81,7 +81,7 @@ async function openPage(browser, scanDir, transport, n, noWebRtc = false) {
   lastPage = { page, errors };
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  const q = new URLSearchParams({ relay: relay.url, token: TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport, n: String(n), timeout: '2', roi: 'synthetic' });
+  const q = new URLSearchParams({ relay: relay.url, token: TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport, n: String(n), timeout: '2', roi: 'synthetic', ...extra });
   await page.goto(`http://127.0.0.1:${http.address().port}/index.html?${q}`);
   await page.waitForFunction(() => window.rtfmri && (window.rtfmri.state === 'live' || window.rtfmri.state === 'error'), null, { timeout: 20_000 });
   return { page, errors };
@@ -192,7 +192,7 @@ async function scenario(name) {
   }
   if (name === 'kill') {
     const browser = await launch();
-    const { page, errors } = await openPage(browser, scanDir, 'auto', n);
+    const { page, errors } = await openPage(browser, scanDir, 'auto', n, false, { view: 'slice', slice: '14' });
     const half = Math.floor(n / 2);
     const { done } = replay(scanDir, n, cfg.tr);
     await page.waitForFunction((k) => window.rtfmri.frames.length >= k, half, { timeout: 30_000 });
