@@ -75,21 +75,22 @@ export class WsLink extends BaseLink {
     });
   }
 
+  /**
+   * The socket emits 'drain' only after a write was refused (its buffer went over its high-water
+   * mark). Bytes can be buffered without that: a corked tick, or a write the kernel has not taken
+   * yet. Then no 'drain' ever comes, so wait for it only when the socket says one is due, and
+   * otherwise look again shortly (once the write completes, bufferedAmount drops).
+   */
   protected armDrain(): void {
     if (this.drainArmed) return;
-    const sock = (this.ws as unknown as { _socket?: NodeJS.EventEmitter })._socket;
+    const sock = (this.ws as unknown as { _socket?: NodeJS.EventEmitter & { writableNeedDrain?: boolean } })._socket;
     this.drainArmed = true;
-    if (sock) {
-      sock.once('drain', () => {
-        this.drainArmed = false;
-        this.checkDrain();
-      });
-    } else {
-      setTimeout(() => {
-        this.drainArmed = false;
-        this.checkDrain();
-      }, 1);
-    }
+    const check = () => {
+      this.drainArmed = false;
+      this.checkDrain();
+    };
+    if (sock?.writableNeedDrain) sock.once('drain', check);
+    else setTimeout(check, 1).unref();
   }
 
   protected doClose(reason: string): void {

@@ -45,6 +45,33 @@ describe('WebSocket specifics', () => {
     await killedPeerCase(T, 'ws', join(pkgDir, 'test', 'peer-child.mjs'));
   });
 
+  it('drain() resolves when bytes are buffered but the socket never filled (no drain event due)', async () => {
+    const server = await T.createWsServer({ onLink: () => {} });
+    const link = await T.connectWs(server.url);
+    // Within one tick the socket is corked: the bytes count in bufferedAmount, yet the socket
+    // never refused a write, so it will never emit 'drain'.
+    link.send(new Uint8Array(1000));
+    expect(link.bufferedAmount).toBeGreaterThan(0);
+    await link.drain(0);
+    expect(link.bufferedAmount).toBe(0);
+    link.close();
+    await server.close();
+  });
+
+  it('an RPC peer that fails on garbage closes its ws link (CLOSE frame first)', async () => {
+    const serverLinks: T.Link[] = [];
+    const server = await T.createWsServer({ onLink: (l) => { serverLinks.push(l); T.expose(l, { async echo(x: unknown) { return x; } }, ['echo'], { auth: 'none' }); } });
+    const raw = await T.connectWs(server.url);
+    const got: Uint8Array[] = [];
+    raw.onMessage((m) => got.push(m));
+    raw.send(Uint8Array.of(0x7f, 1, 2, 3));
+    const info = await serverLinks[0].closed;
+    expect(['ProtocolError', 'AuthError']).toContain(info.error?.name);
+    await raw.closed;
+    expect(got.some((m) => m[0] === 0x05)).toBe(true);
+    await server.close();
+  });
+
   it('oversized WebSocket messages close that connection only', async () => {
     const server = await T.createWsServer({ maxPayload: 64 * 1024, onLink: (l) => T.expose(l, { async echo(x: unknown) { return x; } }, ['echo'], { auth: 'none', maxFrameSize: 64 * 1024 }) });
     const good = await T.connectWs(server.url);
