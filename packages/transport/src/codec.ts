@@ -346,6 +346,47 @@ export function encodeValue(value: unknown, parts: OutgoingPart[], w = new Write
   return w;
 }
 
+/** Error messages sent by the RPC layer are cut to this many UTF-16 units (a suffix says so). */
+export const MAX_ERROR_MESSAGE = 4096;
+/** Encoded error details larger than this are dropped (the error still crosses, without them). */
+export const MAX_ERROR_DETAILS = 16 * 1024;
+const MAX_ERROR_NAME = 256;
+
+function clip(s: string, max: number): string {
+  if (s.length <= max) return s;
+  // Do not cut a surrogate pair in half (that would become U+FFFD on the wire).
+  let end = max;
+  const c = s.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return `${s.slice(0, end)}... (${s.length} characters)`;
+}
+
+/**
+ * Encode an error the RPC layer sends on its own (FAIL, CLOSE, a failed stream) with a bounded
+ * size: an error that echoes a huge argument must not make a frame over the link's message limit
+ * (that would drop the whole link rather than fail one call). The message is cut to
+ * MAX_ERROR_MESSAGE, name and code to 256, and details that do not encode (functions, class
+ * instances) or exceed MAX_ERROR_DETAILS encoded are dropped.
+ */
+export function encodeErrorBounded(e: unknown, w: Writer): void {
+  const wire = errorToWire(e instanceof Error ? e : new RtfmriError(String(e)));
+  let details: Uint8Array | undefined;
+  if (wire.details !== undefined) {
+    try {
+      const dw = encodeValue(wire.details, [], new Writer(256), { inlineLimit: Infinity });
+      if (dw.pos <= MAX_ERROR_DETAILS) details = dw.finish();
+    } catch {
+      // Details that cannot be encoded are dropped; the error itself still crosses.
+    }
+  }
+  w.u8(Tag.Error);
+  w.string(clip(String(wire.name), MAX_ERROR_NAME));
+  w.string(clip(String(wire.code), MAX_ERROR_NAME));
+  w.string(clip(String(wire.message), MAX_ERROR_MESSAGE));
+  if (details) w.bytes(details);
+  else w.u8(Tag.Undefined);
+}
+
 /** Wrap a byte source so it is sent as a flow-controlled stream part. */
 /**
  * Wrap a byte source so it is sent as a flow-controlled stream part. It is itself an

@@ -21,7 +21,7 @@ export {
   type ServerAuth,
   type Identity,
 } from './rpc.js';
-export { encodeInline, decodeInline } from './codec.js';
+export { encodeInline, decodeInline, MAX_ERROR_MESSAGE, MAX_ERROR_DETAILS } from './codec.js';
 export { BrowserWebSocketLink, connectBrowserWs } from './ws-browser.js';
 export { ReconnectingClient, createReconnectingClient, type ReconnectOptions } from './reconnect.js';
 export { hmacSha256, sha256 } from './hmac.js';

@@ -14,7 +14,7 @@ import {
   TimeoutError,
   ValidationError,
 } from './errors.js';
-import { borrowWriter, ByteStream, decodeValue, encodeInline, encodeValue, OutgoingPart, Reader, releaseWriter, Writer } from './codec.js';
+import { borrowWriter, ByteStream, decodeValue, encodeErrorBounded, encodeInline, encodeValue, OutgoingPart, Reader, releaseWriter, Writer } from './codec.js';
 import {
   CF_CANCEL,
   DF_RAW,
@@ -863,18 +863,7 @@ export class RpcPeer {
     const w = new Writer(128);
     w.u8(F.Fail);
     w.varint(id);
-    try {
-      encodeValue(e instanceof Error ? e : new RtfmriError(String(e)), [], w, { inlineLimit: Infinity });
-    } catch {
-      // Details that cannot be encoded: send the error without them.
-      const ww = new Writer(128);
-      ww.u8(F.Fail);
-      ww.varint(id);
-      const er = e instanceof Error ? e : new Error(String(e));
-      encodeValue(new RtfmriError(er.message, { code: (er as RtfmriError).code }), [], ww);
-      this.trySend(ww.finish());
-      return;
-    }
+    encodeErrorBounded(e, w);
     this.trySend(w.finish());
   }
 
@@ -1398,7 +1387,7 @@ export class RpcPeer {
       if (os.cancelled || sending.aborted || this.state !== 'ready') return;
       const w = new Writer(128);
       w.bytes(this.dataHeader(id, base | DF_ERROR, part, undefined));
-      encodeValue(e instanceof Error ? e : new RtfmriError(String(e)), [], w, { inlineLimit: Infinity });
+      encodeErrorBounded(e, w);
       this.trySend(w.finish());
     }
   }
@@ -1497,13 +1486,7 @@ export class RpcPeer {
   private sendClose(err: Error): void {
     const w = new Writer(128);
     w.u8(F.Close);
-    try {
-      encodeValue(err, [], w, { inlineLimit: Infinity });
-    } catch {
-      // Details that cannot be encoded: the error without them.
-      w.pos = 1;
-      encodeValue(new RtfmriError(err.message, { code: (err as RtfmriError).code }), [], w);
-    }
+    encodeErrorBounded(err, w);
     this.trySend(w.finish());
   }
 

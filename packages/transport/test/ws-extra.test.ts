@@ -72,6 +72,43 @@ describe('WebSocket specifics', () => {
     await server.close();
   });
 
+  it('an error echoing a huge argument is cut to size and fails only that call, not the link', async () => {
+    const impl = {
+      async check(s: string) {
+        throw new T.ValidationError(`bad input: ${s}`, { details: { input: s, n: s.length } });
+      },
+      async small() {
+        throw new T.NotFoundError('no such thing', { details: { path: '/x', tries: [1, 2] } });
+      },
+      async crash(s: string) {
+        throw new TypeError(`cannot use ${s}`);
+      },
+      async ok() {
+        return 'fine';
+      },
+    };
+    const server = await T.createWsServer({ maxPayload: 256 * 1024, onLink: (l) => T.expose(l, impl, ['check', 'small', 'crash', 'ok'], { auth: 'none' }) });
+    const link = await T.connectWs(server.url, { maxPayload: 256 * 1024 });
+    const api = T.connect<{ check(s: string): Promise<void>; small(): Promise<void>; crash(s: string): Promise<void>; ok(): Promise<string> }>(link, { auth: 'none' });
+    // 200 KB argument: the request fits the 256 KiB ws limit, an error holding it twice would not
+    const huge = 'x'.repeat(200 * 1024) + '\u{1F600}'.repeat(1000);
+    const err = (await api.check(huge).catch((e: unknown) => e)) as T.RtfmriError;
+    expect(err).toBeInstanceOf(T.ValidationError);
+    expect(err.message.startsWith('bad input: xxx')).toBe(true);
+    expect(err.message.length).toBeLessThanOrEqual(T.MAX_ERROR_MESSAGE + 40);
+    expect(err.message).toMatch(/\.\.\. \(\d+ characters\)$/);
+    expect(err.details).toBeUndefined();
+    const err2 = (await api.crash(huge).catch((e: unknown) => e)) as T.RtfmriError;
+    expect(err2.name).toBe('RemoteError');
+    expect(err2.message.length).toBeLessThanOrEqual(T.MAX_ERROR_MESSAGE + 40);
+    // small errors cross unchanged, details included
+    await expect(api.small()).rejects.toMatchObject({ name: 'NotFoundError', message: 'no such thing', details: { path: '/x', tries: [1, 2] } });
+    expect(link.state).toBe('open');
+    expect(await api.ok()).toBe('fine');
+    link.close();
+    await server.close();
+  });
+
   it('oversized WebSocket messages close that connection only', async () => {
     const server = await T.createWsServer({ maxPayload: 64 * 1024, onLink: (l) => T.expose(l, { async echo(x: unknown) { return x; } }, ['echo'], { auth: 'none', maxFrameSize: 64 * 1024 }) });
     const good = await T.connectWs(server.url);
