@@ -87,8 +87,8 @@ function startWriter(bytes: Uint8Array) {
 }
 
 // ---- processes -----------------------------------------------------------------------------------
-function cli(args: string[]): { child: ChildProcess; waitFor(re: RegExp): Promise<RegExpMatchArray> } {
-  const child = spawn(process.execPath, [path.join(here, '../bin/rtfmri.js'), ...args], { env: { ...process.env, RTFMRI_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
+function cli(args: string[], script = path.join(here, '../bin/rtfmri.js')): { child: ChildProcess; waitFor(re: RegExp): Promise<RegExpMatchArray> } {
+  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, RTFMRI_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const waiters: Array<[RegExp, (m: RegExpMatchArray) => void]> = [];
   const on = (b: Buffer) => {
@@ -115,7 +115,46 @@ function cli(args: string[]): { child: ChildProcess; waitFor(re: RegExp): Promis
   };
 }
 
+/**
+ * The floor, measured in the same run: the same three processes and two WebSocket hops on the
+ * transport's links, with no RPC, no relay protocol and no file read (bench/floor-peer.mjs).
+ */
+async function floor(size: number): Promise<void> {
+  const script = path.join(here, 'floor-peer.mjs');
+  const relay = cli(['forward'], script);
+  const port = (await relay.waitFor(/\(port (\d+)\)/))[1];
+  const runtime = cli(['serve', `ws://127.0.0.1:${port}`, String(size)], script);
+  await runtime.waitFor(/connected/);
+  const link = await connectWs(`ws://127.0.0.1:${port}`);
+  let wake: (() => void) | undefined;
+  link.onMessage(() => wake?.());
+  const roundTrip = (req: Uint8Array) =>
+    new Promise<void>((r) => {
+      wake = r;
+      link.send(req);
+    });
+  try {
+    for (const [c, req, n] of [
+      [`floor: ${(size / 1024).toFixed(0)} KiB reply through relay+runtime processes (ws, no RPC/file read)`, new Uint8Array([0, 0]), 320],
+      ['floor: 1-byte round trip through relay+runtime processes (ws, no RPC)', new Uint8Array([0]), 3000],
+    ] as const) {
+      const xs: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        await roundTrip(req);
+        if (i >= n / 15) xs.push(performance.now() - t0);
+      }
+      report(c, xs);
+    }
+  } finally {
+    link.close('done');
+    runtime.child.kill('SIGTERM');
+    relay.child.kill('SIGTERM');
+  }
+}
+
 async function main(): Promise<void> {
+  console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'rtfmri-remote-bench-')));
   const { bytes, what } = volumeBytes();
   console.log(`remote benchmark: relay + runtime child processes, WebSocket on loopback, ${what} ${(bytes.length / 1024).toFixed(0)} KiB, ${os.cpus().length} cores`);
@@ -130,6 +169,7 @@ async function main(): Promise<void> {
   const peer = new RpcPeer(rc.session, { role: 'client', auth: 'none' });
   await peer.ready;
   await dicom.ready();
+  await floor(bytes.length);
   const writer = startWriter(bytes);
   const call = (m: string, args: unknown[], timeoutMs?: number) => peer.call(m, args, timeoutMs ? { timeoutMs } : {});
   let anonymized = true;
@@ -173,6 +213,7 @@ async function main(): Promise<void> {
       if (i >= 200) pg.push(performance.now() - t0);
     }
     report('remote ping (relay+runtime, ws)', pg, { p50: 0.2 }, 'rt-cloud ~0.64 ms');
+    await floor(bytes.length); // again, after the cases above: the machine's load drifts
 
     // ---- 16 concurrent streams at TR 0.5 s: scanners out of step (staggered), then in step
     for (const mode of ['staggered', 'in step'] as const) {
@@ -209,6 +250,7 @@ async function main(): Promise<void> {
     relay.child.kill('SIGTERM');
     await sleep(200);
     fs.rmSync(dir, { recursive: true, force: true });
+    console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   }
 }
 
