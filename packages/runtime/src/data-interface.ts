@@ -376,11 +376,19 @@ export class DataInterface {
   // ---------------------------------------------------------------- files
 
   async getFile(filename: string): Promise<Uint8Array> {
+    return this.readFileInto(filename);
+  }
+
+  /**
+   * @internal getFile reading into memory from `alloc(size)` (the runtime service lends reused
+   * reply buffers: a fresh 0.5 MB buffer per call costs page faults and GC on the hot path).
+   */
+  async readFileInto(filename: string, alloc?: (size: number) => Uint8Array): Promise<Uint8Array> {
     this.ensureOpen();
     // Folder first: a directory is reported as one (the helpers skip those), not as a bad file type.
     const real = this.policy.checkDir(filename);
     if (isDirectory(real)) throw new ValidationError(`${filename} is a directory`, { details: { reason: 'EISDIR', path: filename } });
-    return readWhole(this.policy.checkFile(filename), filename);
+    return readWhole(this.policy.checkFile(filename), filename, alloc);
   }
 
   async getNewestFile(filepattern: string): Promise<Uint8Array> {
@@ -486,13 +494,29 @@ function isDirectory(p: string): boolean {
   try { return fs.statSync(p).isDirectory(); } catch { return false; }
 }
 
-function readWhole(real: string, shown: string): Uint8Array {
+function readWhole(real: string, shown: string, alloc?: (size: number) => Uint8Array): Uint8Array {
   let st: fs.Stats;
   try { st = fs.statSync(real); } catch (err) { throw mapFsError(err, shown); }
   if (st.isDirectory()) throw new ValidationError(`${shown} is a directory`, { details: { reason: 'EISDIR', path: shown } });
   if (!st.isFile()) throw new ValidationError(`${shown} is not a regular file`, { details: { path: shown } });
   try {
-    return fs.readFileSync(real);
+    if (!alloc) return fs.readFileSync(real);
+    const fd = fs.openSync(real, 'r');
+    try {
+      // The size of the open file (it may have changed since the stat); bytes appended while we
+      // read are not included, as with any snapshot of a file being written.
+      const size = fs.fstatSync(fd).size;
+      const out = alloc(size);
+      let off = 0;
+      while (off < size) {
+        const n = fs.readSync(fd, out, off, size - off, off);
+        if (n === 0) break;
+        off += n;
+      }
+      return off === size ? out : out.subarray(0, off);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (err) {
     throw mapFsError(err, shown);
   }

@@ -9,16 +9,22 @@ import { DataInterface, DATA_INTERFACE_METHODS, type DataInterfaceOptions } from
 import { sharedToken, type TokenPolicy } from '../relay/relay.js';
 import { startRelayServer, type RelayServer } from '../relay/server.js';
 import { RuntimeService } from './service.js';
+import { ReplyBuffers } from './reply-buffers.js';
 
 /**
  * What a remote caller reaches: DataInterface's allow-listed methods, with getImageData sending
  * the (anonymized) file bytes as they are; the SDK parses them on its side.
  */
-export function remoteFacade(di: DataInterface): Record<string, (...args: unknown[]) => Promise<unknown>> {
+export function remoteFacade(di: DataInterface, link?: Link): Record<string, (...args: unknown[]) => Promise<unknown>> {
   const o: Record<string, (...args: unknown[]) => Promise<unknown>> = Object.create(null);
   for (const m of DATA_INTERFACE_METHODS) {
     const f = (di as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[m]!;
     o[m] = (...args) => f.apply(di, args).catch(wireError);
+  }
+  if (link && ReplyBuffers.usable(link)) {
+    const buffers = new ReplyBuffers(link);
+    // Only the file name crosses over: a caller cannot pass the allocator.
+    o.getFile = (...args) => di.readFileInto(args[0] as string, buffers.take).catch(wireError);
   }
   o.getImageData = async (...args) => {
     const ds = await di.getImageData(...(args as [number, number | undefined, number | undefined])).catch(wireError);
@@ -62,7 +68,7 @@ function wireError(e: unknown): never {
 /** Serve one relay session: transport's RPC, allow-listed, end to end with the SDK. */
 export function serveSession(di: DataInterface, link: Link, onError?: (e: Error) => void): void {
   // The relay authenticated both ends; the session itself needs no second token.
-  expose(link, remoteFacade(di), DATA_INTERFACE_METHODS, { auth: 'none', onError });
+  expose(link, remoteFacade(di, link), DATA_INTERFACE_METHODS, { auth: 'none', onError });
 }
 
 export interface RuntimeServerOptions extends Omit<DataInterfaceOptions, 'dataRemote'> {
