@@ -5,7 +5,7 @@
 // change are recomputed; undefined-length ones keep their delimiters.
 
 import { deflateSync } from 'fflate';
-import { CsaParseError, filterCsaHeader } from './csa.js';
+import { CsaParseError, filterCsaHeaderReused } from './csa.js';
 import { DEFLATED_EXPLICIT_VR_LE, parseDicom, type DicomDataset } from './dataset.js';
 import { parseTagKey, vrOf } from './dictionary.js';
 import { DicomParseError } from './errors.js';
@@ -198,6 +198,13 @@ interface Compiled {
   safe: Map<number, SafePrivateRule[]>; // by group
   csaKeep: Set<string>;
   add: { tag: number; el: WriteElement }[];
+  /** the added elements, encoded once per encoding (explicit | little endian << 1) */
+  addBytes: (Uint8Array[] | undefined)[];
+}
+
+function addedBytes(c: Compiled, enc: Enc): Uint8Array[] {
+  const k = (enc.explicit ? 1 : 0) | (enc.littleEndian ? 2 : 0);
+  return (c.addBytes[k] ??= c.add.map((a) => writeElementBytes(a.el, enc)));
 }
 
 const compiledProfiles = new WeakMap<AnonymizationProfile, Compiled>();
@@ -222,7 +229,7 @@ function compile(profile: AnonymizationProfile): Compiled {
   const add = profile.add
     .map((a) => ({ tag: tagOfKey(a.tag), el: { tag: tagOfKey(a.tag), vr: a.vr, value: a.value } as WriteElement }))
     .sort((x, y) => x.tag - y.tag);
-  c = { rules, safe, csaKeep: new Set(profile.csaKeep), add };
+  c = { rules, safe, csaKeep: new Set(profile.csaKeep), add, addBytes: [] };
   compiledProfiles.set(profile, c);
   return c;
 }
@@ -231,6 +238,8 @@ function compile(profile: AnonymizationProfile): Compiled {
 
 interface Ctx {
   bytes: Uint8Array;
+  view: DataView;
+  uidCache: Map<number, UidEntry[]>;
   profile: AnonymizationProfile;
   compiled: Compiled;
   keep: Set<number>;
@@ -316,6 +325,7 @@ interface UidEntry {
   /** encoding and rule kind, as bits: explicit 1, little endian 2, implicit rule 4 */
   kind: number;
   old: Uint8Array;
+  view: DataView;
   /** the replaced element (header + value) for one encoding and tag; empty when unchanged */
   element: Uint8Array;
 }
@@ -326,25 +336,38 @@ interface UidEntry {
  */
 const uidElementCache = new WeakMap<UidMap, Map<number, UidEntry[]>>();
 let uidCacheSize = 0;
-function mappedUidElement(uids: UidMap, tag: number, enc: Enc, bytes: Uint8Array, start: number, length: number, implicitRule: boolean): Uint8Array | null {
-  let end = start + length;
-  while (end > start && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
-  let h = Math.imul(tag, 0x01000193) ^ (enc.explicit ? 0x5bd1e995 : 0) ^ (enc.littleEndian ? 0x27d4eb2f : 0) ^ (implicitRule ? 0x165667b1 : 0);
-  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
-  h >>>= 0;
+function uidCacheOf(uids: UidMap): Map<number, UidEntry[]> {
   let cache = uidElementCache.get(uids);
   if (!cache) {
     cache = new Map();
     uidElementCache.set(uids, cache);
   }
+  return cache;
+}
+function mappedUidElement(ctx: Ctx, tag: number, enc: Enc, start: number, length: number, implicitRule: boolean): Uint8Array | null {
+  const { bytes, view, uidCache: cache, uids } = ctx;
+  let end = start + length;
+  while (end > start && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
   const kind = (enc.explicit ? 1 : 0) | (enc.littleEndian ? 2 : 0) | (implicitRule ? 4 : 0);
+  // hashed and compared four bytes at a time: ~35 UIDs per image, 50-60 bytes each
+  let h = Math.imul(tag ^ (kind << 29), 0x01000193);
+  let i = start;
+  for (; i + 4 <= end; i += 4) h = Math.imul(h ^ view.getInt32(i, true), 0x01000193) ^ (h >>> 15);
+  for (; i < end; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  h >>>= 0;
+  const n = end - start;
   const list = cache.get(h);
   if (list) {
-    for (const e of list) {
-      if (e.tag !== tag || e.kind !== kind || e.old.length !== end - start) continue;
-      let same = true;
-      for (let i = 0; i < e.old.length && same; i++) same = e.old[i] === bytes[start + i];
-      if (same) return e.element.length === 0 ? null : e.element;
+    for (let x = 0; x < list.length; x++) {
+      const e = list[x];
+      if (e.tag !== tag || e.kind !== kind || e.old.length !== n) continue;
+      const ov = e.view;
+      let j = 0;
+      for (; j + 4 <= n; j += 4) if (ov.getInt32(j, true) !== view.getInt32(start + j, true)) break;
+      if (j + 4 <= n) continue;
+      for (; j < n; j++) if (e.old[j] !== bytes[start + j]) break;
+      if (j < n) continue;
+      return e.element.length === 0 ? null : e.element;
     }
   }
   const old = latin1(bytes, start, end);
@@ -352,13 +375,16 @@ function mappedUidElement(uids: UidMap, tag: number, enc: Enc, bytes: Uint8Array
   const mapped = parts.map((u) => (u === '' || (implicitRule && u.startsWith(DICOM_UID_ROOT)) ? u : uids.map(u)));
   const unchanged = mapped.every((u, i) => u === parts[i]);
   const element = unchanged ? new Uint8Array(0) : writeElementBytes({ tag, vr: 'UI', value: mapped }, enc);
+  let cleared = false;
   if (uidCacheSize > 200_000) {
     cache.clear(); // a bound for very long sessions
     uidCacheSize = 0;
+    cleared = true;
   }
   uidCacheSize++;
-  const entry: UidEntry = { tag, kind, old: bytes.slice(start, end), element };
-  if (list) list.push(entry);
+  const copy = bytes.slice(start, end);
+  const entry: UidEntry = { tag, kind, old: copy, view: new DataView(copy.buffer), element };
+  if (list && !cleared) list.push(entry);
   else cache.set(h, [entry]);
   return unchanged ? null : element;
 }
@@ -376,40 +402,115 @@ interface Walk {
   rows: Uint32Array;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * The output as a list of pieces: ranges of the input (adjacent ones merged, no subarray objects)
+ * or encoded bytes. Changes are tried speculatively (a sequence may turn out unchanged), so the
+ * list can be cut back to a mark.
+ */
+class Out {
+  /** null: the input range [a, b); else these bytes (a = 0, b = length) */
+  arr: (Uint8Array | null)[] = [];
+  a: number[] = [];
+  b: number[] = [];
+  n = 0;
+  range(start: number, end: number): void {
+    if (end <= start) return;
+    const n = this.n;
+    if (n > 0 && this.arr[n - 1] === null && this.b[n - 1] === start) {
+      this.b[n - 1] = end;
+      return;
+    }
+    this.arr[n] = null;
+    this.a[n] = start;
+    this.b[n] = end;
+    this.n = n + 1;
+  }
+  bytes(x: Uint8Array): number {
+    const n = this.n;
+    this.arr[n] = x;
+    this.a[n] = 0;
+    this.b[n] = x.length;
+    this.n = n + 1;
+    return n;
+  }
+  set(i: number, x: Uint8Array): void {
+    this.arr[i] = x;
+    this.b[i] = x.length;
+  }
+  /** A mark: the count and the last range's end (a later range may have extended it). */
+  mark(): number {
+    return this.n;
+  }
+  lastEnd(): number {
+    return this.n > 0 ? this.b[this.n - 1] : 0;
+  }
+  reset(n: number, lastEnd: number): void {
+    this.n = n;
+    if (n > 0) this.b[n - 1] = lastEnd;
+  }
+  size(from: number): number {
+    let s = 0;
+    for (let i = from; i < this.n; i++) s += this.b[i] - this.a[i];
+    return s;
+  }
+  /** Copies the pieces into `dst` from `pos`; returns the end position. */
+  copy(src: Uint8Array, dst: Uint8Array, pos: number): number {
+    for (let i = 0; i < this.n; i++) {
+      const x = this.arr[i];
+      const a = this.a[i];
+      const len = this.b[i] - a;
+      if (x === null) {
+        // short ranges by hand: a subarray object costs more than copying a few dozen bytes
+        if (len <= 48) for (let j = 0; j < len; j++) dst[pos + j] = src[a + j];
+        else dst.set(src.subarray(a, a + len), pos);
+      } else if (len <= 48) {
+        for (let j = 0; j < len; j++) dst[pos + j] = x[j];
+      } else {
+        dst.set(x, pos);
+      }
+      pos += len;
+    }
+    return pos;
+  }
+}
+
 /**
  * Rewrites the elements in rows [first, endRow) (one data set or item) whose bytes span
- * [start, end). Returns the pieces of the new contents, or null when nothing changed.
+ * [start, end). Appends the new contents to `o` and returns true, or returns false (appending
+ * nothing) when nothing changed.
  */
-function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: number, end: number, root: boolean, enc: Enc): Uint8Array[] | null {
+function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: number, end: number, root: boolean, enc: Enc, o: Out): boolean {
   const { bytes } = ctx;
   const rows = w.rows;
-  const pieces: Uint8Array[] = [];
   let cursor = start;
   let changed = false;
   let creators: Map<number, string> | undefined;
   let creatorGroup = -1;
   const adds = root ? ctx.compiled.add : [];
+  const addBytes = root ? addedBytes(ctx.compiled, enc) : [];
   let addIdx = 0;
 
   for (let r = first; r < endRow; r = rows[r * ROW_WORDS + R_NEXT]) {
-    const o = r * ROW_WORDS;
-    const flags = rows[o + R_VRF] >>> 16;
+    const ro = r * ROW_WORDS;
+    const flags = rows[ro + R_VRF] >>> 16;
     if (flags & F_META) continue;
-    const tag = rows[o + R_TAG];
-    const hdr = rows[o + R_HDR];
-    const elEnd = rows[o + R_END];
-    const valOff = rows[o + R_VAL];
-    const len = rows[o + R_LEN];
-    let out: Uint8Array | Uint8Array[] | null | undefined; // undefined: unchanged
+    const tag = rows[ro + R_TAG];
+    const hdr = rows[ro + R_HDR];
+    const elEnd = rows[ro + R_END];
+    const valOff = rows[ro + R_VAL];
+    const len = rows[ro + R_LEN];
+    let out: Uint8Array | null | undefined; // undefined: unchanged
 
     while (addIdx < adds.length && adds[addIdx].tag < tag) {
-      if (hdr > cursor) pieces.push(bytes.subarray(cursor, hdr));
+      o.range(cursor, hdr);
       cursor = hdr;
-      pieces.push(writeElementBytes(adds[addIdx++].el, enc));
+      o.bytes(addBytes[addIdx++]);
       changed = true;
     }
     if (addIdx < adds.length && adds[addIdx].tag === tag) {
-      out = writeElementBytes(adds[addIdx++].el, enc);
+      out = addBytes[addIdx++];
     } else {
       const group = tag >>> 16;
       const elem = tag & 0xffff;
@@ -450,7 +551,7 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
         }
         case 'U': {
           if (len === 0 || len === UNDEF) break;
-          const element = mappedUidElement(ctx.uids, tag, enc, bytes, valOff, len, rule === undefined);
+          const element = mappedUidElement(ctx, tag, enc, valOff, len, rule === undefined);
           if (element) out = element;
           break;
         }
@@ -458,7 +559,7 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
           if (len === 0 || len === UNDEF) break;
           let filtered: Uint8Array;
           try {
-            filtered = filterCsaHeader(bytes.subarray(valOff, valOff + len), ctx.compiled.csaKeep);
+            filtered = filterCsaHeaderReused(bytes.subarray(valOff, valOff + len), ctx.compiled.csaKeep);
           } catch (e) {
             if (!(e instanceof CsaParseError)) throw e;
             out = null; // unreadable: nobody can tell what it holds, so it does not leave
@@ -470,89 +571,96 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
         case 'K':
           // a sequence the caller asked to keep stays as it is, contents included
           if (flags & F_SEQ && !(flags & F_ENCAPS) && !ctx.keep.has(tag)) {
-            const seq = rewriteSequence(ctx, w, r, enc);
-            if (seq) out = seq;
+            const m = o.mark();
+            const mEnd = o.lastEnd();
+            o.range(cursor, hdr);
+            if (rewriteSequence(ctx, w, r, enc, o)) {
+              cursor = elEnd;
+              changed = true;
+            } else {
+              o.reset(m, mEnd);
+            }
           }
           break;
       }
     }
     if (out === undefined) continue;
-    if (hdr > cursor) pieces.push(bytes.subarray(cursor, hdr));
-    if (out instanceof Uint8Array) pieces.push(out);
-    else if (out) for (const p of out) pieces.push(p);
+    o.range(cursor, hdr);
+    if (out) o.bytes(out);
     cursor = elEnd;
     changed = true;
   }
   if (addIdx < adds.length) {
-    if (end > cursor) pieces.push(bytes.subarray(cursor, end));
+    o.range(cursor, end);
     cursor = end;
-    while (addIdx < adds.length) pieces.push(writeElementBytes(adds[addIdx++].el, enc));
+    while (addIdx < adds.length) o.bytes(addBytes[addIdx++]);
     changed = true;
   }
-  if (!changed) return null;
-  if (end > cursor) pieces.push(bytes.subarray(cursor, end));
-  return pieces;
+  if (!changed) return false;
+  o.range(cursor, end);
+  return true;
 }
 
-function sum(pieces: Uint8Array[]): number {
-  let n = 0;
-  for (const p of pieces) n += p.length;
-  return n;
-}
-
-/** New bytes of the sequence in row `r` when any of its items changed, or null. */
-function rewriteSequence(ctx: Ctx, w: Walk, r: number, enc: Enc): Uint8Array[] | null {
-  const { bytes } = ctx;
+/**
+ * Appends the new bytes of the sequence in row `r` (header to end) to `o` when any of its items
+ * changed and returns true; otherwise appends nothing and returns false.
+ */
+function rewriteSequence(ctx: Ctx, w: Walk, r: number, enc: Enc, o: Out): boolean {
   const rows = w.rows;
-  const o = r * ROW_WORDS;
-  const seqFlags = rows[o + R_VRF] >>> 16;
-  const seqEnd = rows[o + R_NEXT];
-  let body: Uint8Array[] | null = null;
-  let cursor = -1;
-  const firstItem = r + 1;
-  for (let k = firstItem; k < seqEnd; k = rows[k * ROW_WORDS + R_NEXT]) {
+  const so = r * ROW_WORDS;
+  const seqFlags = rows[so + R_VRF] >>> 16;
+  const seqEnd = rows[so + R_NEXT];
+  const seqHdr = rows[so + R_HDR];
+  const seqVal = rows[so + R_VAL];
+  const seqUndef = rows[so + R_LEN] === UNDEF;
+  const m0 = o.mark();
+  const m0End = o.lastEnd();
+  const headIdx = seqUndef ? -1 : o.bytes(NO_BYTES);
+  if (seqUndef) o.range(seqHdr, seqVal);
+  const bodyFrom = o.n;
+  let changed = false;
+  let cursor = seqVal;
+  for (let k = r + 1; k < seqEnd; k = rows[k * ROW_WORDS + R_NEXT]) {
     const ko = k * ROW_WORDS;
     const itemFlags = rows[ko + R_VRF] >>> 16;
-    const itemEnc: Enc = {
-      explicit: enc.explicit && !((seqFlags | itemFlags) & F_IMPLICIT),
-      littleEndian: !(itemFlags & F_BE),
-    };
+    const itemEnc: Enc = (seqFlags | itemFlags) & F_IMPLICIT || !enc.explicit
+      ? (itemFlags & F_BE ? IMPLICIT_BE : IMPLICIT_LE)
+      : itemFlags & F_BE ? EXPLICIT_BE : EXPLICIT_LE;
     const hdr = rows[ko + R_HDR];
     const val = rows[ko + R_VAL];
     const undef = rows[ko + R_LEN] === UNDEF;
     const itemEnd = rows[ko + R_END];
     const contentEnd = undef ? itemEnd - 8 : val + rows[ko + R_LEN];
-    const p = rewriteRows(ctx, w, k + 1, rows[ko + R_NEXT], val, contentEnd, false, itemEnc);
-    if (!p) continue;
-    if (!body) {
-      body = [];
-      cursor = rows[firstItem * ROW_WORDS + R_HDR];
+    const m = o.mark();
+    const mEnd = o.lastEnd();
+    o.range(cursor, hdr);
+    let itemHead = -1;
+    if (undef) o.range(hdr, val);
+    else itemHead = o.bytes(NO_BYTES);
+    const itemFrom = o.n;
+    if (!rewriteRows(ctx, w, k + 1, rows[ko + R_NEXT], val, contentEnd, false, itemEnc, o)) {
+      o.reset(m, mEnd);
+      continue;
     }
-    if (hdr > cursor) body.push(bytes.subarray(cursor, hdr));
-    if (undef) {
-      body.push(bytes.subarray(hdr, val));
-      for (const x of p) body.push(x);
-      body.push(bytes.subarray(itemEnd - 8, itemEnd));
-    } else {
-      body.push(encodeItemHeader(sum(p), itemEnc.littleEndian));
-      for (const x of p) body.push(x);
-    }
+    if (undef) o.range(itemEnd - 8, itemEnd);
+    else o.set(itemHead, encodeItemHeader(o.size(itemFrom), itemEnc.littleEndian));
     cursor = itemEnd;
+    changed = true;
   }
-  if (!body) return null;
-  const hdr = rows[o + R_HDR];
-  const val = rows[o + R_VAL];
-  const end = rows[o + R_END];
-  if (rows[o + R_LEN] === UNDEF) {
-    const itemsEnd = end - 8;
-    if (itemsEnd > cursor) body.push(bytes.subarray(cursor, itemsEnd));
-    return [bytes.subarray(hdr, val), ...body, bytes.subarray(itemsEnd, end)];
+  if (!changed) {
+    o.reset(m0, m0End);
+    return false;
   }
-  if (end > cursor) body.push(bytes.subarray(cursor, end));
-  return [encodeHeader(rows[o + R_TAG], rowVr(rows, r), sum(body), enc), ...body];
+  const end = rows[so + R_END];
+  o.range(cursor, end);
+  if (!seqUndef) o.set(headIdx, encodeHeader(rows[so + R_TAG], rowVr(rows, r), o.size(bodyFrom), enc));
+  return true;
 }
 
 const EXPLICIT_LE: Enc = { explicit: true, littleEndian: true };
+const EXPLICIT_BE: Enc = { explicit: true, littleEndian: false };
+const IMPLICIT_LE: Enc = { explicit: false, littleEndian: true };
+const IMPLICIT_BE: Enc = { explicit: false, littleEndian: false };
 const metaPartCache = new Map<string, Uint8Array>();
 function metaPart(key: string, make: () => Uint8Array): Uint8Array {
   let b = metaPartCache.get(key);
@@ -623,18 +731,23 @@ export function anonymize(bytes: Uint8Array, options: AnonymizeOptions = {}): Ui
 export function anonymizeParsed(ds: DicomDataset, options: AnonymizeOptions = {}): Uint8Array {
   const profile = options.profile ?? DEFAULT_PROFILE;
   const keep = new Set<number>((options.keep ?? []).map(tagOfKey));
+  const uids = options.uidMap ?? defaultUidMap(options.uidRoot);
   const ctx: Ctx = {
     bytes: ds.bytes,
+    view: new DataView(ds.bytes.buffer, ds.bytes.byteOffset, ds.bytes.byteLength),
+    uidCache: uidCacheOf(uids),
     profile,
     compiled: compile(profile),
     keep,
-    uids: options.uidMap ?? defaultUidMap(options.uidRoot),
+    uids,
   };
   const src = ds.bytes;
   const start = ds.dataSetOffset;
   const w: Walk = { rows: ds._s.rows };
   const enc: Enc = { explicit: ds.explicitVR, littleEndian: ds.littleEndian };
-  const pieces = rewriteRows(ctx, w, 0, w.rows.length / ROW_WORDS, start, src.length, true, enc) ?? [src.subarray(start)];
+  const o = new Out();
+  if (!rewriteRows(ctx, w, 0, w.rows.length / ROW_WORDS, start, src.length, true, enc, o)) o.range(start, src.length);
+  const dataLength = o.size(0);
 
   const ts = ds.transferSyntaxUID;
   // the few meta and identity values needed, read from the top-level rows (no index, no decoding)
@@ -668,12 +781,8 @@ export function anonymizeParsed(ds: DicomDataset, options: AnonymizeOptions = {}
 
   let data: Uint8Array;
   if (ts === DEFLATED_EXPLICIT_VR_LE) {
-    const plain = new Uint8Array(sum(pieces));
-    let o = 0;
-    for (const p of pieces) {
-      plain.set(p, o);
-      o += p.length;
-    }
+    const plain = new Uint8Array(dataLength);
+    o.copy(src, plain, 0);
     data = deflateSync(plain, { level: 6 });
     const total = 132 + metaBytes.length + data.length;
     const out = options.output && options.output.length >= total ? options.output.subarray(0, total) : new Uint8Array(total);
@@ -683,15 +792,11 @@ export function anonymizeParsed(ds: DicomDataset, options: AnonymizeOptions = {}
     out.set(data, 132 + metaBytes.length);
     return out;
   }
-  const total = 132 + metaBytes.length + sum(pieces);
+  const total = 132 + metaBytes.length + dataLength;
   const out = options.output && options.output.length >= total ? options.output.subarray(0, total) : new Uint8Array(total);
   out.fill(0, 0, 128);
   out.set([0x44, 0x49, 0x43, 0x4d], 128);
   out.set(metaBytes, 132);
-  let o = 132 + metaBytes.length;
-  for (const p of pieces) {
-    out.set(p, o);
-    o += p.length;
-  }
+  o.copy(src, out, 132 + metaBytes.length);
   return out;
 }

@@ -233,6 +233,18 @@ export function filterCsaHeader(bytes: Uint8Array, keep: ReadonlySet<string>): U
     if (kept.length === 0) return new Uint8Array(0);
     return writeCsaHeader(kept, { format: h.format });
   }
+  return filterSv10(bytes, keep, undefined);
+}
+
+/**
+ * The SV10 filter. With `structural` and `outPos` (both input-sized), it also marks the bytes that
+ * decide the layout (header, tag and item headers) and where each kept input byte lands in the
+ * output: what `filterCsaHeaderReused` needs to patch a cached result.
+ */
+function filterSv10(bytes: Uint8Array, keep: ReadonlySet<string>, map: { structural: Uint8Array; outPos: Int32Array } | undefined): Uint8Array {
+  const structural = map?.structural;
+  const outPos = map?.outPos;
+  const heads: number[] | undefined = map ? [] : undefined;
   const len = bytes.length;
   const nTags = i32(bytes, 8) >>> 0;
   if (nTags < 1 || nTags > MAX_TAGS) throw new CsaParseError(`tag count ${nTags} out of range`, 8);
@@ -245,6 +257,7 @@ export function filterCsaHeader(bytes: Uint8Array, keep: ReadonlySet<string>): U
   for (let t = 0; t < nTags; t++) {
     if (p + 84 > len) throw new CsaParseError('truncated tag header', p);
     const start = p;
+    if (heads) heads.push(p, 84);
     let h = 0x811c9dc5;
     let n = 0;
     while (n < 64 && bytes[p + n] !== 0) h = Math.imul(h ^ bytes[p + n++], 0x01000193);
@@ -264,6 +277,7 @@ export function filterCsaHeader(bytes: Uint8Array, keep: ReadonlySet<string>): U
     for (let i = 0; i < nItems; i++) {
       if (p + 16 > len) throw new CsaParseError('truncated item header', p);
       const itemLen = i32(bytes, p + 4);
+      if (heads) heads.push(p, 16);
       p += 16;
       if (itemLen < 0 || p + itemLen > len) throw new CsaParseError(`item length ${itemLen} out of range`, p - 12);
       p += (itemLen + 3) & ~3;
@@ -276,6 +290,11 @@ export function filterCsaHeader(bytes: Uint8Array, keep: ReadonlySet<string>): U
       kept++;
     }
   }
+  if (structural && heads) {
+    // header, tag headers and item headers decide the layout; value bytes are copied or dropped as they are
+    structural.fill(1, 0, 16);
+    for (let i = 0; i < heads.length; i += 2) structural.fill(1, heads[i], heads[i] + heads[i + 1]);
+  }
   if (kept === 0) return new Uint8Array(0);
   const out = new Uint8Array(size);
   out.set(bytes.subarray(0, 16));
@@ -285,8 +304,65 @@ export function filterCsaHeader(bytes: Uint8Array, keep: ReadonlySet<string>): U
   out[11] = 0;
   let o = 16;
   for (let i = 0; i < ranges.length; i += 2) {
+    if (outPos) for (let j = ranges[i]; j < ranges[i + 1]; j++) outPos[j] = o + j - ranges[i];
     out.set(bytes.subarray(ranges[i], ranges[i + 1]), o);
     o += ranges[i + 1] - ranges[i];
   }
+  return out;
+}
+
+interface CsaMemo {
+  input: Uint8Array;
+  /** `input` as little-endian words (its own, aligned buffer) */
+  words: Uint32Array;
+  structural: Uint8Array;
+  outPos: Int32Array;
+  out: Uint8Array;
+}
+const csaMemos = new WeakMap<ReadonlySet<string>, CsaMemo>();
+
+/**
+ * As `filterCsaHeader`, but the result is a buffer that the next call with the same `keep` set
+ * overwrites (copy it to keep it). The volumes of a run carry CSA image headers that differ in a
+ * few value bytes (TimeAfterStart, ICE_Dims): when only bytes inside values differ from the
+ * previous input, the previous result is patched in place instead of filtered again. A difference
+ * in any header or item-header byte (names, counts, lengths) filters from scratch.
+ */
+export function filterCsaHeaderReused(bytes: Uint8Array, keep: ReadonlySet<string>): Uint8Array {
+  const n = bytes.length;
+  const sv10 = n >= 16 && bytes[0] === 0x53 && bytes[1] === 0x56 && bytes[2] === 0x31 && bytes[3] === 0x30;
+  if (!sv10) return filterCsaHeader(bytes, keep);
+  const m = csaMemos.get(keep);
+  if (m && m.input.length === n) {
+    const a = m.input;
+    const { structural, outPos, out } = m;
+    const words = n >> 2;
+    const wa = m.words;
+    // four bytes at a time: word reads when the input is aligned, a DataView otherwise
+    const wb = (bytes.byteOffset & 3) === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, words) : undefined;
+    const dv = wb ? undefined : new DataView(bytes.buffer, bytes.byteOffset, n);
+    let same = true;
+    // every patched byte updates the input copy and the output together, so the memo stays a
+    // true pair even when a structural difference turns up halfway
+    for (let w = 0; w <= words && same; w++) {
+      if (w < words && (wb ? wb[w] : dv!.getUint32(w * 4, true)) === wa[w]) continue;
+      for (let j = w * 4; j < w * 4 + 4 && j < n; j++) {
+        const b = bytes[j];
+        if (b === a[j]) continue;
+        if (structural[j]) {
+          same = false;
+          break;
+        }
+        a[j] = b;
+        const q = outPos[j];
+        if (q >= 0) out[q] = b;
+      }
+    }
+    if (same) return out;
+  }
+  const map = { structural: new Uint8Array(n), outPos: new Int32Array(n).fill(-1) };
+  const out = filterSv10(bytes, keep, map);
+  const input = bytes.slice();
+  csaMemos.set(keep, { input, words: new Uint32Array(input.buffer, 0, n >> 2), ...map, out });
   return out;
 }

@@ -412,21 +412,24 @@ export function writeElementBytes(el: WriteElement, opts: { explicit: boolean; l
   }
   const out = new Uint8Array(head + value.length);
   const le = opts.littleEndian;
-  const put16 = (o: number, x: number) => {
-    out[o + (le ? 0 : 1)] = x & 0xff;
-    out[o + (le ? 1 : 0)] = (x >>> 8) & 0xff;
-  };
-  const put32 = (o: number, x: number) => {
-    if (le) { put16(o, x & 0xffff); put16(o + 2, x >>> 16); } else { put16(o, x >>> 16); put16(o + 2, x & 0xffff); }
-  };
-  put16(0, tag >>> 16);
-  put16(2, tag & 0xffff);
-  if (!opts.explicit) put32(4, value.length);
-  else {
+  // by hand (no helper closures): this runs for every replaced element of every image
+  const g = tag >>> 16;
+  const e = tag & 0xffff;
+  const n = value.length;
+  out[0] = le ? g & 0xff : g >>> 8;
+  out[1] = le ? g >>> 8 : g & 0xff;
+  out[2] = le ? e & 0xff : e >>> 8;
+  out[3] = le ? e >>> 8 : e & 0xff;
+  if (opts.explicit) {
     out[4] = vr.charCodeAt(0);
     out[5] = vr.charCodeAt(1);
-    if (long) put32(8, value.length);
-    else put16(6, value.length);
+  }
+  const lo = opts.explicit ? (long ? 8 : 6) : 4;
+  if (lo === 6) {
+    out[6] = le ? n & 0xff : (n >>> 8) & 0xff;
+    out[7] = le ? (n >>> 8) & 0xff : n & 0xff;
+  } else {
+    for (let i = 0; i < 4; i++) out[lo + (le ? i : 3 - i)] = (n >>> (8 * i)) & 0xff;
   }
   out.set(value, head);
   return out;
