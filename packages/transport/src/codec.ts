@@ -226,6 +226,15 @@ export interface EncodeOptions {
 
 /** Encode `value`; large Uint8Arrays and streams are appended to `parts` in order. */
 export function encodeValue(value: unknown, parts: OutgoingPart[], w = new Writer(), options: EncodeOptions = {}): Writer {
+  // Most call arguments and results are a scalar or a short list of scalars: encoded here
+  // without the recursive encoder's closure and cycle set.
+  if (writeScalar(w, value)) return w;
+  if (Array.isArray(value) && value.length <= 16 && allScalars(value)) {
+    w.u8(Tag.Array);
+    w.varint(value.length);
+    for (let i = 0; i < value.length; i++) writeScalar(w, value[i]);
+    return w;
+  }
   const inlineLimit = options.inlineLimit ?? 16 * 1024;
   const seen = new Set<object>();
   const enc = (v: unknown, depth: number): void => {
@@ -387,6 +396,47 @@ export function encodeErrorBounded(e: unknown, w: Writer): void {
   else w.u8(Tag.Undefined);
 }
 
+function allScalars(a: readonly unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    // Holes read as undefined here, as in the general encoder.
+    if (v !== null && typeof v === 'object') return false;
+    if (typeof v === 'bigint' || typeof v === 'function' || typeof v === 'symbol') return false;
+  }
+  return true;
+}
+
+/** Encode undefined, null, a boolean, a number or a string; false (nothing written) for anything else. */
+function writeScalar(w: Writer, v: unknown): boolean {
+  switch (typeof v) {
+    case 'undefined':
+      w.u8(Tag.Undefined);
+      return true;
+    case 'boolean':
+      w.u8(v ? Tag.True : Tag.False);
+      return true;
+    case 'number':
+      if (Number.isInteger(v) && Math.abs(v) < 2 ** 52 && !Object.is(v, -0)) {
+        w.u8(Tag.Int);
+        w.varint(v >= 0 ? v * 2 : -v * 2 - 1);
+      } else {
+        w.u8(Tag.Float);
+        w.f64(v);
+      }
+      return true;
+    case 'string':
+      w.u8(Tag.String);
+      w.string(v);
+      return true;
+    case 'object':
+      if (v !== null) return false;
+      w.u8(Tag.Null);
+      return true;
+    default:
+      return false;
+  }
+}
+
 /** Wrap a byte source so it is sent as a flow-controlled stream part. */
 /**
  * Wrap a byte source so it is sent as a flow-controlled stream part. It is itself an
@@ -432,6 +482,31 @@ export interface IncomingParts {
 
 /** Decode one value; throws ProtocolError on anything malformed. Never revives classes except errors. */
 export function decodeValue(r: Reader, parts?: IncomingParts): unknown {
+  // Scalars (most results) without making the recursive decoder.
+  if (r.pos < r.buf.length) {
+    const t = r.buf[r.pos];
+    if (t <= Tag.Float || t === Tag.String) {
+      r.pos++;
+      switch (t) {
+        case Tag.Undefined:
+          return undefined;
+        case Tag.Null:
+          return null;
+        case Tag.False:
+          return false;
+        case Tag.True:
+          return true;
+        case Tag.Int: {
+          const z = r.varint();
+          return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+        }
+        case Tag.Float:
+          return r.f64();
+        default:
+          return r.string();
+      }
+    }
+  }
   let partIndex = 0;
   const dec = (depth: number): unknown => {
     if (depth > MAX_DEPTH) throw new ProtocolError(`value nested deeper than ${MAX_DEPTH}`);

@@ -184,7 +184,9 @@ interface Pending {
   reject: (e: Error) => void;
   deadline: number;
   cleanup: () => void;
+  /** Itself: the flag that stops its parts from being pumped (one object less per call). */
   sending: { aborted: boolean };
+  aborted: boolean;
 }
 
 /**
@@ -315,6 +317,9 @@ export class RpcPeer {
   private closeError: Error | undefined;
   private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   private deadlineAt = Infinity;
+  private deadlineIdle = false;
+  private encodeOpts: { inlineLimit: number } = { inlineLimit: 16 * 1024 };
+  private readonly expireCallsFn = () => this.expireCalls();
   /** Set by a DATA header whose payload is the next message. */
   private rawNext:
     | { inc: Incoming; sink: PartSink; flags: number }
@@ -339,6 +344,7 @@ export class RpcPeer {
       defaultTimeoutMs: 60_000,
       ...options,
     };
+    this.encodeOpts = { inlineLimit: this.opts.inlineLimit };
     if (this.role === 'server' && options.auth !== 'none') {
       const a = options.auth as ServerAuth;
       if (!a.token && !a.lookup) throw new ValidationError('server auth needs a token or a lookup');
@@ -411,22 +417,24 @@ export class RpcPeer {
     if (signal?.aborted) throw new CancelledError(`call ${method} cancelled`);
     const id = ++this.lastCallId;
     const hasDeadline = Number.isFinite(deadline);
-    const { frame, parts } = this.buildFrame(
-      (w) => {
-        w.u8(F.Request);
-        w.varint(id);
-        const flagPos = w.pos;
-        w.u8(hasDeadline ? MF_DEADLINE : 0);
-        if (hasDeadline) w.varint(Math.max(0, Math.ceil(deadline - Date.now())));
-        w.string(method);
-        return flagPos;
-      },
-      Array.isArray(args) ? args : Array.from(args),
-      options.compress,
-    );
+    const parts: OutgoingPart[] = [];
+    const w = borrowWriter();
+    let frame: Uint8Array;
+    try {
+      w.u8(F.Request);
+      w.varint(id);
+      const flagPos = w.pos;
+      w.u8(hasDeadline ? MF_DEADLINE : 0);
+      if (hasDeadline) w.varint(Math.max(0, Math.ceil(deadline - Date.now())));
+      w.string(method);
+      frame = this.finishFrame(w, flagPos, Array.isArray(args) ? args : Array.from(args), options.compress, parts);
+    } finally {
+      releaseWriter(w);
+    }
     return new Promise<unknown>((resolve, reject) => {
-      const sending = { aborted: false };
-      const p: Pending = { method, resolve, reject, deadline, sending, cleanup: noop };
+      const p = { method, resolve, reject, deadline, cleanup: noop, aborted: false } as Pending;
+      p.sending = p;
+      const sending = p;
       if (signal) {
         const onAbort = () => this.abandon(id, new CancelledError(`call ${method} cancelled`));
         signal.addEventListener('abort', onAbort, { once: true });
@@ -450,15 +458,24 @@ export class RpcPeer {
    * call: setTimeout/clearTimeout per call showed up in the per-call cost.
    */
   private scheduleDeadline(at: number): void {
-    if (at >= this.deadlineAt) return;
+    if (at >= this.deadlineAt) {
+      // The armed timer fires earlier than this deadline; it only needs to hold the process again.
+      if (this.deadlineIdle) {
+        this.deadlineIdle = false;
+        ref(this.deadlineTimer);
+      }
+      return;
+    }
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.deadlineAt = at;
-    this.deadlineTimer = setTimeout(() => this.expireCalls(), Math.max(0, at - Date.now()));
+    this.deadlineIdle = false;
+    this.deadlineTimer = setTimeout(this.expireCallsFn, Math.max(0, at - Date.now()));
   }
 
   private expireCalls(): void {
     this.deadlineTimer = undefined;
     this.deadlineAt = Infinity;
+    this.deadlineIdle = false;
     // Timers may fire a millisecond early by Date.now(); a call that is due now is due.
     const now = Date.now() + 2;
     let next = Infinity;
@@ -473,10 +490,11 @@ export class RpcPeer {
   private settled(id: number, p: Pending): void {
     this.pending.delete(id);
     p.cleanup();
-    if (this.pending.size === 0 && this.deadlineTimer) {
-      clearTimeout(this.deadlineTimer);
-      this.deadlineTimer = undefined;
-      this.deadlineAt = Infinity;
+    // Nothing pending: let the timer stay (one call after another would otherwise make and clear
+    // a timer per call) but stop it from holding the process; when it fires it finds nothing.
+    if (this.pending.size === 0 && this.deadlineTimer && !this.deadlineIdle) {
+      this.deadlineIdle = true;
+      unref(this.deadlineTimer);
     }
   }
 
@@ -783,6 +801,13 @@ export class RpcPeer {
     }
     const s = new Serving(method, deadline, this.remoteIdentity, this);
     this.serving.set(id, s);
+    if ((flags & (MF_COMPRESSED | MF_EXTERNAL | MF_PARTS)) === 0) {
+      // The common case, a plain inline value: no part bookkeeping, decoded and dispatched now.
+      const args = decodeValue(r);
+      this.end(r);
+      this.dispatch(id, entry, args, s);
+      return;
+    }
     this.readIncoming(r, flags, id, 0, (args) => this.dispatch(id, entry, args, s));
   }
 
@@ -814,7 +839,12 @@ export class RpcPeer {
       return;
     }
     activeContext = prev;
-    Promise.resolve(result).then(
+    if (result === null || (typeof result !== 'object' && typeof result !== 'function')) {
+      // A plain synchronous result: no promise round.
+      this.sendResult(id, result, s);
+      return;
+    }
+    (result instanceof Promise ? result : Promise.resolve(result)).then(
       (v) => {
         if (this.state !== 'ready' || !this.serving.has(id)) return;
         if (s.reason instanceof CancelledError) {
@@ -832,25 +862,22 @@ export class RpcPeer {
   }
 
   private sendResult(id: number, value: unknown, s: Serving): void {
-    let built: { frame: Uint8Array; parts: OutgoingPart[] };
+    const parts: OutgoingPart[] = [];
+    let frame: Uint8Array;
+    const w = borrowWriter();
     try {
-      built = this.buildFrame(
-        (w) => {
-          w.u8(F.Result);
-          w.varint(id);
-          const flagPos = w.pos;
-          w.u8(0);
-          return flagPos;
-        },
-        value,
-        undefined,
-      );
+      w.u8(F.Result);
+      w.varint(id);
+      const flagPos = w.pos;
+      w.u8(0);
+      frame = this.finishFrame(w, flagPos, value, undefined, parts);
     } catch (e) {
       this.sendFail(id, e);
       this.finishServing(id);
       return;
+    } finally {
+      releaseWriter(w);
     }
-    const { frame, parts } = built;
     if (!this.trySend(frame)) return;
     if (parts.length) {
       void this.pumpParts(id, 1, parts, s.sending, undefined, s.outStreams).finally(() => this.finishServing(id));
@@ -908,6 +935,13 @@ export class RpcPeer {
     if (flags & ~(MF_COMPRESSED | MF_EXTERNAL | MF_PARTS)) throw new ProtocolError('unknown result flags');
     const p = this.pending.get(id);
     if (!p || this.inRes.has(id)) return; // late answer to a call that timed out or was cancelled
+    if ((flags & (MF_COMPRESSED | MF_EXTERNAL | MF_PARTS)) === 0) {
+      const value = decodeValue(r);
+      this.end(r);
+      this.settled(id, p);
+      p.resolve(value);
+      return;
+    }
     this.readIncoming(r, flags, id, 1, (value) => {
       const pp = this.pending.get(id);
       if (!pp) return;
@@ -950,27 +984,21 @@ export class RpcPeer {
   // ---- message bodies and parts -----------------------------------------------------------
 
   /**
-   * One Request/Result frame: the header (written by `header`, which returns where its flags byte
-   * is) and the value, built in the shared writer; big or compressed values take the slow path.
+   * Complete a Request/Result frame whose header (flags byte at `flagPos`) is in the borrowed
+   * writer `w`: append the value (parts go to `parts`) and copy the frame out. Big or compressed
+   * values take the slow path. The caller releases `w`.
    */
-  private buildFrame(header: (w: Writer) => number, value: unknown, compress: CallOptions['compress']): { frame: Uint8Array; parts: OutgoingPart[] } {
-    const parts: OutgoingPart[] = [];
-    const w = borrowWriter();
-    try {
-      const flagPos = header(w);
-      const bodyStart = w.pos;
-      encodeValue(value, parts, w, { inlineLimit: this.opts.inlineLimit });
-      if ((!compress || w.pos - bodyStart <= 256) && w.pos + 24 <= this.frameBudget()) {
-        if (parts.length) w.buf[flagPos] |= MF_PARTS;
-        return { frame: w.take(), parts };
-      }
-      const body = w.buf.slice(bodyStart, w.pos);
-      w.pos = bodyStart;
-      w.buf[flagPos] |= this.writeBody(w, body, compress, parts);
-      return { frame: w.take(), parts };
-    } finally {
-      releaseWriter(w);
+  private finishFrame(w: Writer, flagPos: number, value: unknown, compress: CallOptions['compress'], parts: OutgoingPart[]): Uint8Array {
+    const bodyStart = w.pos;
+    encodeValue(value, parts, w, this.encodeOpts);
+    if ((!compress || w.pos - bodyStart <= 256) && w.pos + 24 <= this.frameBudget()) {
+      if (parts.length) w.buf[flagPos] |= MF_PARTS;
+      return w.take();
     }
+    const body = w.buf.slice(bodyStart, w.pos);
+    w.pos = bodyStart;
+    w.buf[flagPos] |= this.writeBody(w, body, compress, parts);
+    return w.take();
   }
 
   /** Append the value (inline, compressed, or external) to a Request/Result header; returns flags. */
@@ -1619,6 +1647,10 @@ function noop(): void {}
 
 function unref(t: unknown): void {
   (t as { unref?: () => void })?.unref?.();
+}
+
+function ref(t: unknown): void {
+  (t as { ref?: () => void })?.ref?.();
 }
 
 // ---- incoming streams ------------------------------------------------------------------------

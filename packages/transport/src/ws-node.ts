@@ -9,6 +9,7 @@ import { DisconnectedError, ProtocolError } from './errors.js';
 /** Default ws maxPayload: the RPC's default max frame plus slack (the RPC checks its own limit too). */
 export const DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024 + 64 * 1024;
 
+const BINARY = { binary: true } as const;
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
 
 export class WsLink extends BaseLink {
@@ -50,29 +51,31 @@ export class WsLink extends BaseLink {
     this.assertOpen();
     this.cork();
     if (data instanceof Uint8Array) {
-      this.ws.send(data, { binary: true });
+      this.ws.send(data, BINARY);
       return;
     }
     // Joined here rather than sent as a fragmented message: the receiving ws would join the
     // fragments anyway (a copy either way), and big payloads come as their own messages.
-    this.ws.send(data.length === 1 ? data[0] : Buffer.concat(data as Uint8Array[]), { binary: true });
+    this.ws.send(data.length === 1 ? data[0] : Buffer.concat(data as Uint8Array[]), BINARY);
   }
 
   /**
    * Frames sent in one tick (a result header, its data header, the payload, DONE) leave in one
    * write: cork the socket on the first send of a tick, uncork on the next tick.
    */
-  private corked = false;
+  private corked: { cork(): void; uncork(): void } | null = null;
+  private readonly uncork = () => {
+    const sock = this.corked;
+    this.corked = null;
+    sock?.uncork();
+  };
   private cork(): void {
     if (this.corked) return;
     const sock = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
     if (!sock) return;
-    this.corked = true;
+    this.corked = sock;
     sock.cork();
-    process.nextTick(() => {
-      this.corked = false;
-      sock.uncork();
-    });
+    process.nextTick(this.uncork);
   }
 
   /**
