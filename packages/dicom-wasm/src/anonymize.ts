@@ -565,7 +565,17 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
             out = null; // unreadable: nobody can tell what it holds, so it does not leave
             break;
           }
-          out = filtered.length === 0 ? null : writeElementBytes({ tag, vr: rowVr(rows, r) === 'UN' ? 'UN' : 'OB', value: filtered }, enc);
+          const vr = rowVr(rows, r) === 'UN' ? 'UN' : 'OB';
+          if (filtered.length === 0) out = null;
+          else if (filtered.length & 1) out = writeElementBytes({ tag, vr, value: filtered }, enc);
+          else {
+            // header + the filter's (reused) buffer as two pieces: copied once, into the output
+            o.range(cursor, hdr);
+            o.bytes(encodeHeader(tag, vr, filtered.length, enc));
+            o.bytes(filtered);
+            cursor = elEnd;
+            changed = true;
+          }
           break;
         }
         case 'K':
