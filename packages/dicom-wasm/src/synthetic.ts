@@ -4,6 +4,7 @@
 // Everything is derived from the options and a seed: the same options give the same bytes.
 
 import { writeCsaHeader } from './csa.js';
+import { rng } from './rng.js';
 import { TS_EXPLICIT_LE, writeDicom, type WriteElement } from './writer.js';
 
 export interface RoiBox {
@@ -119,18 +120,6 @@ export function roiMean(data: ArrayLike<number>, mask: ArrayLike<number>): numbe
 export function blockDesign(index: number, options?: SyntheticEpiOptions): 0 | 1 {
   const { block } = resolve(options);
   return Math.floor(index / block) % 2 === 1 ? 1 : 0;
-}
-
-/** mulberry32: tiny, fast, good enough for test noise. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Slice acquisition times (ms from the volume start), interleaved even slices first, as on Siemens. */

@@ -65,14 +65,11 @@ function trimValue(s: string, vr: string): string {
   return b === 0 && e === s.length ? s : s.slice(b, e);
 }
 
+/** What both a decoded value and a value to write can be. */
+export type PlainValue = string | string[] | number | number[] | bigint | bigint[] | Uint8Array;
+
 export type DicomValue =
-  | string
-  | string[]
-  | number
-  | number[]
-  | bigint
-  | bigint[]
-  | Uint8Array
+  | PlainValue
   | Uint8Array[]
   | undefined
   | unknown[];

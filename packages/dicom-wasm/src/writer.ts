@@ -4,6 +4,7 @@
 
 import { deflateSync } from 'fflate';
 import { tagOf } from './dictionary.js';
+import type { PlainValue } from './values.js';
 
 export const TS_IMPLICIT_LE = '1.2.840.10008.1.2';
 export const TS_EXPLICIT_LE = '1.2.840.10008.1.2.1';
@@ -29,13 +30,7 @@ export interface EncapsulatedValue {
 }
 
 export type WriteValue =
-  | string
-  | string[]
-  | number
-  | number[]
-  | bigint
-  | bigint[]
-  | Uint8Array
+  | PlainValue
   | ArrayBufferView
   | WriteItem[]
   | EncapsulatedValue

@@ -5,10 +5,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dcmjs from 'dcmjs';
 import * as dicomParser from 'dicom-parser';
-import { inflateSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { DicomDataset, parseDicom, syntheticEpiVolume, writeDicom } from '../src/index.js';
 import { everyVr } from './parse-fixtures.js';
+import { readDicomParser } from './oracles.js';
 
 for (const l of [dcmjs.log, dcmjs.log.getLogger('validation.dcmjs')]) l.setLevel('silent'); // its VR warnings are expected (it lacks OL/OV/SV)
 const here = dirname(fileURLToPath(import.meta.url));
@@ -99,18 +99,6 @@ function reconcile(mine: Record<string, { vr: string; value: Norm }>, theirs: Re
 function readDcmjs(bytes: Uint8Array) {
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   return dcmjs.data.DicomMessage.readFile(ab);
-}
-
-function readDicomParser(bytes: Uint8Array) {
-  return dicomParser.parseDicom(bytes, {
-    inflater: (arr: Uint8Array, pos: number) => {
-      const inflated = inflateSync(arr.subarray(pos));
-      const out = new Uint8Array(pos + inflated.length);
-      out.set(arr.subarray(0, pos));
-      out.set(inflated, pos);
-      return out;
-    },
-  } as dicomParser.ParseDicomOptions);
 }
 
 /** Offsets, lengths, VRs and item structure against dicom-parser, recursively. */

@@ -7,18 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { DicomDataset, DicomParseError, encapsulated, isComplete, parseDicom, writeDataSet, writeDicom } from '../src/index.js';
 import { everyVr } from './parse-fixtures.js';
 
-
-/** Small deterministic PRNG (mulberry32) so failures reproduce from the seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../src/rng.js';
 
 const INTERESTING32 = [0, 1, 2, 7, 8, 0xff, 0x7fff, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffff0, 0xfffffffe, 0xffffffff];
 
