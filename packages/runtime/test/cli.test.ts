@@ -124,6 +124,18 @@ describe('replay', () => {
     expect(partial.length, 'some file seen partially written').toBeGreaterThan(0);
   });
 
+  it('syncWrites (blocking writes, for a replay sharing its process): same files, byte-exact, in place and renamed in', async () => {
+    for (const rename of [false, true]) {
+      const dest = join(root, `sync-${rename}`);
+      const res = await replayDir(src, dest, { tr: 0.02, chunks: 3, rename, syncWrites: true });
+      expect(res.files.map((f) => f.index)).toEqual([0, 1, 2, 3, 10]);
+      for (const f of res.files) {
+        expect(Buffer.compare(await readFile(f.path), await readFile(join(src, f.name)))).toBe(0);
+        expect(f.lastWriteAt).toBeLessThanOrEqual(f.closedAt);
+      }
+    }
+  });
+
   it('--rename never shows a partial file under its final name', async () => {
     const dest = join(root, 'renamed');
     await mkdir(dest);

@@ -1,6 +1,7 @@
 // Plays a series into a folder the way a scanner writes it: one file per TR, each written in a
 // few chunks spread over part of the TR (in place, or to a hidden temp name and renamed in), so
 // watchers and streams see half-written files exactly as they would in a control room.
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -47,6 +48,13 @@ export interface ReplayOptions {
   startDelay?: number;
   signal?: AbortSignal;
   onFile?: (ev: ReplayEvent) => void;
+  /**
+   * Open, write, close and rename with blocking calls (default false). An async write waits for a
+   * thread-pool thread and its completion for this event loop: with the replay in a process that
+   * also does other work (the demo's experiment), lastWriteAt would then be stamped up to
+   * milliseconds before the bytes reach the file. Blocking, the stamp is right before the syscall.
+   */
+  syncWrites?: boolean;
 }
 
 export interface ReplayResult {
@@ -90,21 +98,39 @@ export async function replayFiles(sources: Iterable<ReplaySource>, destDir: stri
     const gap = chunks > 1 ? (opts.tr * 1000 * fraction) / (chunks - 1) : 0;
     const startedAt = nowMs();
     let lastWriteAt = startedAt;
-    const fh = await open(writePath, 'w');
-    try {
-      const size = Math.ceil(data.length / chunks);
-      for (let c = 0; c < chunks; c++) {
-        if (c > 0 && gap > 0 && !(await sleepUntil(startedAt + c * gap, opts.signal))) return { files, aborted: true };
-        const part = data.subarray(c * size, Math.min(data.length, (c + 1) * size));
-        lastWriteAt = nowMs();
-        if (part.length) await fh.write(part, 0, part.length);
+    const size = Math.ceil(data.length / chunks);
+    if (opts.syncWrites) {
+      const fd = openSync(writePath, 'w');
+      try {
+        for (let c = 0; c < chunks; c++) {
+          if (c > 0 && gap > 0 && !(await sleepUntil(startedAt + c * gap, opts.signal))) return { files, aborted: true };
+          const part = data.subarray(c * size, Math.min(data.length, (c + 1) * size));
+          lastWriteAt = nowMs();
+          for (let off = 0; off < part.length; ) off += writeSync(fd, part, off, part.length - off);
+        }
+      } finally {
+        closeSync(fd);
       }
-    } finally {
-      await fh.close();
-    }
-    if (opts.rename) {
-      lastWriteAt = nowMs();
-      await rename(writePath, finalPath);
+      if (opts.rename) {
+        lastWriteAt = nowMs();
+        renameSync(writePath, finalPath);
+      }
+    } else {
+      const fh = await open(writePath, 'w');
+      try {
+        for (let c = 0; c < chunks; c++) {
+          if (c > 0 && gap > 0 && !(await sleepUntil(startedAt + c * gap, opts.signal))) return { files, aborted: true };
+          const part = data.subarray(c * size, Math.min(data.length, (c + 1) * size));
+          lastWriteAt = nowMs();
+          if (part.length) await fh.write(part, 0, part.length);
+        }
+      } finally {
+        await fh.close();
+      }
+      if (opts.rename) {
+        lastWriteAt = nowMs();
+        await rename(writePath, finalPath);
+      }
     }
     const ev: ReplayEvent = { index: src.index, name: src.name, path: finalPath, bytes: data.length, startedAt, lastWriteAt, closedAt: nowMs() };
     files.push(ev);
