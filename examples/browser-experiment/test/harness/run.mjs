@@ -126,7 +126,9 @@ async function jpegLsSeries(n) {
 function replay(scanDir, n, tr, startIndex = 0, series = syntheticEpiSeries({ volumes: n })) {
   const sources = series.map((data, index) => ({ index, name: fillPattern(PATTERN, index), data })).slice(startIndex);
   const closed = new Map();
-  const done = replayFiles(sources, scanDir, { tr, onFile: (ev) => closed.set(ev.index, ev.lastWriteAt ?? ev.closedAt) });
+  // Blocking writes: the 'whole' stamp is taken right before the last write syscall, not before a
+  // trip through libuv's thread pool (this process also runs the relay).
+  const done = replayFiles(sources, scanDir, { tr, syncWrites: true, onFile: (ev) => closed.set(ev.index, ev.lastWriteAt ?? ev.closedAt) });
   return { closed, done };
 }
 
