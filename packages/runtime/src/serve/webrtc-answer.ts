@@ -60,14 +60,16 @@ export function answerWebRtcOffers(
     });
     links.set(key, link);
     const offSession = session.onClose(() => link.close('relay session closed'));
+    let opened = false;
     void link.closed.then((info) => {
       links.delete(key);
       offSession();
-      opts.log?.(`session ${sid}: WebRTC channel closed (${info.reason})`);
+      opts.log?.(opened ? `session ${sid}: WebRTC channel closed (${info.reason})` : `session ${sid}: WebRTC channel did not open (${info.reason})`);
     });
     link.handleSignal(msg);
     void link.opened.then(
       () => {
+        opened = true;
         opts.log?.(`session ${sid}: WebRTC channel open`);
         serve(link, sid);
       },
