@@ -200,7 +200,10 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): DicomDataset {
       src.set(inflated, dataSetOffset);
     }
     walk.setSyntax(syntax.explicit, syntax.bigEndian);
-    if (dataSetOffset < src.length) walk.run(src);
+    if (dataSetOffset < src.length) {
+      const cut = runDataSet(walk, src, src === bytes);
+      if (cut >= 0) return parseAtPadding(bytes, cut, options);
+    }
   } else {
     const g = guessSyntax(bytes, 0);
     if (!g) throw new DicomParseError(n < 132 ? 'too short or not DICOM' : 'not DICOM (no DICM prefix and no data set start)', 0);
@@ -209,12 +212,86 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): DicomDataset {
     bigEndian = g.bigEndian;
     dataSetOffset = 0;
     walk = new Walk(0, (g.explicit ? MODE_EXPLICIT : 0) | (g.bigEndian ? MODE_BIG_ENDIAN : 0));
-    walk.run(src);
+    const cut = runDataSet(walk, src, true);
+    if (cut >= 0) return parseAtPadding(bytes, cut, options);
   }
-  const shared: Shared = { bytes: src, original: bytes, rows: walk.rows(), transferSyntaxUID, dataSetOffset, partTen: hasMeta, explicit, bigEndian };
+  const rows = walk.rows();
+  if (src === bytes) {
+    const cut = paddingCut(rows, src);
+    if (cut >= 0) return parseAtPadding(bytes, cut, options);
+  }
+  const shared: Shared = { bytes: src, original: bytes, rows, transferSyntaxUID, dataSetOffset, partTen: hasMeta, explicit, bigEndian };
   const root = new DicomDataset(shared, 0, shared.rows.length / ROW_WORDS, -1);
   shared.root = root;
   return root;
+}
+
+/**
+ * Trailing zero padding. Some writers (and preallocated, zero-filled files) leave zero bytes after
+ * the data set. They cannot be told from a cut file in general, so they count as padding only in
+ * one case: the data set's last top-level element is a complete PixelData (7FE0,0010) and every
+ * byte after it is zero. Such a file parses as if it ended there (and `isComplete` is true).
+ * Anything else after the pixel data, or zeros after any other element, is still an error: a
+ * file cut between two elements, or inside a value, stays incomplete.
+ *
+ * Runs the data-set walk; on an error, returns where padding starts when the rule applies (the
+ * caller parses the bytes up to there) or rethrows. Returns -1 when the walk succeeded.
+ * `mayTrim` is false for inflated data sets (zeros after a deflate stream never reach the walk).
+ */
+function runDataSet(walk: Walk, src: Uint8Array, mayTrim: boolean): number {
+  try {
+    walk.run(src);
+    return -1;
+  } catch (e) {
+    if (!(e instanceof DicomParseError) || !mayTrim) throw e;
+    const cut = paddingCut(walk.rows(), src);
+    if (cut < 0) throw e;
+    return cut;
+  }
+}
+
+/**
+ * Where zero padding after the pixel data starts, or -1. Rows after the pixel data that are
+ * themselves zero bytes (implicit VR reads 8 zero bytes as an empty (0000,0000)) are padding too.
+ * For a walk that failed, the rows of the element it failed in have no trustworthy end: the
+ * re-parse up to the cut decides (parseAtPadding).
+ */
+function paddingCut(rows: Uint32Array, src: Uint8Array): number {
+  const n = src.length;
+  if (n === 0 || src[n - 1] !== 0) return -1;
+  let cut = -1;
+  for (let o = rows.length - ROW_WORDS; o >= 0; o -= ROW_WORDS) {
+    if (rows[o + R_PARENT] !== 0xffffffff) continue;
+    const tag = rows[o + R_TAG];
+    if (tag === 0 && rows[o + R_LEN] === 0) continue;
+    if (tag === TAG_PIXEL_DATA) cut = rows[o + R_END];
+    break;
+  }
+  if (cut <= 0 || cut >= n) return -1;
+  for (let i = cut; i < n; i++) if (src[i] !== 0) return -1;
+  return cut;
+}
+
+/**
+ * Parses `bytes` up to `cut` (see runDataSet). The result must end in pixel data that is whole:
+ * encapsulated (its end is the delimiter, which is not zeros), or native with at least the length
+ * the image description asks for. Without that check a preallocated, zero-filled file whose
+ * PixelData length field is half written (e.g. 0x00048000 read as 0x00008000) would pass.
+ */
+function parseAtPadding(bytes: Uint8Array, cut: number, options: ParseOptions): DicomDataset {
+  const ds = parseInner(bytes.subarray(0, cut), options);
+  const px = ds.get(TAG_PIXEL_DATA);
+  if (!(px instanceof Uint8Array) && !Array.isArray(px)) throw new DicomParseError('zero bytes after the data set do not follow its pixel data', cut);
+  if (px instanceof Uint8Array) {
+    const num = (k: number, dflt?: number): number => {
+      const v = ds.get(k);
+      const x = Array.isArray(v) ? v[0] : v;
+      return typeof x === 'number' && Number.isFinite(x) ? x : dflt ?? NaN;
+    };
+    const bits = num(0x00280100) * num(0x00280010) * num(0x00280011) * num(0x00280002, 1) * num(0x00280008, 1);
+    if (!(px.length >= Math.ceil(bits / 8))) throw new DicomParseError('zero bytes after pixel data shorter than the image', cut);
+  }
+  return ds;
 }
 
 /** A data set (the file's, or a sequence item's): a view over the element table; nothing is decoded until asked. */
