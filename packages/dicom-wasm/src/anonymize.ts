@@ -195,6 +195,11 @@ function defaultUidMap(root: string | undefined): UidMap {
 
 interface Compiled {
   rules: Map<number, ProfileRule>;
+  /** the same rules in an open-addressing table: looked up for every element of every image */
+  ruleTable: TagTable<ProfileRule>;
+  /** blanked elements by rule index * 4 + encoding, with the stream VR (0 = implicit) they were made for */
+  blanks: (Uint8Array | null | undefined)[];
+  blankVr: Int32Array;
   safe: Map<number, SafePrivateRule[]>; // by group
   csaKeep: Set<string>;
   add: { tag: number; el: WriteElement }[];
@@ -205,6 +210,50 @@ interface Compiled {
 function addedBytes(c: Compiled, enc: Enc): Uint8Array[] {
   const k = (enc.explicit ? 1 : 0) | (enc.littleEndian ? 2 : 0);
   return (c.addBytes[k] ??= c.add.map((a) => writeElementBytes(a.el, enc)));
+}
+
+/**
+ * A read-only map from tag to value, probed linearly in a typed array: a `Map` lookup with tags
+ * as keys (some above the small-integer range) costs several times more.
+ */
+class TagTable<T> {
+  private readonly keys: Uint32Array;
+  private readonly slots: Int32Array;
+  private readonly values: T[];
+  private readonly shift: number;
+  private readonly mask: number;
+  constructor(map: Map<number, T>) {
+    let bits = 4;
+    while (1 << bits < map.size * 4) bits++;
+    this.shift = 32 - bits;
+    this.mask = (1 << bits) - 1;
+    this.keys = new Uint32Array(1 << bits);
+    this.slots = new Int32Array(1 << bits).fill(-1);
+    this.values = [];
+    for (const [tag, v] of map) {
+      let h = Math.imul(tag, 0x9e3779b1) >>> this.shift;
+      while (this.slots[h] >= 0) h = (h + 1) & this.mask;
+      this.keys[h] = tag;
+      this.slots[h] = this.values.length;
+      this.values.push(v);
+    }
+  }
+  /** The value's index (0 .. size-1), or -1. */
+  index(tag: number): number {
+    let h = Math.imul(tag, 0x9e3779b1) >>> this.shift;
+    for (;;) {
+      const s = this.slots[h];
+      if (s < 0 || this.keys[h] === tag >>> 0) return s;
+      h = (h + 1) & this.mask;
+    }
+  }
+  at(i: number): T {
+    return this.values[i];
+  }
+  get(tag: number): T | undefined {
+    const i = this.index(tag);
+    return i < 0 ? undefined : this.values[i];
+  }
 }
 
 const compiledProfiles = new WeakMap<AnonymizationProfile, Compiled>();
@@ -229,7 +278,7 @@ function compile(profile: AnonymizationProfile): Compiled {
   const add = profile.add
     .map((a) => ({ tag: tagOfKey(a.tag), el: { tag: tagOfKey(a.tag), vr: a.vr, value: a.value } as WriteElement }))
     .sort((x, y) => x.tag - y.tag);
-  c = { rules, safe, csaKeep: new Set(profile.csaKeep), add, addBytes: [] };
+  c = { rules, ruleTable: new TagTable(rules), blanks: [], blankVr: new Int32Array(rules.size * 4), safe, csaKeep: new Set(profile.csaKeep), add, addBytes: [] };
   compiledProfiles.set(profile, c);
   return c;
 }
@@ -516,6 +565,7 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
       const elem = tag & 0xffff;
       let action: AnonymizationAction;
       let rule: ProfileRule | undefined;
+      let ri = -1;
       if (group & 1) {
         if (group !== creatorGroup) {
           creators = new Map();
@@ -523,12 +573,13 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
         }
         if (elem >= 0x10 && elem <= 0xff && len !== UNDEF) creators!.set(elem, asciiValue(bytes, valOff, len).trim());
         action = privateAction(ctx, tag, creators!);
-      } else if (ctx.keep.has(tag)) {
+      } else if (ctx.keep.size !== 0 && ctx.keep.has(tag)) {
         action = 'K';
       } else if (elem === 0) {
         action = 'X'; // group lengths would be wrong after any change; they are retired anyway
       } else {
-        rule = ctx.compiled.rules.get(tag);
+        ri = ctx.compiled.ruleTable.index(tag);
+        rule = ri < 0 ? undefined : ctx.compiled.ruleTable.at(ri);
         if (rule) action = rule.action;
         else if (ctx.profile.replaceOtherUids && isUiRow(rows, r)) action = isDicomDefinedUid(bytes, valOff, len) ? 'K' : 'U';
         else action = 'K';
@@ -539,9 +590,21 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
           break;
         case 'Z': {
           if (len === 0) break;
+          const c = ctx.compiled;
+          const slot = ri * 4 + (enc.explicit ? 1 : 0) + (enc.littleEndian ? 2 : 0);
+          const vr16 = rows[ro + R_VRF] & 0xffff;
+          const hit = ri < 0 ? undefined : c.blanks[slot];
+          if (hit !== undefined && c.blankVr[slot] === vr16) {
+            out = hit;
+            break;
+          }
           const vr = rowVr(rows, r);
           // a VR no standard defines cannot be re-encoded reliably: the attribute goes instead
           out = WRITABLE_VRS.has(vr) ? blankElement(enc, tag, vr) : null;
+          if (ri >= 0) {
+            c.blanks[slot] = out;
+            c.blankVr[slot] = vr16;
+          }
           break;
         }
         case 'D': {
