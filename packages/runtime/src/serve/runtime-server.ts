@@ -9,6 +9,7 @@ import { DataInterface, DATA_INTERFACE_METHODS, type DataInterfaceOptions } from
 import { sharedToken, type TokenPolicy } from '../relay/relay.js';
 import { startRelayServer, type RelayServer } from '../relay/server.js';
 import { RuntimeService } from './service.js';
+import { answerWebRtcOffers, type WebRtcAnswerOptions } from './webrtc-answer.js';
 import { ReplyBuffers } from './reply-buffers.js';
 
 /**
@@ -89,6 +90,11 @@ export interface RuntimeServerOptions extends Omit<DataInterfaceOptions, 'dataRe
   onFatal?: (err: Error) => void;
   /** An existing DataInterface to serve (default: a new one from the options). */
   dataInterface?: DataInterface;
+  /**
+   * Browsers' direct WebRTC data channels, negotiated over the relay session (webrtc-answer.ts).
+   * Default on, host candidates on RTFMRI_WEBRTC_BIND (else 127.0.0.1); false: relay only.
+   */
+  webrtc?: false | WebRtcAnswerOptions;
 }
 
 export interface RuntimeServer {
@@ -138,6 +144,14 @@ export async function startRuntimeServer(opts: RuntimeServerOptions): Promise<Ru
       opts.log?.(`session ${info.sid} opened for client '${info.client}'`);
       serveSession(di, link, (e) => opts.log?.(`session ${info.sid}: ${e.message}`));
       void link.closed.then((c) => opts.log?.(`session ${info.sid} closed (${c.reason})`));
+      // A session can open inside register(), before service.connection is set; a page's offer
+      // comes a round trip later, so attaching on the next turn misses none.
+      if (opts.webrtc !== false) {
+        setTimeout(() => {
+          const conn = service.connection;
+          if (conn) answerWebRtcOffers(conn, (l, sid) => serveSession(di, l, (e) => opts.log?.(`session ${sid} (webrtc): ${e.message}`)), { log: opts.log, ...opts.webrtc });
+        }, 0);
+      }
     },
   });
   return {
