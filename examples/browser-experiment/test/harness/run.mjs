@@ -32,7 +32,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const work = mkdtempSync(join(tmpdir(), 'rtfmri-browser-'));
 const children = new Set();
 let relay, http, browsers = [], lastPage;
-/** WebRTC channels the current runtime process has open (its "channels N" lines). */
+/** WebRTC channels the current runtime process has open (from its log). */
 let runtimeChannels = 0;
 
 function serveStatic() {
@@ -52,18 +52,31 @@ function serveStatic() {
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server)));
 }
 
+const CLI = join(here, '..', '..', '..', '..', 'packages', 'runtime', 'bin', 'rtfmri.js');
+
+/** The control-room runtime: the real `rtfmri serve`, as its own process (so a scenario can kill it). */
 function startRuntime() {
-  const child = spawn(process.execPath, [join(here, 'runtime-child.mjs'), relay.url, NAME, TOKEN, work, BIND], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const args = ['serve', '--connect', relay.url, '--name', NAME, '--allowed-dirs', work, '--allowed-file-types', '.dcm'];
+  const child = spawn(process.execPath, [CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, RTFMRI_TOKEN: TOKEN, RTFMRI_WEBRTC_BIND: BIND },
+  });
   children.add(child);
   child.on('exit', () => children.delete(child));
+  runtimeChannels = 0;
   return new Promise((resolve, reject) => {
     let buf = '';
     child.stdout.on('data', (d) => {
       buf += d;
-      for (const m of String(d).matchAll(/channels (\d+)/g)) runtimeChannels = Number(m[1]);
-      if (buf.includes('ready')) resolve(child);
+      // Its log says when a page's WebRTC channel opens and closes.
+      for (const line of String(d).split('\n')) {
+        if (process.env.RTFMRI_DEBUG && line) process.stderr.write(`runtime: ${line}\n`);
+        if (/WebRTC channel open/.test(line)) runtimeChannels++;
+        if (/WebRTC channel closed/.test(line)) runtimeChannels--;
+      }
+      if (buf.includes('registered with the relay')) resolve(child);
     });
-    child.on('exit', (code) => reject(new Error(`runtime exited (${code}) before it was ready`)));
+    child.on('exit', (code) => reject(new Error(`runtime exited (${code}) before it was ready:\n${buf}`)));
   });
 }
 
