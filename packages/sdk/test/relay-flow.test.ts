@@ -2,7 +2,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setup, tmpDir, type Setup } from './harness.js';
+import { RpcPeer } from '@rtfmri/transport';
+import { connectWs } from '@rtfmri/transport/node';
+import { RelayClient } from '@rtfmri/runtime';
+import { setup, sleep, tmpDir, TOKEN, type Setup } from './harness.js';
 
 function content(k: number, size: number): Uint8Array {
   const b = new Uint8Array(size);
@@ -56,5 +59,68 @@ describe('getFile through the relay: reused reply buffers never leak into anothe
       kept.push([await s.di.getFile(f.p), f.bytes]);
     }
     for (const [g, want] of kept) expect(Buffer.compare(Buffer.from(g), Buffer.from(want))).toBe(0);
+  });
+});
+
+describe('relay flow control: a client that stops reading', () => {
+  let dir: string;
+  let s: Setup;
+  beforeAll(async () => {
+    dir = tmpDir();
+    s = await setup('remote', { allowedDirs: [dir], allowedFileTypes: ['.bin'] });
+  });
+  afterAll(async () => {
+    await s?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('does not grow the relay\'s memory without bound; other clients keep being served; it catches up when it reads again', async () => {
+    const big = path.join(dir, 'big.bin');
+    const bigBytes = content(1, 2 * 1024 * 1024);
+    fs.writeFileSync(big, bigBytes);
+    const small = path.join(dir, 'small.bin');
+    const smallBytes = content(2, 457_082);
+    fs.writeFileSync(small, smallBytes);
+
+    // A raw client of the same relay and runtime, whose socket we stop reading.
+    const link = await connectWs(s.relay!.url);
+    const rc = await RelayClient.attach(link, { target: 'scanner1', token: TOKEN, id: 'slow' });
+    // No RPC heartbeat on this side: a peer that does not read would give up on the runtime itself.
+    const peer = new RpcPeer(rc.session!, { role: 'client', auth: 'none', heartbeatMs: 0 });
+    await peer.ready;
+    link.ws.pause();
+    const CALLS = 30; // 60 MiB of replies, far above the relay's 4 MiB pause mark
+    const pending = Array.from({ length: CALLS }, () => peer.call('getFile', [big], { timeoutMs: 60_000 }) as Promise<Uint8Array>);
+    pending.forEach((p) => p.catch(() => {}));
+
+    // Meanwhile another client is served, byte-exact, while the slow one's session is paused.
+    let maxBuffered = 0;
+    const sample = () => {
+      for (const c of s.relay!.relay.stats().clientLinks) if (c.id === 'slow') maxBuffered = Math.max(maxBuffered, c.buffered);
+    };
+    const t0 = Date.now();
+    let served = 0;
+    while (Date.now() - t0 < 1500) {
+      const got = await s.di.getFile(small);
+      expect(Buffer.compare(Buffer.from(got), Buffer.from(smallBytes))).toBe(0);
+      served++;
+      sample();
+      await sleep(20);
+    }
+    expect(served).toBeGreaterThan(5);
+    const st = s.relay!.relay.stats();
+    expect(st.holds).toBeGreaterThan(0);
+    expect(st.clientLinks.find((c) => c.id === 'slow')?.held).toBe(true);
+    expect(st.slowDropped).toBe(0);
+    // Without flow control the relay would hold most of the 60 MiB for the stalled client.
+    expect(maxBuffered).toBeLessThan(24 * 1024 * 1024);
+
+    // It reads again: every reply arrives, whole.
+    link.ws.resume();
+    const got = await Promise.all(pending);
+    for (const g of got) expect(Buffer.compare(Buffer.from(g), Buffer.from(bigBytes))).toBe(0);
+    expect(s.relay!.relay.stats().clientLinks.find((c) => c.id === 'slow')?.held).toBe(false);
+    peer.close('done');
+    rc.close();
   });
 });

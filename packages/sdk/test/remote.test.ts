@@ -256,7 +256,8 @@ describe('remote DataInterface through the relay', () => {
     await di.waitForRuntime(10);
     const before = (di.impl as { runtimeInstance?: string }).runtimeInstance;
     const hijacker = await runtime(relay.url, d);
-    for (let i = 0; i < 100 && !log.some((l) => /refused runtime 'scanner1'/.test(l)); i++) await sleep(20);
+    // The relay logs the refusal before the hijacker has read its REFUSED frame: wait for both.
+    for (let i = 0; i < 100 && !(log.some((l) => /refused runtime 'scanner1'/.test(l)) && hijacker.service.lastError); i++) await sleep(20);
     expect(log.find((l) => /refused runtime 'scanner1'/.test(l))).toMatch(/already connected/);
     expect(hijacker.service.connected).toBe(false);
     expect(hijacker.service.lastError?.message).toMatch(/already connected/);

@@ -2,7 +2,7 @@
 // session to the runtime it names, re-opened when that runtime comes back) and the runtime side
 // (one SessionLink per connected client). No Node-only imports (the browser SDK uses the client).
 import { AuthError, DisconnectedError, ProtocolError, TimeoutError, type CloseInfo, type Link } from '@rtfmri/transport';
-import { computeMac, CONTROL_MIN, control, DEAD_AFTER_MS, F, frameHeader, frameSid, parseControl, PONG_FRAME, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './protocol.js';
+import { ackBytes, computeMac, CONTROL_MIN, control, DEAD_AFTER_MS, F, frameHeader, frameSid, parseControl, PONG_FRAME, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './protocol.js';
 import { SessionLink, SessionSender } from './session-link.js';
 
 const dec = new TextDecoder();
@@ -245,6 +245,8 @@ export class RelayRuntimeConnection {
   private readonly sender: SessionSender;
   /** The session the relay selected for the RPC frames it sends next. */
   private inSid = -1;
+  /** The relay's ACK step (flow control), when it does flow control. */
+  private flowStep = 0;
 
   private constructor(readonly link: Link, readonly instance: string) {
     this.closed = link.closed;
@@ -255,6 +257,8 @@ export class RelayRuntimeConnection {
     const instance = opts.instance ?? randomInstance();
     const h = await handshake(link, 'runtime', opts.name, opts.token, undefined, instance, opts.handshakeTimeoutMs ?? 10_000);
     const r = new RelayRuntimeConnection(link, instance);
+    const step = h.welcome.flow;
+    if (typeof step === 'number' && Number.isFinite(step) && step > 0) r.flowStep = step;
     if (opts.onSession) r.handlers.push(opts.onSession);
     const alive = keepAlive(link);
     h.takeOver((f) => {
@@ -310,11 +314,15 @@ export class RelayRuntimeConnection {
           this.sessions.delete(sid);
           if (this.link.state === 'open') this.link.send(control(F.Close, { sid, reason }));
         });
+        if (this.flowStep) link.enableFlow(this.flowStep);
         this.sessions.set(sid, link);
         link.onClose(() => this.sessions.delete(sid));
         for (const h of this.handlers) h(link, { sid, client: String(b.client ?? '') });
         return;
       }
+      case F.Ack:
+        this.sessions.get(frameSid(frame))?.acked(ackBytes(frame));
+        return;
       case F.Close: {
         const b = parseControl(frame);
         const s = b && typeof b.sid === 'number' ? this.sessions.get(b.sid) : undefined;

@@ -20,6 +20,11 @@
 //      relay -> runtime OPEN { sid, client } / CLOSE { sid, reason } as clients come and go,
 //      client -> relay  CLOSE { sid } ends a session without dropping the link,
 //      client -> relay  REOPEN {} asks for a new session to the same runtime (rate-limited).
+// Flow (WELCOME to a runtime carries flow: the relay's ACK step in bytes): a runtime counts the bytes it sends per session and
+//      the relay ACKs them once they have left the client's socket (in steps of ~1 MiB, and only
+//      when that socket has drained); the session link reports the unacknowledged bytes as its
+//      bufferedAmount, so the RPC's blob and stream pumps wait for a client that does not read
+//      (other sessions on the same link keep going).
 // Liveness: the relay sends PING [0xB0] every second to each admitted peer, which answers PONG
 // [0xB1]; either side drops a link it has heard nothing on for 4 s (a frozen process, a half-open
 // TCP connection), so a runtime that comes back on a new connection is not refused as a hijacker
@@ -54,6 +59,11 @@ export const enum F {
   Close = 0x88,
   /** client -> relay: give me a session again (after the runtime or this side ended the last one). */
   Reopen = 0x89,
+  /**
+   * relay -> runtime: this many more bytes of the session reached its client's socket and left
+   * it: [0x8A][sid u32][bytes u32]. Older runtimes ignore it.
+   */
+  Ack = 0x8a,
   /** WebRTC signaling (offer/answer/candidates) for a session: [0xA0][sid u32][JSON]. */
   Signal = 0xa0,
   /** Liveness of the physical link (1 byte each): the relay pings every peer, peers answer. */
@@ -98,6 +108,8 @@ export interface Welcome {
   sid?: number;
   instance?: string;
   up?: boolean;
+  /** To a runtime: the relay acknowledges session bytes (F.Ack) in steps of this many bytes. */
+  flow?: number;
 }
 
 const enc = new TextEncoder();
@@ -140,6 +152,19 @@ export function frameHeader(type: F.Data | F.Signal, sid: number): Uint8Array {
   h[0] = type;
   new DataView(h.buffer).setUint32(1, sid);
   return h;
+}
+
+export function ackFrame(sid: number, bytes: number): Uint8Array {
+  const h = new Uint8Array(9);
+  const v = new DataView(h.buffer);
+  h[0] = F.Ack;
+  v.setUint32(1, sid);
+  v.setUint32(5, bytes);
+  return h;
+}
+
+export function ackBytes(frame: Uint8Array): number {
+  return frame.length >= 9 ? new DataView(frame.buffer, frame.byteOffset, 9).getUint32(5) : 0;
 }
 
 export function frameSid(frame: Uint8Array): number {

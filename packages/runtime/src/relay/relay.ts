@@ -10,6 +10,7 @@ import {
   F,
   frameSid,
   selectFrame,
+  ackFrame,
   HEARTBEAT_MS,
   PING_FRAME,
   newNonce,
@@ -73,7 +74,17 @@ export interface RelayOptions {
   /** Ping period and silence limit for admitted peers, ms (defaults 1000 / 4000). */
   heartbeatMs?: number;
   deadAfterMs?: number;
+  /**
+   * Flow control of a client's socket: the runtime's bytes are acknowledged in steps of `ackStep`
+   * once no more than `drainedAt` wait in the client's socket (the runtime sends at most its RPC
+   * high-water mark, 8 MiB, unacknowledged per session); a client with more than `dropAt` waiting
+   * (one that keeps calling without reading: small replies are not held back) is disconnected.
+   * Defaults 1 MiB / 1 MiB / 64 MiB.
+   */
+  clientBuffer?: { ackStep?: number; drainedAt?: number; dropAt?: number };
 }
+
+export const CLIENT_BUFFER_DEFAULTS = { ackStep: 1 << 20, drainedAt: 1 << 20, dropAt: 64 << 20 };
 
 interface RuntimeConn {
   link: Link;
@@ -97,12 +108,21 @@ interface ClientConn {
   inSid: number;
   /** When the relay last opened a session for it (REOPEN is rate-limited). */
   openedAt: number;
+  /** Bytes of the session forwarded to this client and not yet acknowledged to the runtime. */
+  unacked: number;
+  /** Waiting for this client's socket to drain before acknowledging. */
+  ackWaiting: boolean;
 }
 
 export interface RelayStats {
   runtimes: { name: string; instance: string; sessions: number }[];
   clients: number;
   refused: number;
+  /** Per client: bytes waiting in its socket, and whether the runtime is held back for it. */
+  clientLinks: { id: string; buffered: number; held: boolean }[];
+  /** Times a client's socket was too full to acknowledge at once; clients dropped for not reading. */
+  holds: number;
+  slowDropped: number;
 }
 
 export class Relay {
@@ -111,12 +131,17 @@ export class Relay {
   private readonly links = new Set<Link>();
   private nextSid = 1;
   private refusedCount = 0;
+  private holds = 0;
+  private slowDropped = 0;
+  private readonly buf: typeof CLIENT_BUFFER_DEFAULTS;
   private closing = false;
   /** Admitted links and when each was last heard from. */
   private readonly heard = new Map<Link, number>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private readonly opts: RelayOptions) {}
+  constructor(private readonly opts: RelayOptions) {
+    this.buf = { ...CLIENT_BUFFER_DEFAULTS, ...opts.clientBuffer };
+  }
 
   private watch(link: Link): void {
     this.heard.set(link, Date.now());
@@ -144,6 +169,9 @@ export class Relay {
       runtimes: [...this.runtimes.values()].map((r) => ({ name: r.name, instance: r.instance, sessions: r.sessions.size })),
       clients: this.clients.size,
       refused: this.refusedCount,
+      clientLinks: [...this.clients].map((c) => ({ id: c.id, buffered: c.link.bufferedAmount, held: c.ackWaiting })),
+      holds: this.holds,
+      slowDropped: this.slowDropped,
     };
   }
 
@@ -204,7 +232,7 @@ export class Relay {
     const rt: RuntimeConn = { link, name: hello.id, instance: hello.instance ?? '', peer, sessions: new Map(), inSid: -1, outSid: -1 };
     this.runtimes.set(rt.name, rt);
     this.log(`runtime '${rt.name}' connected from ${peer} (instance ${rt.instance || '-'})`);
-    link.send(control(F.Welcome, { instance: rt.instance }));
+    link.send(control(F.Welcome, { instance: rt.instance, flow: this.buf.ackStep }));
     this.watch(link);
     link.onMessage((frame) => {
       this.heard.set(link, Date.now());
@@ -215,7 +243,7 @@ export class Relay {
   }
 
   private addClient(link: Link, peer: string, hello: Hello): void {
-    const c: ClientConn = { link, id: hello.id, target: hello.target!, peer, inSid: -1, openedAt: 0 };
+    const c: ClientConn = { link, id: hello.id, target: hello.target!, peer, inSid: -1, openedAt: 0, unacked: 0, ackWaiting: false };
     this.clients.add(c);
     const rt = this.runtimes.get(c.target);
     this.log(`client '${c.id}' connected from ${peer} for runtime '${c.target}'${rt ? '' : ' (not connected yet)'}`);
@@ -234,6 +262,7 @@ export class Relay {
     this.nextSid = this.nextSid >= 0xffffffff ? 1 : this.nextSid + 1;
     c.sid = sid;
     c.openedAt = Date.now();
+    c.unacked = 0;
     rt.sessions.set(sid, c);
     safeSend(rt.link, control(F.Open, { sid, client: c.id }));
     safeSend(c.link, control(announce ? F.Up : F.Welcome, announce ? { sid, instance: rt.instance } : { sid, instance: rt.instance, up: true }));
@@ -244,7 +273,7 @@ export class Relay {
     if (type < CONTROL_MIN) {
       // An RPC frame of the selected session, forwarded as it is (a client has one session).
       const c = rt.sessions.get(rt.inSid);
-      if (c) safeSend(c.link, frame);
+      if (c) this.toClient(rt, c, frame, frame.length);
       return;
     }
     if (type === F.Pong) return;
@@ -255,7 +284,9 @@ export class Relay {
     if (type === F.Data || type === F.Signal) {
       const c = rt.sessions.get(frameSid(frame));
       // A frame for a session that just ended is a normal race: drop it.
-      if (c) safeSend(c.link, frame);
+      if (!c) return;
+      if (type === F.Data) this.toClient(rt, c, frame, frame.length - 5);
+      else safeSend(c.link, frame);
       return;
     }
     if (type === F.Close) {
@@ -269,6 +300,39 @@ export class Relay {
     }
     this.log(`runtime '${rt.name}' sent an unexpected frame (type ${type}); closing it`);
     rt.link.close('protocol error: unexpected frame');
+  }
+
+  /**
+   * Forwards a runtime's frame to a client, and keeps that client's socket from growing without
+   * bound: the runtime's other sessions share its link, so the relay never stops reading it; it
+   * acknowledges this session's bytes only once they have left the client's socket, and the
+   * runtime holds back what it has not had acknowledged.
+   */
+  private toClient(rt: RuntimeConn, c: ClientConn, frame: Uint8Array, bytes: number): void {
+    safeSend(c.link, frame);
+    const buffered = c.link.bufferedAmount;
+    if (buffered > this.buf.dropAt) {
+      this.slowDropped++;
+      this.log(`client '${c.id}' is not reading (${buffered} bytes waiting); disconnecting it`);
+      c.link.close(`too slow: ${buffered} bytes waiting`);
+      return;
+    }
+    c.unacked += bytes;
+    if (c.unacked < this.buf.ackStep || c.ackWaiting) return;
+    if (buffered <= this.buf.drainedAt) return this.ack(rt, c);
+    c.ackWaiting = true;
+    this.holds++;
+    const sid = c.sid;
+    void c.link.drain(this.buf.drainedAt).then(() => {
+      c.ackWaiting = false;
+      if (c.sid === sid && this.runtimes.get(c.target) === rt) this.ack(rt, c);
+    });
+  }
+
+  private ack(rt: RuntimeConn, c: ClientConn): void {
+    if (c.sid === undefined || c.unacked === 0) return;
+    safeSend(rt.link, ackFrame(c.sid, c.unacked));
+    c.unacked = 0;
   }
 
   private fromClient(c: ClientConn, frame: Uint8Array): void {

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
 import { createLocalLinkPair, type Link } from '@rtfmri/transport';
 import { createWsServer, type WsServer } from '@rtfmri/transport/node';
-import { Relay, type TokenPolicy } from './relay.js';
+import { Relay, type RelayOptions, type TokenPolicy } from './relay.js';
 
 export interface RelayServerOptions {
   port?: number;
@@ -20,6 +20,8 @@ export interface RelayServerOptions {
   /** Liveness of peers' links, ms (defaults 1000 / 4000). */
   heartbeatMs?: number;
   deadAfterMs?: number;
+  /** Flow control of slow clients (see RelayOptions.clientBuffer). */
+  clientBuffer?: RelayOptions['clientBuffer'];
 }
 
 export interface RelayServer {
@@ -33,7 +35,7 @@ export interface RelayServer {
 }
 
 export async function startRelayServer(opts: RelayServerOptions): Promise<RelayServer> {
-  const relay = new Relay({ tokens: opts.tokens, log: opts.log, heartbeatMs: opts.heartbeatMs, deadAfterMs: opts.deadAfterMs });
+  const relay = new Relay({ tokens: opts.tokens, log: opts.log, heartbeatMs: opts.heartbeatMs, deadAfterMs: opts.deadAfterMs, clientBuffer: opts.clientBuffer });
   const server = opts.cert && opts.key ? createHttpsServer({ cert: opts.cert, key: opts.key }) : undefined;
   let ws: WsServer;
   try {

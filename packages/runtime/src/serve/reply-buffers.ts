@@ -5,6 +5,7 @@
 // busy until the link has handed everything it held to the kernel (bufferedAmount 0), checked on a
 // later turn of the event loop than the one that sent the reply.
 import type { Link } from '@rtfmri/transport';
+import { SessionLink } from '../relay/session-link.js';
 
 const SLOTS = 4;
 /** Files above this are read into fresh memory (a ring of huge buffers would pin too much). */
@@ -42,7 +43,8 @@ export class ReplyBuffers {
   };
 
   private async release(slot: Slot): Promise<void> {
-    const link = this.link;
+    // The socket's own backlog (a relay session also counts what its client has not read yet).
+    const link = this.link instanceof SessionLink ? this.link.transportLink : this.link;
     // The reply goes out in the microtasks after the read; look only after that turn is over.
     for (;;) {
       await new Promise<void>((r) => setImmediate(r));
