@@ -10,4 +10,4 @@ export {
   type WsServerOptions,
   type WsClientOptions,
 } from './ws-node.js';
-export { NodeWebRtcLink, createNodeWebRtcLink, acceptWebRtc, connectWebRtc, cleanupWebRtc, WEBRTC_MAX_MESSAGE, type NodeWebRtcOptions } from './webrtc-node.js';
+export { NodeWebRtcLink, createNodeWebRtcLink, acceptWebRtc, connectWebRtc, cleanupWebRtc, WEBRTC_MAX_MESSAGE, LOOPBACK_MTU, type NodeWebRtcOptions } from './webrtc-node.js';
