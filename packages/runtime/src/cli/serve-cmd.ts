@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { bool, list, num, parse, port, str, UsageError } from './args.js';
 import type { Command } from './command.js';
 import { checkUrl, existingDirs, readTextFile, stamp, tokenFrom, untilAborted } from './common.js';
@@ -23,6 +24,10 @@ Options:
   --cert FILE --key FILE    with --listen: serve wss://
   --ca FILE                 with --connect wss://: trust this CA (self-signed relay certificate)
   --watch-polling           poll folders (mounted shares without file events)
+  --webrtc-bind ADDR        address this computer offers browsers for direct WebRTC data channels
+                            (one the participant display can reach; default env RTFMRI_WEBRTC_BIND,
+                            else 127.0.0.1; no STUN/TURN server is contacted)
+  --no-webrtc               refuse direct channels: browsers use the relay
   --quiet                   log only errors
   -h, --help                this help`;
 
@@ -46,6 +51,8 @@ export const serveCommand: Command = {
         key: { type: 'string' },
         ca: { type: 'string' },
         'watch-polling': { type: 'boolean' },
+        'webrtc-bind': { type: 'string' },
+        'no-webrtc': { type: 'boolean' },
         quiet: { type: 'boolean' },
       },
       { min: 0, max: 0 },
@@ -69,6 +76,8 @@ export const serveCommand: Command = {
     const cert = str(p, 'cert') ? await readTextFile(str(p, 'cert')!, '--cert') : undefined;
     const key = str(p, 'key') ? await readTextFile(str(p, 'key')!, '--key') : undefined;
     const ca = str(p, 'ca') ? await readTextFile(str(p, 'ca')!, '--ca') : undefined;
+    const webrtcBind = str(p, 'webrtc-bind');
+    if (webrtcBind !== undefined && !isIP(webrtcBind)) throw new UsageError(`--webrtc-bind: give an IP address of this computer (got '${webrtcBind}')`);
     const quiet = bool(p, 'quiet');
     const log = (l: string) => {
       if (!quiet || /cannot|refused|error/i.test(l)) io.out(stamp(l));
@@ -95,6 +104,7 @@ export const serveCommand: Command = {
         allowedFileTypes: types,
         scannerClockSkew: skew,
         watchRoute: bool(p, 'watch-polling') ? 'polling' : undefined,
+        webrtc: bool(p, 'no-webrtc') ? false : { bindAddress: webrtcBind },
         log,
       });
     } catch (e) {
