@@ -56,10 +56,10 @@ const CLI = join(here, '..', '..', '..', '..', 'packages', 'runtime', 'bin', 'rt
 
 /** The control-room runtime: the real `rtfmri serve`, as its own process (so a scenario can kill it). */
 function startRuntime() {
-  const args = ['serve', '--connect', relay.url, '--name', NAME, '--allowed-dirs', work, '--allowed-file-types', '.dcm'];
+  const args = ['serve', '--connect', relay.url, '--name', NAME, '--allowed-dirs', work, '--allowed-file-types', '.dcm', '--webrtc-bind', BIND];
   const child = spawn(process.execPath, [CLI, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, RTFMRI_TOKEN: TOKEN, RTFMRI_WEBRTC_BIND: BIND },
+    env: { ...process.env, RTFMRI_TOKEN: TOKEN },
   });
   children.add(child);
   child.on('exit', () => children.delete(child));
