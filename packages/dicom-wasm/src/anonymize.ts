@@ -5,7 +5,7 @@
 // change are recomputed; undefined-length ones keep their delimiters.
 
 import { deflateSync } from 'fflate';
-import { CsaParseError, filterCsaHeaderReused } from './csa.js';
+import { CsaParseError, filterCsaHeader, filterCsaHeaderReused } from './csa.js';
 import { DEFLATED_EXPLICIT_VR_LE, parseDicom, type DicomDataset } from './dataset.js';
 import { parseTagKey, vrOf } from './dictionary.js';
 import { DicomParseError } from './errors.js';
@@ -284,6 +284,9 @@ function compile(profile: AnonymizationProfile): Compiled {
 }
 
 // ---- the rewrite ---------------------------------------------------------------------------
+
+/** True while an output under construction holds filterCsaHeaderReused's buffer. */
+let csaPending = false;
 
 interface Ctx {
   bytes: Uint8Array;
@@ -622,7 +625,14 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
           if (len === 0 || len === UNDEF) break;
           let filtered: Uint8Array;
           try {
-            filtered = filterCsaHeaderReused(bytes.subarray(valOff, valOff + len), ctx.compiled.csaKeep);
+            // the reused buffer goes into the output by reference until the final copy: a second
+            // CSA header before then (another private block, a nested call) must not patch it
+            const value = bytes.subarray(valOff, valOff + len);
+            if (csaPending) filtered = filterCsaHeader(value, ctx.compiled.csaKeep);
+            else {
+              filtered = filterCsaHeaderReused(value, ctx.compiled.csaKeep);
+              csaPending = true;
+            }
           } catch (e) {
             if (!(e instanceof CsaParseError)) throw e;
             out = null; // unreadable: nobody can tell what it holds, so it does not leave
@@ -802,6 +812,15 @@ export function anonymize(bytes: Uint8Array, options: AnonymizeOptions = {}): Ui
 
 /** As `anonymize`, for a data set parsed already (its bytes must be unchanged). */
 export function anonymizeParsed(ds: DicomDataset, options: AnonymizeOptions = {}): Uint8Array {
+  const pending = csaPending;
+  try {
+    return rewrite(ds, options);
+  } finally {
+    csaPending = pending;
+  }
+}
+
+function rewrite(ds: DicomDataset, options: AnonymizeOptions): Uint8Array {
   const profile = options.profile ?? DEFAULT_PROFILE;
   const keep = new Set<number>((options.keep ?? []).map(tagOfKey));
   const uids = options.uidMap ?? defaultUidMap(options.uidRoot);

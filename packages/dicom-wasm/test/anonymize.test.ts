@@ -371,6 +371,33 @@ describe('anonymize across transfer syntaxes and sequence shapes', () => {
     expect([...h.elements.keys()]).toEqual(['NumberOfImagesInMosaic']);
   });
 
+  it('filters two CSA image headers of one file separately (the reused filter buffer is not shared)', () => {
+    // the same layout, different values: the second would be patched into the first one's buffer
+    const csaOf = (t: number) => writeCsaHeader([
+      { name: 'NumberOfImagesInMosaic', vr: 'US', values: [4] },
+      { name: 'TimeAfterStart', vr: 'DS', values: [t] },
+      { name: 'ImaCoilString', vr: 'LO', values: ['HEA;HEP'] },
+    ]);
+    const input = writeDicom(
+      [
+        ...nested(),
+        { tag: 0x00290010, vr: 'LO', value: 'SIEMENS CSA HEADER' },
+        { tag: 0x00290011, vr: 'LO', value: 'SIEMENS CSA HEADER' },
+        { tag: 0x00291010, vr: 'OB', value: csaOf(1.5) },
+        { tag: 0x00291110, vr: 'OB', value: csaOf(7.5) },
+      ],
+      { transferSyntaxUID: TS_EXPLICIT_LE },
+    );
+    for (let round = 0; round < 3; round++) {
+      const a = parseDicom(anonymize(input));
+      const times = [0x00291010, 0x00291110].map((tag) => {
+        const el = a.element(tag)!;
+        return csaValues(parseCsaHeader(a.bytes.subarray(el.valueOffset, el.valueOffset + el.length)), 'TimeAfterStart');
+      });
+      expect(times).toEqual([[1.5], [7.5]]);
+    }
+  });
+
   it('copes with huge UID and creator values (no stack overflow on long text)', () => {
     const big = '1.' + '2'.repeat(2_000_000);
     const input = writeDicom(
