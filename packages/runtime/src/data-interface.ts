@@ -527,6 +527,7 @@ function mapFsError(err: unknown, shown: string): Error {
   if (code === 'ENOENT') return new NotFoundError(`File not found ${shown}`, { details: { path: shown } });
   if (code === 'EISDIR') return new ValidationError(`${shown} is a directory`, { details: { reason: 'EISDIR', path: shown } });
   if (code === 'ENOTDIR') return new ValidationError(`${shown}: a parent is not a directory`, { details: { reason: 'ENOTDIR', path: shown } });
+  if (code === 'ENAMETOOLONG') return new ValidationError(`${shown.slice(0, 200)}: path too long`, { details: { reason: code } });
   if (code === 'EACCES' || code === 'EPERM') return new ValidationError(`${shown}: permission denied`, { details: { reason: code, path: shown } });
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -2,6 +2,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ValidationError } from './errors.js';
 
+/** Linux's limits (PATH_MAX, NAME_MAX), in bytes: longer paths are refused before any fs call. */
+export const MAX_PATH_BYTES = 4096;
+export const MAX_NAME_BYTES = 255;
+
+function checkPathLength(p: string): void {
+  // Characters first: a 12 MiB argument is refused without encoding it.
+  const bytes = p.length > MAX_PATH_BYTES ? p.length : Buffer.byteLength(p);
+  if (bytes > MAX_PATH_BYTES) {
+    throw new ValidationError(`path too long (${bytes} bytes; at most ${MAX_PATH_BYTES})`, { details: { reason: 'ENAMETOOLONG', length: bytes } });
+  }
+  for (const seg of p.split(/[\\/]/)) {
+    if (seg.length > MAX_NAME_BYTES || Buffer.byteLength(seg) > MAX_NAME_BYTES) {
+      throw new ValidationError(`path component too long (${Buffer.byteLength(seg)} bytes; at most ${MAX_NAME_BYTES}): ${seg.slice(0, 40)}...`, { details: { reason: 'ENAMETOOLONG' } });
+    }
+  }
+}
+
 /** Characters that make a path segment a glob rather than a literal name. */
 const GLOB_CHARS = /[*?[\]{}()!+@]/;
 
@@ -81,6 +98,7 @@ export class PathPolicy {
   canonicalise(p: unknown): { resolved: string; real: string } {
     if (typeof p !== 'string' || p.length === 0) throw new ValidationError('path must be a non-empty string');
     if (p.includes('\0')) throw new ValidationError('path must not contain NUL bytes');
+    checkPathLength(p);
     if (!path.isAbsolute(p)) {
       throw new ValidationError(`Path ${p} not within list of allowed directories: a full (absolute) path is required`);
     }

@@ -36,6 +36,16 @@ describe('path policy', () => {
     expect(String((err as Error).message)).toMatch(re);
   };
 
+  it('over-long paths and names are a ValidationError before any fs call (not ENAMETOOLONG from the OS)', async () => {
+    const long = path.join(A, 'd'.repeat(200), 'e'.repeat(200), 'f'.repeat(200), `${'x'.repeat(4000)}.txt`);
+    await refused(di.getFile(long), /path too long/);
+    await refused(di.getFile(`/${'x'.repeat(12 * 1024 * 1024)}.txt`), /path too long/);
+    await refused(di.getFile(path.join(A, `${'n'.repeat(300)}.txt`)), /component too long/);
+    await refused(di.putFile(path.join(A, `${'é'.repeat(130)}.txt`), 'x'), /component too long/); // 260 bytes in UTF-8
+    await refused(di.listFiles(path.join(A, 'q'.repeat(300), '*.txt')), /component too long/);
+    expect(fs.readdirSync(A).sort()).toEqual(['in.txt', 'link.txt', 'linkdir']);
+  });
+
   it('reads inside the allowed dir', async () => {
     expect(Buffer.from(await di.getFile(path.join(A, 'in.txt'))).toString()).toBe('inside');
     expect(Buffer.from(await di.getFile(A + '/./sub/../in.txt')).toString()).toBe('inside');

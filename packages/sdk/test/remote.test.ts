@@ -288,6 +288,8 @@ describe('remote DataInterface through the relay', () => {
     }
     const huge = await failure(peer.call('getFile', [`/${'x'.repeat(12 * 1024 * 1024)}.txt`], { timeoutMs: 20_000 }));
     expect(huge).toBeInstanceOf(RtfmriError);
+    expect(huge.name).toBe('ValidationError');
+    expect(huge.message).toMatch(/path too long/);
     // garbage RPC frames inside an authenticated session: that session ends, nothing else
     const link2 = await connectWs(relay.url);
     const rc2 = await RelayClient.attach(link2, { target: 'scanner1', token: TOKEN });
