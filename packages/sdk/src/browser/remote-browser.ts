@@ -61,6 +61,8 @@ export function createBrowserRemote(opts: BrowserRemoteOptions): RemoteDataInter
         if (choice === 'webrtc') {
           report({ connected: false, reason });
           relayPeer.close(reason);
+          // No fallback wanted: drop the relay link after a pause, so the SDK reconnects and tries again.
+          setTimeout(() => (signaling as { close?: () => void }).close?.(), 2000);
           throw e;
         }
       }
