@@ -25,7 +25,7 @@ interface Result {
   failed?: string;
   state: string;
   frames: Frame[];
-  statuses: Array<{ connected: boolean; link?: string; reason?: string }>;
+  statuses: Array<{ connected: boolean; link?: string; reason?: string; at?: number }>;
   plotPoints: number;
   canvas: { width: number; height: number; lit: number };
   statusText: string;
@@ -75,7 +75,7 @@ function expectWholeRun(r: Result, link: string) {
 
 describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
   beforeAll(async () => {
-    for (const r of await runHarness({ scenarios: ['webrtc', 'fallback', 'kill', 'compressed', 'minimal'], n: N, tr: 0.25 })) results.set(r.scenario, r);
+    for (const r of await runHarness({ scenarios: ['webrtc', 'fallback', 'kill', 'compressed', 'minimal', 'strict'], n: N, tr: 0.25 })) results.set(r.scenario, r);
   }, 120_000);
 
   it('streams N volumes over a direct WebRTC data channel, draws them and plots N points', () => {
@@ -132,5 +132,14 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     expect(r.failed, r.failed).toBeUndefined();
     expect(r.errors).toEqual([]);
     expect(r.seen).toEqual([...Array(N).keys()].map((i) => ({ instance: i + 1, link: 'webrtc' })));
+  });
+
+  it("with transport 'webrtc' and no WebRTC in the browser, never uses the relay and keeps retrying", () => {
+    const r = results.get('strict')!;
+    expect(r.failed, r.failed).toBeUndefined();
+    expect(r.frames).toEqual([]);
+    expect(r.state).toBe('disconnected');
+    expect(r.statuses.length).toBeGreaterThanOrEqual(2);
+    expect(r.statuses.every((s) => !s.connected && /WebRTC/.test(s.reason ?? ''))).toBe(true);
   });
 });

@@ -300,6 +300,20 @@ async function scenario(name) {
     await browser.close();
     return { scenario: name, webrtc: { n: times.length, p50: pct(times, 50), p99: pct(times, 99) } };
   }
+  if (name === 'strict') {
+    // transport 'webrtc' in a browser without WebRTC: never the relay; it keeps trying.
+    const browser = await launch();
+    const page = await browser.newPage();
+    await page.addInitScript(() => { delete window.RTCPeerConnection; });
+    const q = new URLSearchParams({ relay: relay.url, token: TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport: 'webrtc', n: String(n), timeout: '2' });
+    await page.goto(`http://127.0.0.1:${http.address().port}/index.html?${q}`);
+    const { done } = replay(scanDir, 2, 0.05);
+    await done;
+    await page.waitForFunction(() => window.rtfmri.statuses.length >= 2, null, { timeout: 15_000 });
+    const s = await page.evaluate(() => ({ state: window.rtfmri.state, frames: window.rtfmri.frames, statuses: window.rtfmri.statuses, statusText: document.getElementById('status').textContent }));
+    await browser.close();
+    return { scenario: name, ...s };
+  }
   if (name === 'minimal') {
     // The SDK's standalone build in a plain page (no bundler on the experiment's side).
     const browser = await launch();

@@ -60,8 +60,8 @@ export function createBrowserRemote(opts: BrowserRemoteOptions): RemoteDataInter
         reason = `direct WebRTC channel failed: ${(e as Error).message}`;
         if (choice === 'webrtc') {
           report({ connected: false, reason });
-          relayPeer.close(reason);
-          // No fallback wanted: drop the relay link after a pause, so the SDK reconnects and tries again.
+          // No fallback wanted: drop the relay link after a pause, so the SDK reconnects and tries
+          // again (the relay session's RPC end stays unused until then).
           setTimeout(() => (signaling as { close?: () => void }).close?.(), 2000);
           throw e;
         }
