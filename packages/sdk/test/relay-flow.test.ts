@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcPeer } from '@rtfmri/transport';
 import { connectWs } from '@rtfmri/transport/node';
 import { RelayClient } from '@rtfmri/runtime';
+import { parseDicom, syntheticEpiVolume } from '@rtfmri/dicom-wasm';
 import { setup, sleep, tmpDir, TOKEN, type Setup } from './harness.js';
 
 function content(k: number, size: number): Uint8Array {
@@ -122,5 +123,40 @@ describe('relay flow control: a client that stops reading', () => {
     expect(s.relay!.relay.stats().clientLinks.find((c) => c.id === 'slow')?.held).toBe(false);
     peer.close('done');
     rc.close();
+  });
+});
+
+describe('getImageData through the relay: the runtime reuses the memory of sent volumes', () => {
+  let dir: string;
+  let s: Setup;
+  beforeAll(async () => {
+    dir = tmpDir();
+    s = await setup('remote', { allowedDirs: [dir], allowedFileTypes: ['.dcm'] });
+  });
+  afterAll(async () => {
+    await s?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('volumes queued in the runtime\'s socket (the relay not reading it) arrive intact', async () => {
+    const N = 48;
+    const sources = Array.from({ length: N }, (_, i) => syntheticEpiVolume(i));
+    sources.forEach((b, i) => fs.writeFileSync(path.join(dir, `v_${String(i).padStart(3, '0')}.dcm`), b));
+    const id = await s.di.initScannerStream(dir, 'v_{TR:03d}.dcm', 0);
+    // White box: stop the relay reading the runtime's link, so the runtime's own socket fills
+    // (about 22 MB here, more than the kernel takes) while it keeps anonymizing volumes.
+    const rt = (s.relay!.relay as unknown as { runtimes: Map<string, { link: { ws: { pause(): void; resume(): void } } }> }).runtimes.get('scanner1')!;
+    rt.link.ws.pause();
+    const pending = sources.map((_, i) => s.di.getImageData(id, i, 30));
+    pending.forEach((p) => p.catch(() => {}));
+    await sleep(300);
+    rt.link.ws.resume();
+    const got = await Promise.all(pending);
+    got.forEach((ds, i) => {
+      expect(Number(ds.get('InstanceNumber'))).toBe(i + 1);
+      const want = parseDicom(sources[i]!).pixelData() as Uint8Array;
+      const have = ds.pixelData() as Uint8Array;
+      expect(Buffer.compare(Buffer.from(have.buffer, have.byteOffset, have.byteLength), Buffer.from(want.buffer, want.byteOffset, want.byteLength))).toBe(0);
+    });
   });
 });

@@ -43,15 +43,23 @@ export class ReplyBuffers {
   };
 
   private async release(slot: Slot): Promise<void> {
+    if (await this.flushed()) slot.busy = false;
+    // A closed link keeps its slots busy for good: nothing reuses them, the ring is dropped with it.
+  }
+
+  /**
+   * Resolves true once everything sent so far (a reply sent in this turn included) has left this
+   * process (the socket handed it to the kernel); false if the link closed first.
+   */
+  async flushed(): Promise<boolean> {
     // The socket's own backlog (a relay session also counts what its client has not read yet).
     const link = this.link instanceof SessionLink ? this.link.transportLink : this.link;
-    // The reply goes out in the microtasks after the read; look only after that turn is over.
+    // The reply goes out in the microtasks after the call resolves; look only after that turn.
     for (;;) {
       await new Promise<void>((r) => setImmediate(r));
       if (link.state !== 'open' || link.bufferedAmount === 0) break;
       await link.drain(0);
     }
-    if (link.state === 'open') slot.busy = false;
-    // A closed link keeps its slots busy for good: nothing reuses them, the ring is dropped with it.
+    return link.state === 'open';
   }
 }

@@ -11,6 +11,7 @@ import { startRelayServer, type RelayServer } from '../relay/server.js';
 import { RuntimeService } from './service.js';
 import { answerWebRtcOffers, type WebRtcAnswerOptions } from './webrtc-answer.js';
 import { ReplyBuffers } from './reply-buffers.js';
+import { recycleDelivered } from '../check.js';
 
 /**
  * What a remote caller reaches: DataInterface's allow-listed methods, with getImageData sending
@@ -26,11 +27,20 @@ export function remoteFacade(di: DataInterface, link?: Link): Record<string, (..
     const buffers = new ReplyBuffers(link);
     // Only the file name crosses over: a caller cannot pass the allocator.
     o.getFile = (...args) => di.readFileInto(args[0] as string, buffers.take).catch(wireError);
+    // The delivered (anonymized) bytes are held by nobody once sent: once the socket has flushed
+    // them, their memory becomes the spare of a later image.
+    o.getImageData = async (...args) => {
+      const ds = await di.getImageData(...(args as [number, number | undefined, number | undefined])).catch(wireError);
+      const bytes = ds.toBytes();
+      void buffers.flushed().then((ok) => ok && recycleDelivered(bytes));
+      return bytes;
+    };
+  } else {
+    o.getImageData = async (...args) => {
+      const ds = await di.getImageData(...(args as [number, number | undefined, number | undefined])).catch(wireError);
+      return ds.toBytes();
+    };
   }
-  o.getImageData = async (...args) => {
-    const ds = await di.getImageData(...(args as [number, number | undefined, number | undefined])).catch(wireError);
-    return ds.toBytes();
-  };
   return o;
 }
 
