@@ -296,6 +296,8 @@ interface Ctx {
   compiled: Compiled;
   keep: Set<number>;
   uids: UidMap;
+  /** set while the full path runs for a plan: what its decisions read from values */
+  rec: PlanRec | null;
 }
 
 const DICOM_UID_ROOT = '1.2.840.10008.';
@@ -554,6 +556,8 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
     const valOff = rows[ro + R_VAL];
     const len = rows[ro + R_LEN];
     let out: Uint8Array | null | undefined; // undefined: unchanged
+    let uidRow = -1;
+    let uidImplicit = false;
 
     while (addIdx < adds.length && adds[addIdx].tag < tag) {
       o.range(cursor, hdr);
@@ -574,7 +578,10 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
           creators = new Map();
           creatorGroup = group;
         }
-        if (elem >= 0x10 && elem <= 0xff && len !== UNDEF) creators!.set(elem, asciiValue(bytes, valOff, len).trim());
+        if (elem >= 0x10 && elem <= 0xff && len !== UNDEF) {
+          creators!.set(elem, asciiValue(bytes, valOff, len).trim());
+          ctx.rec?.creators.push(r, bytes.slice(valOff, valOff + len));
+        }
         action = privateAction(ctx, tag, creators!);
       } else if (ctx.keep.size !== 0 && ctx.keep.has(tag)) {
         action = 'K';
@@ -584,7 +591,11 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
         ri = ctx.compiled.ruleTable.index(tag);
         rule = ri < 0 ? undefined : ctx.compiled.ruleTable.at(ri);
         if (rule) action = rule.action;
-        else if (ctx.profile.replaceOtherUids && isUiRow(rows, r)) action = isDicomDefinedUid(bytes, valOff, len) ? 'K' : 'U';
+        else if (ctx.profile.replaceOtherUids && isUiRow(rows, r)) {
+          const defined = isDicomDefinedUid(bytes, valOff, len);
+          ctx.rec?.defined.push(r, defined ? 1 : 0);
+          action = defined ? 'K' : 'U';
+        }
         else action = 'K';
       }
       switch (action) {
@@ -619,6 +630,8 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
           if (len === 0 || len === UNDEF) break;
           const element = mappedUidElement(ctx, tag, enc, valOff, len, rule === undefined);
           if (element) out = element;
+          // the piece's index is known once it is appended (below)
+          if (ctx.rec) uidRow = r, uidImplicit = rule === undefined;
           break;
         }
         case 'C': {
@@ -627,25 +640,24 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
           try {
             // the reused buffer goes into the output by reference until the final copy: a second
             // CSA header before then (another private block, a nested call) must not patch it
-            const value = bytes.subarray(valOff, valOff + len);
-            if (csaPending) filtered = filterCsaHeader(value, ctx.compiled.csaKeep);
-            else {
-              filtered = filterCsaHeaderReused(value, ctx.compiled.csaKeep);
-              csaPending = true;
-            }
+            filtered = filterCsa(bytes.subarray(valOff, valOff + len), ctx.compiled.csaKeep);
           } catch (e) {
             if (!(e instanceof CsaParseError)) throw e;
             out = null; // unreadable: nobody can tell what it holds, so it does not leave
+            if (ctx.rec) ctx.rec.replayable = false;
             break;
           }
           const vr = rowVr(rows, r) === 'UN' ? 'UN' : 'OB';
-          if (filtered.length === 0) out = null;
-          else if (filtered.length & 1) out = writeElementBytes({ tag, vr, value: filtered }, enc);
-          else {
+          if (filtered.length === 0 || filtered.length & 1) {
+            // rare shapes the replay does not handle: such a file always takes the full path
+            if (ctx.rec) ctx.rec.replayable = false;
+            out = filtered.length === 0 ? null : writeElementBytes({ tag, vr, value: filtered }, enc);
+          } else {
             // header + the filter's (reused) buffer as two pieces: copied once, into the output
             o.range(cursor, hdr);
             o.bytes(encodeHeader(tag, vr, filtered.length, enc));
-            o.bytes(filtered);
+            const piece = o.bytes(filtered);
+            ctx.rec?.csa.push(r, piece, filtered.length);
             cursor = elEnd;
             changed = true;
           }
@@ -667,9 +679,22 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
           break;
       }
     }
-    if (out === undefined) continue;
+    const uidKind = (enc.explicit ? 1 : 0) | (enc.littleEndian ? 2 : 0) | (uidImplicit ? 4 : 0);
+    if (out === undefined) {
+      if (uidRow >= 0) ctx.rec!.uids.push(uidRow, uidKind, -1, -1);
+      continue;
+    }
     o.range(cursor, hdr);
-    if (out) o.bytes(out);
+    const piece = out ? o.bytes(out) : -1;
+    if (uidRow >= 0) {
+      const rec = ctx.rec!;
+      let chain = -1;
+      if (piece >= 0 && rec.open.length > 0) {
+        chain = rec.chains.length;
+        rec.chains.push(rec.open.slice());
+      }
+      rec.uids.push(uidRow, uidKind, piece, chain);
+    }
     cursor = elEnd;
     changed = true;
   }
@@ -700,6 +725,8 @@ function rewriteSequence(ctx: Ctx, w: Walk, r: number, enc: Enc, o: Out): boolea
   const m0End = o.lastEnd();
   const headIdx = seqUndef ? -1 : o.bytes(NO_BYTES);
   if (seqUndef) o.range(seqHdr, seqVal);
+  const rec = ctx.rec;
+  const seqHdrId = rec && !seqUndef ? openHeader(rec) : -1;
   const bodyFrom = o.n;
   let changed = false;
   let cursor = seqVal;
@@ -721,22 +748,41 @@ function rewriteSequence(ctx: Ctx, w: Walk, r: number, enc: Enc, o: Out): boolea
     if (undef) o.range(hdr, val);
     else itemHead = o.bytes(NO_BYTES);
     const itemFrom = o.n;
+    const itemHdrId = rec && !undef ? openHeader(rec) : -1;
     if (!rewriteRows(ctx, w, k + 1, rows[ko + R_NEXT], val, contentEnd, false, itemEnc, o)) {
       o.reset(m, mEnd);
+      if (itemHdrId >= 0) rec!.open.pop();
       continue;
     }
     if (undef) o.range(itemEnd - 8, itemEnd);
-    else o.set(itemHead, encodeItemHeader(o.size(itemFrom), itemEnc.littleEndian));
+    else {
+      const size = o.size(itemFrom);
+      o.set(itemHead, encodeItemHeader(size, itemEnc.littleEndian));
+      if (itemHdrId >= 0) {
+        rec!.hdrs[itemHdrId] = { piece: itemHead, tag: -1, vr: '', enc: itemEnc, length: size };
+        rec!.open.pop();
+      }
+    }
     cursor = itemEnd;
     changed = true;
   }
   if (!changed) {
     o.reset(m0, m0End);
+    if (seqHdrId >= 0) rec!.open.pop();
     return false;
   }
   const end = rows[so + R_END];
   o.range(cursor, end);
-  if (!seqUndef) o.set(headIdx, encodeHeader(rows[so + R_TAG], rowVr(rows, r), o.size(bodyFrom), enc));
+  if (!seqUndef) {
+    const size = o.size(bodyFrom);
+    const tag = rows[so + R_TAG];
+    const vr = rowVr(rows, r);
+    o.set(headIdx, encodeHeader(tag, vr, size, enc));
+    if (seqHdrId >= 0) {
+      rec!.hdrs[seqHdrId] = { piece: headIdx, tag, vr, enc, length: size };
+      rec!.open.pop();
+    }
+  }
   return true;
 }
 
@@ -820,6 +866,190 @@ export function anonymizeParsed(ds: DicomDataset, options: AnonymizeOptions = {}
   }
 }
 
+// ---- the previous call's plan ---------------------------------------------------------------
+//
+// Every volume of a real-time series has the same element layout; only some values differ (UIDs,
+// times, the CSA image header's values). The full path's output is a list of input ranges and
+// encoded pieces whose shape follows from the row table (tags, VRs, offsets, lengths, nesting) and
+// from a few values: private creators, whether a UID is DICOM-defined, the replaced UIDs and the
+// filtered CSA header. The plan keeps that list and those values; a call whose row table is
+// identical word for word re-checks the values (creators and DICOM-defined tests byte for byte,
+// UIDs and the CSA header re-derived) and swaps in the re-derived pieces. Anything that would
+// change the shape (another row table, a creator's bytes, a UID that now maps to a longer or no
+// replacement, a CSA header of another filtered length) drops the plan and takes the full path.
+
+interface PlanRec {
+  /** row, copy of the creator's value bytes */
+  creators: (number | Uint8Array)[];
+  /** row, 1 if the value was a DICOM-defined UID (kept) else 0 */
+  defined: number[];
+  /**
+   * row, encoding and rule bits (as UidEntry.kind), output piece index or -1 (unchanged), index
+   * in `chains` of the defined-length items and sequences around it or -1
+   */
+  uids: number[];
+  chains: number[][];
+  /**
+   * Headers of the defined-length items and sequences in the output, by id: a replaced UID of
+   * another length (2.25 UIDs have 37 to 39 digits) changes their lengths and nothing else.
+   * Null while open or when the item or sequence turned out unchanged.
+   */
+  hdrs: (LengthHeader | null)[];
+  /** ids of the headers open during the full path's walk */
+  open: number[];
+  /** row, output piece index of the filtered bytes, filtered length */
+  csa: number[];
+  /** false when the full path took a branch the replay does not reproduce */
+  replayable: boolean;
+}
+
+interface LengthHeader {
+  piece: number;
+  /** -1 for an item */
+  tag: number;
+  vr: string;
+  enc: Enc;
+  length: number;
+}
+
+function openHeader(rec: PlanRec): number {
+  const id = rec.hdrs.length;
+  rec.hdrs.push(null);
+  rec.open.push(id);
+  return id;
+}
+
+interface Plan {
+  rows: Uint32Array;
+  length: number;
+  dataSetOffset: number;
+  ts: string;
+  explicit: boolean;
+  littleEndian: boolean;
+  profile: AnonymizationProfile;
+  uids: UidMap;
+  keepKey: string;
+  out: Out;
+  dataLength: number;
+  rec: PlanRec;
+}
+
+let lastPlan: Plan | null = null;
+let planCacheEnabled = true;
+const planStats = { full: 0, replayed: 0 };
+
+/**
+ * Turns the replay of the previous call's plan on or off (default on; off also forgets the plan)
+ * and returns how many calls took the full path and how many replayed a plan since the last call
+ * of this function. Off is for comparisons (tests, benchmarks); the output is the same either way.
+ */
+export function setAnonymizePlanCache(enabled: boolean): { full: number; replayed: number } {
+  planCacheEnabled = enabled;
+  if (!enabled) lastPlan = null;
+  const s = { ...planStats };
+  planStats.full = 0;
+  planStats.replayed = 0;
+  return s;
+}
+
+/** The filtered CSA image header; the first of an output may use the filter's reused buffer. */
+function filterCsa(value: Uint8Array, keep: ReadonlySet<string>): Uint8Array {
+  // the reused buffer goes into the output by reference until the final copy: a second CSA header
+  // before then (another private block, a nested call) must not patch it
+  if (csaPending) return filterCsaHeader(value, keep);
+  const f = filterCsaHeaderReused(value, keep);
+  csaPending = true;
+  return f;
+}
+
+function planMatches(p: Plan, ds: DicomDataset, profile: AnonymizationProfile, uids: UidMap, keepKey: string, enc: Enc): boolean {
+  if (p.profile !== profile || p.uids !== uids || p.keepKey !== keepKey) return false;
+  if (p.length !== ds.bytes.length || p.dataSetOffset !== ds.dataSetOffset || p.ts !== ds.transferSyntaxUID) return false;
+  if (p.explicit !== enc.explicit || p.littleEndian !== enc.littleEndian) return false;
+  const a = p.rows;
+  const b = ds._s.rows;
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const ENCS: Enc[] = [];
+/** Re-derives the value-dependent pieces of `p` for ctx's bytes; false = the full path must run. */
+function replay(p: Plan, ctx: Ctx, rows: Uint32Array): boolean {
+  const { bytes } = ctx;
+  const rec = p.rec;
+  const out = p.out;
+  const cr = rec.creators;
+  for (let i = 0; i < cr.length; i += 2) {
+    const ro = (cr[i] as number) * ROW_WORDS;
+    const old = cr[i + 1] as Uint8Array;
+    const v = rows[ro + R_VAL];
+    for (let j = 0; j < old.length; j++) if (bytes[v + j] !== old[j]) return false;
+  }
+  const df = rec.defined;
+  for (let i = 0; i < df.length; i += 2) {
+    const ro = df[i] * ROW_WORDS;
+    if ((isDicomDefinedUid(bytes, rows[ro + R_VAL], rows[ro + R_LEN]) ? 1 : 0) !== df[i + 1]) return false;
+  }
+  if (ENCS.length === 0) ENCS.push(IMPLICIT_BE, EXPLICIT_BE, IMPLICIT_LE, EXPLICIT_LE);
+  const us = rec.uids;
+  let delta = 0;
+  let resized = false;
+  for (let i = 0; i < us.length; i += 4) {
+    const ro = us[i] * ROW_WORDS;
+    const kind = us[i + 1];
+    const piece = us[i + 2];
+    const element = mappedUidElement(ctx, rows[ro + R_TAG], ENCS[kind & 3], rows[ro + R_VAL], rows[ro + R_LEN], (kind & 4) !== 0);
+    if (piece < 0) {
+      if (element !== null) return false;
+      continue;
+    }
+    if (element === null || out.arr[piece] === null) return false;
+    const d = element.length - out.b[piece];
+    if (d !== 0) {
+      const chain = us[i + 3];
+      if (chain >= 0) {
+        for (const id of rec.chains[chain]) {
+          const h = rec.hdrs[id];
+          if (!h) return false;
+          h.length += d;
+          out.arr[h.piece] = null; // re-encoded below; null marks it (a header is never a range here)
+        }
+      }
+      delta += d;
+      resized = true;
+      out.b[piece] = element.length;
+    }
+    out.arr[piece] = element;
+  }
+  if (resized) {
+    for (const h of rec.hdrs) {
+      if (!h || out.arr[h.piece] !== null) continue;
+      const x = h.tag < 0 ? encodeItemHeader(h.length, h.enc.littleEndian) : encodeHeader(h.tag, h.vr, h.length, h.enc);
+      if (x.length !== out.b[h.piece]) return false;
+      out.arr[h.piece] = x;
+    }
+    p.dataLength += delta;
+  }
+  const cs = rec.csa;
+  for (let i = 0; i < cs.length; i += 3) {
+    const ro = cs[i] * ROW_WORDS;
+    const piece = cs[i + 1];
+    const v = rows[ro + R_VAL];
+    let filtered: Uint8Array;
+    try {
+      filtered = filterCsa(bytes.subarray(v, v + rows[ro + R_LEN]), ctx.compiled.csaKeep);
+    } catch (e) {
+      if (!(e instanceof CsaParseError)) throw e;
+      return false;
+    }
+    if (filtered.length !== cs[i + 2] || out.arr[piece] === null) return false;
+    out.arr[piece] = filtered;
+  }
+  return true;
+}
+
 function rewrite(ds: DicomDataset, options: AnonymizeOptions): Uint8Array {
   const profile = options.profile ?? DEFAULT_PROFILE;
   const keep = new Set<number>((options.keep ?? []).map(tagOfKey));
@@ -832,16 +1062,43 @@ function rewrite(ds: DicomDataset, options: AnonymizeOptions): Uint8Array {
     compiled: compile(profile),
     keep,
     uids,
+    rec: null,
   };
   const src = ds.bytes;
   const start = ds.dataSetOffset;
   const w: Walk = { rows: ds._s.rows };
   const enc: Enc = { explicit: ds.explicitVR, littleEndian: ds.littleEndian };
-  const o = new Out();
-  if (!rewriteRows(ctx, w, 0, w.rows.length / ROW_WORDS, start, src.length, true, enc, o)) o.range(start, src.length);
-  const dataLength = o.size(0);
-
   const ts = ds.transferSyntaxUID;
+  const keepKey = keep.size === 0 ? '' : [...keep].join(',');
+  const cacheable = planCacheEnabled && ts !== DEFLATED_EXPLICIT_VR_LE;
+  let o: Out | null = null;
+  let dataLength = 0;
+  if (cacheable && lastPlan && planMatches(lastPlan, ds, profile, uids, keepKey, enc)) {
+    const entryPending = csaPending;
+    const plan = lastPlan;
+    lastPlan = null; // until the replay has re-derived every value-dependent piece
+    if (replay(plan, ctx, w.rows)) {
+      o = plan.out;
+      dataLength = plan.dataLength;
+      lastPlan = plan;
+      planStats.replayed++;
+    } else {
+      csaPending = entryPending;
+    }
+  }
+  if (!o) {
+    o = new Out();
+    const rec: PlanRec | null = cacheable ? { creators: [], defined: [], uids: [], chains: [], hdrs: [], open: [], csa: [], replayable: true } : null;
+    ctx.rec = rec;
+    if (!rewriteRows(ctx, w, 0, w.rows.length / ROW_WORDS, start, src.length, true, enc, o)) o.range(start, src.length);
+    ctx.rec = null;
+    dataLength = o.size(0);
+    planStats.full++;
+    lastPlan = rec && rec.replayable
+      ? { rows: w.rows, length: src.length, dataSetOffset: start, ts, explicit: enc.explicit, littleEndian: enc.littleEndian, profile, uids, keepKey, out: o, dataLength, rec }
+      : null;
+  }
+
   // the few meta and identity values needed, read from the top-level rows (no index, no decoding)
   const rows = w.rows;
   let version: Uint8Array | undefined;
