@@ -3,7 +3,9 @@
 //   node peer.mjs client <json>    -> runs the cases against a server; prints "RESULT {...}" lines
 //   node peer.mjs local            -> the local (in-process) link
 import { WebSocket, WebSocketServer } from 'ws';
-import * as T from '../dist/node.js';
+// The bench compiles its own copy (bench/index.ts sets RTFMRI_TRANSPORT_DIST) so that a concurrent
+// `turbo run build` rewriting dist/ cannot break a run half-way; alone, peer.mjs loads dist/.
+const T = await import(process.env.RTFMRI_TRANSPORT_DIST ? new URL('node.js', `file://${process.env.RTFMRI_TRANSPORT_DIST}/`).href : '../dist/node.js');
 
 const MiB = 1024 * 1024;
 const TOKEN = 'bench-token';
@@ -148,10 +150,11 @@ async function timeit(n, warm, f) {
 
 /** The RPC cases over any link whose server end runs `service`. */
 async function rpcCases(name, api, opts) {
-  const { big = 64 * MiB, streamTotal = 1024 * MiB, pings = 3000, small = 300, bigIters = 5 } = opts;
+  const { big = 64 * MiB, streamTotal = 1024 * MiB, pings = 3000, small = 300, bigIters = 5, warmPings = 300, warmSmall = 30 } = opts;
+  const on = caseFilter(opts);
   // streamed transfers first, while both processes are fresh: RSS growth is then meaningful
   // streamed transfer, both directions, with peak RSS growth on both ends
-  for (const dir of ['download', 'upload']) {
+  for (const dir of on('stream') ? ['download', 'upload'] : []) {
     globalThis.gc?.();
     await api.resetPeak();
     resetPeak();
@@ -178,27 +181,40 @@ async function rpcCases(name, api, opts) {
     emit(name, label, 'client RSS growth', (local.peak - local.base) / MiB, 'MiB');
     emit(name, label, 'server RSS growth', (remote.peak - remote.base) / MiB, 'MiB');
   }
-  const ping = await timeit(pings, 300, () => api.ping());
-  emit(name, 'ping RTT', 'p50', pct(ping, 50) * 1000, 'us');
-  emit(name, 'ping RTT', 'p99', pct(ping, 99) * 1000, 'us');
-  const K457 = 457 * 1024;
-  const up457 = bytes(K457);
-  const g = await timeit(small, 30, () => api.get(K457));
-  emit(name, '457 KB download (call+reply)', 'p50', pct(g, 50), 'ms');
-  emit(name, '457 KB download (call+reply)', 'p99', pct(g, 99), 'ms');
-  const u = await timeit(small, 30, () => api.put(up457));
-  emit(name, '457 KB upload (call+reply)', 'p50', pct(u, 50), 'ms');
-  emit(name, '457 KB upload (call+reply)', 'p99', pct(u, 99), 'ms');
-  const upBig = bytes(big);
-  const gb = await timeit(bigIters, 1, () => api.get(big));
-  emit(name, `${big / MiB} MiB download`, 'p50', pct(gb, 50), 'ms', `${((big / pct(gb, 50)) * 1e3 / 1e6).toFixed(0)} MB/s`);
-  const ub = await timeit(bigIters, 1, () => api.put(upBig));
-  emit(name, `${big / MiB} MiB upload`, 'p50', pct(ub, 50), 'ms', `${((big / pct(ub, 50)) * 1e3 / 1e6).toFixed(0)} MB/s`);
+  if (on('ping')) {
+    const ping = await timeit(pings, warmPings, () => api.ping());
+    emit(name, 'ping RTT', 'p50', pct(ping, 50) * 1000, 'us');
+    emit(name, 'ping RTT', 'p99', pct(ping, 99) * 1000, 'us');
+  }
+  if (on('k457')) {
+    const K457 = 457 * 1024;
+    const up457 = bytes(K457);
+    const g = await timeit(small, warmSmall, () => api.get(K457));
+    emit(name, '457 KB download (call+reply)', 'p50', pct(g, 50), 'ms');
+    emit(name, '457 KB download (call+reply)', 'p99', pct(g, 99), 'ms');
+    const u = await timeit(small, warmSmall, () => api.put(up457));
+    emit(name, '457 KB upload (call+reply)', 'p50', pct(u, 50), 'ms');
+    emit(name, '457 KB upload (call+reply)', 'p99', pct(u, 99), 'ms');
+  }
+  if (on('big')) {
+    const upBig = bytes(big);
+    const gb = await timeit(bigIters, 1, () => api.get(big));
+    emit(name, `${big / MiB} MiB download`, 'p50', pct(gb, 50), 'ms', `${((big / pct(gb, 50)) * 1e3 / 1e6).toFixed(0)} MB/s`);
+    const ub = await timeit(bigIters, 1, () => api.put(upBig));
+    emit(name, `${big / MiB} MiB upload`, 'p50', pct(ub, 50), 'ms', `${((big / pct(ub, 50)) * 1e3 / 1e6).toFixed(0)} MB/s`);
+  }
+}
+
+/** `opts.cases` (a list of 'stream', 'ping', 'k457', 'big') limits a run to those cases; default all. */
+function caseFilter(opts) {
+  const only = opts.cases ? new Set(opts.cases) : null;
+  return (c) => !only || only.has(c);
 }
 
 async function bareCases(url, opts) {
-  const { big = 64 * MiB, streamTotal = 1024 * MiB, pings = 3000, small = 300, bigIters = 5 } = opts;
+  const { big = 64 * MiB, streamTotal = 1024 * MiB, pings = 3000, small = 300, bigIters = 5, warmPings = 300, warmSmall = 30 } = opts;
   const name = 'bare ws';
+  const on = caseFilter(opts);
   const ws = new WebSocket(url, {
     perMessageDeflate: false,
     maxPayload: 128 * MiB,
@@ -225,7 +241,7 @@ async function bareCases(url, opts) {
     return next();
   };
   // streamed 1 MiB messages
-  {
+  if (on('stream')) {
     await req(Buffer.from('r'));
     resetPeak();
     const b = Buffer.alloc(9);
@@ -247,7 +263,7 @@ async function bareCases(url, opts) {
     emit(name, label, 'client RSS growth', (local.peak - local.base) / MiB, 'MiB');
     emit(name, label, 'server RSS growth', (remote.peak - remote.base) / MiB, 'MiB');
   }
-  {
+  if (on('stream')) {
     await req(Buffer.from('r'));
     resetPeak();
     const chunk = Buffer.alloc(MiB);
@@ -268,10 +284,12 @@ async function bareCases(url, opts) {
     emit(name, label, 'client RSS growth', (local.peak - local.base) / MiB, 'MiB');
     emit(name, label, 'server RSS growth', (remote.peak - remote.base) / MiB, 'MiB');
   }
-  const pingMsg = Buffer.from('p12345678');
-  const ping = await timeit(pings, 300, () => req(pingMsg));
-  emit(name, 'ping RTT', 'p50', pct(ping, 50) * 1000, 'us');
-  emit(name, 'ping RTT', 'p99', pct(ping, 99) * 1000, 'us');
+  if (on('ping')) {
+    const pingMsg = Buffer.from('p12345678');
+    const ping = await timeit(pings, warmPings, () => req(pingMsg));
+    emit(name, 'ping RTT', 'p50', pct(ping, 50) * 1000, 'us');
+    emit(name, 'ping RTT', 'p99', pct(ping, 99) * 1000, 'us');
+  }
   const getMsg = (n) => {
     const b = Buffer.alloc(5);
     b[0] = 0x67;
@@ -279,20 +297,24 @@ async function bareCases(url, opts) {
     return b;
   };
   const K457 = 457 * 1024;
-  const g = await timeit(small, 30, () => req(getMsg(K457)));
-  emit(name, '457 KB download (call+reply)', 'p50', pct(g, 50), 'ms');
-  emit(name, '457 KB download (call+reply)', 'p99', pct(g, 99), 'ms');
-  const up = Buffer.alloc(K457);
-  up[0] = 0x75;
-  const u = await timeit(small, 30, () => req(up));
-  emit(name, '457 KB upload (call+reply)', 'p50', pct(u, 50), 'ms');
-  emit(name, '457 KB upload (call+reply)', 'p99', pct(u, 99), 'ms');
-  const gb = await timeit(bigIters, 1, () => req(getMsg(big)));
-  emit(name, `${big / MiB} MiB download`, 'p50', pct(gb, 50), 'ms', `${((big / pct(gb, 50)) * 1e3 / 1e6).toFixed(0)} MB/s (one message)`);
-  const upBig = Buffer.alloc(big);
-  upBig[0] = 0x75;
-  const ub = await timeit(bigIters, 1, () => req(upBig));
-  emit(name, `${big / MiB} MiB upload`, 'p50', pct(ub, 50), 'ms', `${((big / pct(ub, 50)) * 1e3 / 1e6).toFixed(0)} MB/s (one message)`);
+  if (on('k457')) {
+    const g = await timeit(small, warmSmall, () => req(getMsg(K457)));
+    emit(name, '457 KB download (call+reply)', 'p50', pct(g, 50), 'ms');
+    emit(name, '457 KB download (call+reply)', 'p99', pct(g, 99), 'ms');
+    const up = Buffer.alloc(K457);
+    up[0] = 0x75;
+    const u = await timeit(small, warmSmall, () => req(up));
+    emit(name, '457 KB upload (call+reply)', 'p50', pct(u, 50), 'ms');
+    emit(name, '457 KB upload (call+reply)', 'p99', pct(u, 99), 'ms');
+  }
+  if (on('big')) {
+    const gb = await timeit(bigIters, 1, () => req(getMsg(big)));
+    emit(name, `${big / MiB} MiB download`, 'p50', pct(gb, 50), 'ms', `${((big / pct(gb, 50)) * 1e3 / 1e6).toFixed(0)} MB/s (one message)`);
+    const upBig = Buffer.alloc(big);
+    upBig[0] = 0x75;
+    const ub = await timeit(bigIters, 1, () => req(upBig));
+    emit(name, `${big / MiB} MiB upload`, 'p50', pct(ub, 50), 'ms', `${((big / pct(ub, 50)) * 1e3 / 1e6).toFixed(0)} MB/s (one message)`);
+  }
   ws.close();
 }
 
@@ -368,7 +390,11 @@ export async function startServer() {
 }
 
 const mode = process.argv[2];
-if (mode === 'serve') await serve();
+if (mode === 'serve') {
+  // a clean exit on SIGTERM writes --cpu-prof profiles (the bench itself uses SIGKILL)
+  process.on('SIGTERM', () => process.exit(0));
+  await serve();
+}
 else if (mode === 'netns-webrtc') {
   // Inside `unshare -n`: server child and this client share the namespace's loopback only.
   const { child, urls } = await startServer();
