@@ -28,6 +28,16 @@ export class SessionSender {
   }
 }
 
+/**
+ * After the current turn's microtasks (a woken waiter has sent by then). setImmediate where there
+ * is one: setTimeout(0) waits at least 1 ms in Node, per waiting call; browsers (this file is
+ * shared with the browser SDK) get setTimeout.
+ */
+const nextTurn: (f: () => void) => void =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
+    ? (f) => void (globalThis as unknown as { setImmediate: (f: () => void) => unknown }).setImmediate(f)
+    : (f) => void setTimeout(f, 0);
+
 export class SessionLink implements Link {
   readonly kind: string;
   state: LinkState = 'open';
@@ -103,7 +113,7 @@ export class SessionLink implements Link {
     const i = this.drainWaiters.findIndex((w) => this.bufferedAmount <= w.mark);
     if (i >= 0) {
       this.drainWaiters.splice(i, 1)[0]!.resolve();
-      if (this.drainWaiters.length) this.schedulePump(0);
+      if (this.drainWaiters.length) this.schedulePump();
       return;
     }
     if (!this.drainWaiters.length) return;
@@ -118,10 +128,10 @@ export class SessionLink implements Link {
     // Otherwise an ACK (acked()) or the physical drain above calls pump() again.
   }
 
-  private schedulePump(ms: number): void {
+  private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    setTimeout(() => this.pump(), ms);
+    nextTurn(() => this.pump());
   }
 
   get maxMessageSize(): number {
