@@ -311,6 +311,9 @@ function filterSv10(bytes: Uint8Array, keep: ReadonlySet<string>, map: { structu
   return out;
 }
 
+type NodeBuffer = { from(b: ArrayBufferLike, o: number, n: number): { compare(t: unknown, ts: number, te: number, ss: number, se: number): number } };
+const NodeBuf = (globalThis as { Buffer?: NodeBuffer }).Buffer;
+
 interface CsaMemo {
   input: Uint8Array;
   /** `input` as little-endian words (its own, aligned buffer) */
@@ -342,9 +345,17 @@ export function filterCsaHeaderReused(bytes: Uint8Array, keep: ReadonlySet<strin
     const wb = (bytes.byteOffset & 3) === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, words) : undefined;
     const dv = wb ? undefined : new DataView(bytes.buffer, bytes.byteOffset, n);
     let same = true;
+    // in Node, 1 KB blocks are compared natively first (memcmp): only the few blocks that hold a
+    // changed value are walked word by word
+    const nb = NodeBuf?.from(bytes.buffer, bytes.byteOffset, n);
+    const na = nb ? NodeBuf!.from(a.buffer, a.byteOffset, n) : undefined;
     // every patched byte updates the input copy and the output together, so the memo stays a
     // true pair even when a structural difference turns up halfway
     for (let w = 0; w <= words && same; w++) {
+      if (nb && (w & 255) === 0 && w + 256 <= words && nb.compare(na, w * 4, w * 4 + 1024, w * 4, w * 4 + 1024) === 0) {
+        w += 255;
+        continue;
+      }
       if (w < words && (wb ? wb[w] : dv!.getUint32(w * 4, true)) === wa[w]) continue;
       for (let j = w * 4; j < w * 4 + 4 && j < n; j++) {
         const b = bytes[j];
