@@ -681,7 +681,10 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
     }
     const uidKind = (enc.explicit ? 1 : 0) | (enc.littleEndian ? 2 : 0) | (uidImplicit ? 4 : 0);
     if (out === undefined) {
-      if (uidRow >= 0) ctx.rec!.uids.push(uidRow, uidKind, -1, -1);
+      if (uidRow >= 0) {
+        ctx.rec!.uids.push(uidRow, uidKind, -1, -1);
+        ctx.rec!.uidBytes.push(bytes.slice(valOff, valOff + len));
+      }
       continue;
     }
     o.range(cursor, hdr);
@@ -694,6 +697,7 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
         rec.chains.push(rec.open.slice());
       }
       rec.uids.push(uidRow, uidKind, piece, chain);
+      rec.uidBytes.push(bytes.slice(valOff, valOff + len));
     }
     cursor = elEnd;
     changed = true;
@@ -866,7 +870,7 @@ export function anonymizeParsed(ds: DicomDataset, options: AnonymizeOptions = {}
   }
 }
 
-// ---- the previous call's plan ---------------------------------------------------------------
+// ---- the plans of previous calls ------------------------------------------------------------
 //
 // Every volume of a real-time series has the same element layout; only some values differ (UIDs,
 // times, the CSA image header's values). The full path's output is a list of input ranges and
@@ -888,6 +892,8 @@ interface PlanRec {
    * in `chains` of the defined-length items and sequences around it or -1
    */
   uids: number[];
+  /** each UID row's value bytes when its piece was last derived */
+  uidBytes: Uint8Array[];
   chains: number[][];
   /**
    * Headers of the defined-length items and sequences in the output, by id: a replaced UID of
@@ -934,18 +940,23 @@ interface Plan {
   rec: PlanRec;
 }
 
-let lastPlan: Plan | null = null;
+/**
+ * The last few plans, most recently used last: a worker that takes the volumes of several series
+ * in turn keeps one plan per layout.
+ */
+const plans: Plan[] = [];
+const MAX_PLANS = 8;
 let planCacheEnabled = true;
 const planStats = { full: 0, replayed: 0 };
 
 /**
- * Turns the replay of the previous call's plan on or off (default on; off also forgets the plan)
+ * Turns the replay of previous calls' plans on or off (default on; off also forgets the plans)
  * and returns how many calls took the full path and how many replayed a plan since the last call
  * of this function. Off is for comparisons (tests, benchmarks); the output is the same either way.
  */
 export function setAnonymizePlanCache(enabled: boolean): { full: number; replayed: number } {
   planCacheEnabled = enabled;
-  if (!enabled) lastPlan = null;
+  if (!enabled) plans.length = 0;
   const s = { ...planStats };
   planStats.full = 0;
   planStats.replayed = 0;
@@ -970,6 +981,14 @@ function planMatches(p: Plan, ds: DicomDataset, profile: AnonymizationProfile, u
   const b = ds._s.rows;
   if (a === b) return true;
   if (a.length !== b.length) return false;
+  return sameWords(a, b);
+}
+
+type NodeBuffer = { from(b: ArrayBufferLike, o: number, n: number): { equals(x: unknown): boolean } };
+const NodeBuf = (globalThis as { Buffer?: NodeBuffer }).Buffer;
+/** Equal arrays of the same length: a native memcmp in Node (~6 KB per mosaic), a loop elsewhere. */
+function sameWords(a: Uint32Array, b: Uint32Array): boolean {
+  if (NodeBuf) return NodeBuf.from(a.buffer, a.byteOffset, a.byteLength).equals(NodeBuf.from(b.buffer, b.byteOffset, b.byteLength));
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
@@ -1000,7 +1019,14 @@ function replay(p: Plan, ctx: Ctx, rows: Uint32Array): boolean {
     const ro = us[i] * ROW_WORDS;
     const kind = us[i + 1];
     const piece = us[i + 2];
-    const element = mappedUidElement(ctx, rows[ro + R_TAG], ENCS[kind & 3], rows[ro + R_VAL], rows[ro + R_LEN], (kind & 4) !== 0);
+    const v = rows[ro + R_VAL];
+    const old = rec.uidBytes[i >> 2];
+    let j = 0;
+    while (j < old.length && bytes[v + j] === old[j]) j++;
+    // the same bytes as when the piece was derived (most UIDs of a run): the piece stands
+    if (j === old.length) continue;
+    const element = mappedUidElement(ctx, rows[ro + R_TAG], ENCS[kind & 3], v, rows[ro + R_LEN], (kind & 4) !== 0);
+    old.set(bytes.subarray(v, v + old.length));
     if (piece < 0) {
       if (element !== null) return false;
       continue;
@@ -1050,6 +1076,9 @@ function replay(p: Plan, ctx: Ctx, rows: Uint32Array): boolean {
   return true;
 }
 
+const metaVals = new Int32Array(10);
+let metaMemo: { ts: string; uids: UidMap; profile: AnonymizationProfile; keepKey: string; key: Int32Array; bytes: Uint8Array } | null = null;
+
 function rewrite(ds: DicomDataset, options: AnonymizeOptions): Uint8Array {
   const profile = options.profile ?? DEFAULT_PROFILE;
   const keep = new Set<number>((options.keep ?? []).map(tagOfKey));
@@ -1073,14 +1102,16 @@ function rewrite(ds: DicomDataset, options: AnonymizeOptions): Uint8Array {
   const cacheable = planCacheEnabled && ts !== DEFLATED_EXPLICIT_VR_LE;
   let o: Out | null = null;
   let dataLength = 0;
-  if (cacheable && lastPlan && planMatches(lastPlan, ds, profile, uids, keepKey, enc)) {
+  let found = -1;
+  if (cacheable) for (let i = plans.length - 1; i >= 0 && found < 0; i--) if (planMatches(plans[i], ds, profile, uids, keepKey, enc)) found = i;
+  if (found >= 0) {
     const entryPending = csaPending;
-    const plan = lastPlan;
-    lastPlan = null; // until the replay has re-derived every value-dependent piece
+    // out of the list until the replay has re-derived every value-dependent piece
+    const plan = plans.splice(found, 1)[0];
     if (replay(plan, ctx, w.rows)) {
       o = plan.out;
       dataLength = plan.dataLength;
-      lastPlan = plan;
+      plans.push(plan);
       planStats.replayed++;
     } else {
       csaPending = entryPending;
@@ -1088,45 +1119,68 @@ function rewrite(ds: DicomDataset, options: AnonymizeOptions): Uint8Array {
   }
   if (!o) {
     o = new Out();
-    const rec: PlanRec | null = cacheable ? { creators: [], defined: [], uids: [], chains: [], hdrs: [], open: [], csa: [], replayable: true } : null;
+    const rec: PlanRec | null = cacheable ? { creators: [], defined: [], uids: [], uidBytes: [], chains: [], hdrs: [], open: [], csa: [], replayable: true } : null;
     ctx.rec = rec;
     if (!rewriteRows(ctx, w, 0, w.rows.length / ROW_WORDS, start, src.length, true, enc, o)) o.range(start, src.length);
     ctx.rec = null;
     dataLength = o.size(0);
     planStats.full++;
-    lastPlan = rec && rec.replayable
-      ? { rows: w.rows, length: src.length, dataSetOffset: start, ts, explicit: enc.explicit, littleEndian: enc.littleEndian, profile, uids, keepKey, out: o, dataLength, rec }
-      : null;
+    if (rec && rec.replayable) {
+      if (plans.length >= MAX_PLANS) plans.shift();
+      plans.push({ rows: w.rows, length: src.length, dataSetOffset: start, ts, explicit: enc.explicit, littleEndian: enc.littleEndian, profile, uids, keepKey, out: o, dataLength, rec });
+    }
   }
 
   // the few meta and identity values needed, read from the top-level rows (no index, no decoding)
   const rows = w.rows;
-  let version: Uint8Array | undefined;
-  let metaClass: string | undefined, metaInstance: string | undefined, sopClass: string | undefined, sopInstance: string | undefined;
+  // value offsets and lengths of 0002,0001 / 0002,0002 / 0002,0003 / 0008,0016 / 0008,0018 (-1: absent)
+  const mv = metaVals.fill(-1);
   for (let r = 0; r < rows.length / ROW_WORDS; r = rows[r * ROW_WORDS + R_NEXT]) {
     const o = r * ROW_WORDS;
     const tag = rows[o + R_TAG];
     if (tag > 0x00080018) break;
     const len = rows[o + R_LEN];
     if (len === UNDEF) continue;
-    const v = rows[o + R_VAL];
-    if (tag === 0x00020001) version = src.subarray(v, v + len);
-    else if (tag === 0x00020002) metaClass = asciiValue(src, v, len);
-    else if (tag === 0x00020003) metaInstance = asciiValue(src, v, len);
-    else if (tag === 0x00080016) sopClass = asciiValue(src, v, len);
-    else if (tag === 0x00080018) sopInstance = asciiValue(src, v, len);
+    const k = tag === 0x00020001 ? 0 : tag === 0x00020002 ? 1 : tag === 0x00020003 ? 2 : tag === 0x00080016 ? 3 : tag === 0x00080018 ? 4 : -1;
+    if (k < 0) continue;
+    mv[k * 2] = rows[o + R_VAL];
+    mv[k * 2 + 1] = len;
   }
-  const metaEls: WriteElement[] = [];
-  if (version) metaEls.push({ tag: 0x00020001, vr: 'OB', value: version });
-  // the data set's own values win: Part 10 wants the meta to repeat them, and some files disagree
-  const cls = sopClass ?? metaClass;
-  if (cls !== undefined) metaEls.push({ tag: 0x00020002, vr: 'UI', value: cls });
-  const inst = sopInstance ?? metaInstance;
-  if (inst !== undefined) {
-    const action = keep.has(0x00020003) ? 'K' : ctx.compiled.rules.get(0x00020003)?.action ?? 'K';
-    metaEls.push({ tag: 0x00020003, vr: 'UI', value: action === 'U' && inst !== '' ? ctx.uids.map(inst) : inst });
+  // the meta of the previous call when it was made from the same bytes (and options): in a run the
+  // SOP instance differs, but re-reading a file or one instance per worker call repeats it
+  let metaBytes: Uint8Array | undefined;
+  const memo = metaMemo;
+  if (planCacheEnabled && memo && memo.ts === ts && memo.uids === uids && memo.profile === profile && memo.keepKey === keepKey) {
+    let same = true;
+    let q = 0;
+    const key = memo.key;
+    for (let k = 0; k < 5 && same; k++) {
+      const v = mv[k * 2];
+      const len = mv[k * 2 + 1];
+      if (key[q++] !== (v < 0 ? -1 : len)) same = false;
+      else if (v >= 0) for (let j = 0; j < len && same; j++) if (key[q++] !== src[v + j]) same = false;
+    }
+    if (same) metaBytes = memo.bytes;
   }
-  const metaBytes = fileMeta(ts, version, cls, metaEls.find((e) => e.tag === 0x00020003)?.value as string | undefined);
+  if (!metaBytes) {
+    const at = (k: number) => (mv[k * 2] < 0 ? undefined : asciiValue(src, mv[k * 2], mv[k * 2 + 1]));
+    const version = mv[0] < 0 ? undefined : src.subarray(mv[0], mv[0] + mv[1]);
+    // the data set's own values win: Part 10 wants the meta to repeat them, and some files disagree
+    const cls = at(3) ?? at(1);
+    let inst = at(4) ?? at(2);
+    if (inst !== undefined) {
+      const action = keep.has(0x00020003) ? 'K' : ctx.compiled.rules.get(0x00020003)?.action ?? 'K';
+      if (action === 'U' && inst !== '') inst = ctx.uids.map(inst);
+    }
+    metaBytes = fileMeta(ts, version, cls, inst);
+    const key: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      const v = mv[k * 2];
+      key.push(v < 0 ? -1 : mv[k * 2 + 1]);
+      if (v >= 0) for (let j = 0; j < mv[k * 2 + 1]; j++) key.push(src[v + j]);
+    }
+    metaMemo = { ts, uids, profile, keepKey, key: Int32Array.from(key), bytes: metaBytes };
+  }
 
   let data: Uint8Array;
   if (ts === DEFLATED_EXPLICIT_VR_LE) {
