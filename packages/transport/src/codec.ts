@@ -74,7 +74,10 @@ export class Writer {
       slabPos = 0;
     }
     const out = slab.subarray(slabPos, slabPos + n);
-    out.set(this.buf.subarray(0, n));
+    const b = this.buf;
+    // Most frames are a few dozen bytes: a loop beats making a second view just to set() from it.
+    if (n <= 64) for (let i = 0; i < n; i++) out[i] = b[i];
+    else out.set(b.subarray(0, n));
     slabPos = (slabPos + n + 7) & ~7;
     return out;
   }

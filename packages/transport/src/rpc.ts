@@ -178,15 +178,31 @@ interface Incoming {
   delivered: boolean;
 }
 
-interface Pending {
-  method: string;
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-  deadline: number;
-  cleanup: () => void;
-  /** Itself: the flag that stops its parts from being pumped (one object less per call). */
-  sending: { aborted: boolean };
-  aborted: boolean;
+/**
+ * A call in flight (caller side). A class, so every record has one shape; it is also its own
+ * `sending` flag (one object less per call).
+ */
+class Pending {
+  resolve: (v: unknown) => void = noop;
+  reject: (e: Error) => void = noop;
+  cleanup: () => void = noop;
+  aborted = false;
+  readonly sending: { aborted: boolean } = this;
+  constructor(
+    readonly method: string,
+    readonly deadline: number,
+  ) {}
+}
+
+/**
+ * The promise executor of a call, shared by all calls: a per-call arrow executor would allocate a
+ * closure and its context (capturing the call's locals) on every call. `nextPending` is set just
+ * before `new Promise` and read synchronously inside it.
+ */
+let nextPending: Pending | undefined;
+function takeResolvers(resolve: (v: unknown) => void, reject: (e: Error) => void): void {
+  nextPending!.resolve = resolve;
+  nextPending!.reject = reject;
 }
 
 /**
@@ -431,26 +447,26 @@ export class RpcPeer {
     } finally {
       releaseWriter(w);
     }
-    return new Promise<unknown>((resolve, reject) => {
-      const p = { method, resolve, reject, deadline, cleanup: noop, aborted: false } as Pending;
-      p.sending = p;
-      const sending = p;
-      if (signal) {
-        const onAbort = () => this.abandon(id, new CancelledError(`call ${method} cancelled`));
-        signal.addEventListener('abort', onAbort, { once: true });
-        p.cleanup = () => signal.removeEventListener('abort', onAbort);
-      }
-      this.pending.set(id, p);
-      if (hasDeadline) this.scheduleDeadline(deadline);
-      try {
-        this.link.send(frame);
-      } catch (e) {
-        this.settled(id, p);
-        reject(e instanceof RtfmriError ? e : this.disconnected());
-        return;
-      }
-      if (parts.length) void this.pumpParts(id, 0, parts, sending, options.compress, null);
-    });
+    const p = new Pending(method, deadline);
+    nextPending = p;
+    const promise = new Promise<unknown>(takeResolvers);
+    nextPending = undefined;
+    if (signal) {
+      const onAbort = () => this.abandon(id, new CancelledError(`call ${method} cancelled`));
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.cleanup = () => signal.removeEventListener('abort', onAbort);
+    }
+    this.pending.set(id, p);
+    if (hasDeadline) this.scheduleDeadline(deadline);
+    try {
+      this.link.send(frame);
+    } catch (e) {
+      this.settled(id, p);
+      p.reject(e instanceof RtfmriError ? e : this.disconnected());
+      return promise;
+    }
+    if (parts.length) void this.pumpParts(id, 0, parts, p, options.compress, null);
+    return promise;
   }
 
   /**
