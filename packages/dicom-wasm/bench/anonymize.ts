@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dcmjs from 'dcmjs';
 import dicomParser from 'dicom-parser';
-import { anonymize, createUidMap } from '../src/anonymize.js';
+import { anonymize, createUidMap, setAnonymizePlanCache } from '../src/anonymize.js';
 import { ready } from '../src/wasm.js';
 import { RTCLOUD_BLANKED } from '../src/profile.js';
 import { syntheticEpiVolume } from '../src/synthetic.js';
@@ -96,6 +96,20 @@ export async function run(ctx: { bytes: Uint8Array; label: string }): Promise<vo
   // evict the input and output from the caches between calls (the copies then slow down too).
   const [memcpy2, into2] = timeInterleaved([() => dst.set(bytes), () => anonymize(bytes, { uidMap: session, output: kept })], 4000);
   const [slice2, warm2] = timeInterleaved([() => bytes.slice(), () => anonymize(bytes, { uidMap: session })], 4000);
+  // the real-time case: each volume of the run in turn (new SOP instance and source-image UIDs,
+  // new CSA values), against a set() of the same file
+  let a3 = 0;
+  let b3 = 0;
+  const dst3 = new Uint8Array(Math.max(...series.map((f) => f.length)));
+  const [memcpy3, into3] = timeInterleaved([() => dst3.set(series[a3++ % series.length]), () => anonymize(series[b3++ % series.length], { uidMap: session, output: kept })], 4000);
+  const planUse = setAnonymizePlanCache(true);
+  // A/B: the same three pairs with the plan replay off (every call takes the full path)
+  setAnonymizePlanCache(false);
+  const [memcpyOff, intoOff] = timeInterleaved([() => dst.set(bytes), () => anonymize(bytes, { uidMap: session, output: kept })], 4000);
+  const [sliceOff, warmOff] = timeInterleaved([() => bytes.slice(), () => anonymize(bytes, { uidMap: session })], 4000);
+  a3 = b3 = 0;
+  const [memcpy3Off, into3Off] = timeInterleaved([() => dst3.set(series[a3++ % series.length]), () => anonymize(series[b3++ % series.length], { uidMap: session, output: kept })], 4000);
+  setAnonymizePlanCache(true);
   viaDcmjs(bytes);
   const dcmjsStats = time(() => viaDcmjs(bytes), { warmup: 20, n: 300 });
 
@@ -118,8 +132,18 @@ export async function run(ctx: { bytes: Uint8Array; label: string }): Promise<vo
   console.log(`  the same, two cases alternating (warm caches):`);
   console.log(`    kept buffer: anonymize p50 ${us(into2.p50)} p99 ${us(into2.p99)}, set p50 ${us(memcpy2.p50)} p99 ${us(memcpy2.p99)}: ${ratio(into2, memcpy2)}`);
   console.log(`    new buffer:  anonymize p50 ${us(warm2.p50)} p99 ${us(warm2.p99)}, slice p50 ${us(slice2.p50)} p99 ${us(slice2.p99)}: ${ratio(warm2, slice2)}`);
+  console.log(`    run of volumes, kept buffer: anonymize p50 ${us(into3.p50)} p99 ${us(into3.p99)}, set p50 ${us(memcpy3.p50)} p99 ${us(memcpy3.p99)}: ${ratio(into3, memcpy3)}`);
+  console.log(`    (plan replay: ${planUse.replayed} calls replayed a plan, ${planUse.full} took the full path, since the start of the run)`);
+  console.log(`  the same with the plan replay off (every call takes the full path):`);
+  console.log(`    kept buffer: anonymize p50 ${us(intoOff.p50)} p99 ${us(intoOff.p99)}, set p50 ${us(memcpyOff.p50)} p99 ${us(memcpyOff.p99)}: ${ratio(intoOff, memcpyOff)}`);
+  console.log(`    new buffer:  anonymize p50 ${us(warmOff.p50)} p99 ${us(warmOff.p99)}, slice p50 ${us(sliceOff.p50)} p99 ${us(sliceOff.p99)}: ${ratio(warmOff, sliceOff)}`);
+  console.log(`    run of volumes, kept buffer: anonymize p50 ${us(into3Off.p50)} p99 ${us(into3Off.p99)}, set p50 ${us(memcpy3Off.p50)} p99 ${us(memcpy3Off.p99)}: ${ratio(into3Off, memcpy3Off)}`);
+  console.log(`  load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   report(`anonymize ${label} into a kept buffer, alternating with set() only`, 'p50', into2.p50 * 1000, 'us', `${(into2.p50 / memcpy2.p50).toFixed(1)}x set() p50 ${us(memcpy2.p50)}`);
   report(`anonymize ${label} into a kept buffer, alternating with set() only`, 'p99', into2.p99 * 1000, 'us', `${(into2.p99 / memcpy2.p99).toFixed(1)}x set() p99 ${us(memcpy2.p99)}`);
+  report(`anonymize each volume of the run into a kept buffer, alternating with set() only`, 'p50', into3.p50 * 1000, 'us', `${(into3.p50 / memcpy3.p50).toFixed(1)}x set() p50 ${us(memcpy3.p50)}`);
+  report(`anonymize each volume of the run into a kept buffer, alternating with set() only`, 'p99', into3.p99 * 1000, 'us', `${(into3.p99 / memcpy3.p99).toFixed(1)}x set() p99 ${us(memcpy3.p99)}`);
+  report(`anonymize ${label} into a kept buffer, plan replay off`, 'p50', intoOff.p50 * 1000, 'us', `${(intoOff.p50 / memcpyOff.p50).toFixed(1)}x set() p50 ${us(memcpyOff.p50)}`);
   report(`anonymize ${label}, each file of the run`, 'p50', run10.p50 * 1000, 'us', 'one session UID map across the volumes');
   report(`anonymize ${label}, each file of the run`, 'p99', run10.p99 * 1000, 'us');
   report(`anonymize ${label}, new session per call`, 'p50', fresh.p50 * 1000, 'us', 'every UID hashed (SHA-256)');
