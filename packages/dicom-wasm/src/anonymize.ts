@@ -683,7 +683,7 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
     if (out === undefined) {
       if (uidRow >= 0) {
         ctx.rec!.uids.push(uidRow, uidKind, -1, -1);
-        ctx.rec!.uidBytes.push(bytes.slice(valOff, valOff + len));
+        pushUidBytes(ctx.rec!, bytes, valOff, len);
       }
       continue;
     }
@@ -697,7 +697,7 @@ function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, start: nu
         rec.chains.push(rec.open.slice());
       }
       rec.uids.push(uidRow, uidKind, piece, chain);
-      rec.uidBytes.push(bytes.slice(valOff, valOff + len));
+      pushUidBytes(rec, bytes, valOff, len);
     }
     cursor = elEnd;
     changed = true;
@@ -892,8 +892,9 @@ interface PlanRec {
    * in `chains` of the defined-length items and sequences around it or -1
    */
   uids: number[];
-  /** each UID row's value bytes when its piece was last derived */
+  /** each UID row's value bytes when its piece was last derived, and views of them */
   uidBytes: Uint8Array[];
+  uidViews: DataView[];
   chains: number[][];
   /**
    * Headers of the defined-length items and sequences in the output, by id: a replaced UID of
@@ -916,6 +917,12 @@ interface LengthHeader {
   vr: string;
   enc: Enc;
   length: number;
+}
+
+function pushUidBytes(rec: PlanRec, bytes: Uint8Array, start: number, len: number): void {
+  const copy = bytes.slice(start, start + len);
+  rec.uidBytes.push(copy);
+  rec.uidViews.push(new DataView(copy.buffer));
 }
 
 function openHeader(rec: PlanRec): number {
@@ -1021,8 +1028,13 @@ function replay(p: Plan, ctx: Ctx, rows: Uint32Array): boolean {
     const piece = us[i + 2];
     const v = rows[ro + R_VAL];
     const old = rec.uidBytes[i >> 2];
+    const ov = rec.uidViews[i >> 2];
+    const view = ctx.view;
+    const n4 = old.length & ~3;
     let j = 0;
-    while (j < old.length && bytes[v + j] === old[j]) j++;
+    // four bytes at a time, then the tail
+    while (j < n4 && view.getInt32(v + j, true) === ov.getInt32(j, true)) j += 4;
+    if (j === n4) while (j < old.length && bytes[v + j] === old[j]) j++;
     // the same bytes as when the piece was derived (most UIDs of a run): the piece stands
     if (j === old.length) continue;
     const element = mappedUidElement(ctx, rows[ro + R_TAG], ENCS[kind & 3], v, rows[ro + R_LEN], (kind & 4) !== 0);
@@ -1119,7 +1131,7 @@ function rewrite(ds: DicomDataset, options: AnonymizeOptions): Uint8Array {
   }
   if (!o) {
     o = new Out();
-    const rec: PlanRec | null = cacheable ? { creators: [], defined: [], uids: [], uidBytes: [], chains: [], hdrs: [], open: [], csa: [], replayable: true } : null;
+    const rec: PlanRec | null = cacheable ? { creators: [], defined: [], uids: [], uidBytes: [], uidViews: [], chains: [], hdrs: [], open: [], csa: [], replayable: true } : null;
     ctx.rec = rec;
     if (!rewriteRows(ctx, w, 0, w.rows.length / ROW_WORDS, start, src.length, true, enc, o)) o.range(start, src.length);
     ctx.rec = null;
