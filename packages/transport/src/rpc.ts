@@ -411,10 +411,12 @@ export class RpcPeer {
 
   /** Call a remote method. Rejects with the callee's typed error, TimeoutError, CancelledError or DisconnectedError. */
   call(method: string, args: readonly unknown[] = [], options: CallOptions = {}): Promise<unknown> {
-    const deadline = options.deadline ?? (options.timeoutMs ?? this.opts.defaultTimeoutMs) + Date.now();
+    // One clock read per call: the deadline, and the time left sent with the request.
+    const now = Date.now();
+    const deadline = options.deadline ?? (options.timeoutMs ?? this.opts.defaultTimeoutMs) + now;
     if (this.state !== 'ready') return this.callWhenReady(method, args, options, deadline);
     try {
-      return this.startCall(method, args, options, deadline);
+      return this.startCall(method, args, options, deadline, now);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -428,7 +430,7 @@ export class RpcPeer {
     return this.startCall(method, args, options, deadline);
   }
 
-  private startCall(method: string, args: readonly unknown[], options: CallOptions, deadline: number): Promise<unknown> {
+  private startCall(method: string, args: readonly unknown[], options: CallOptions, deadline: number, now = Date.now()): Promise<unknown> {
     const signal = options.signal;
     if (signal?.aborted) throw new CancelledError(`call ${method} cancelled`);
     const id = ++this.lastCallId;
@@ -441,7 +443,7 @@ export class RpcPeer {
       w.varint(id);
       const flagPos = w.pos;
       w.u8(hasDeadline ? MF_DEADLINE : 0);
-      if (hasDeadline) w.varint(Math.max(0, Math.ceil(deadline - Date.now())));
+      if (hasDeadline) w.varint(Math.max(0, Math.ceil(deadline - now)));
       w.string(method);
       frame = this.finishFrame(w, flagPos, Array.isArray(args) ? args : Array.from(args), options.compress, parts);
     } finally {
@@ -803,7 +805,8 @@ export class RpcPeer {
     if (flags & ~(MF_DEADLINE | MF_COMPRESSED | MF_EXTERNAL | MF_PARTS)) throw new ProtocolError('unknown request flags');
     const timeoutMs = flags & MF_DEADLINE ? r.varint() : Infinity;
     const method = r.string();
-    const deadline = Date.now() + timeoutMs;
+    // onFrame has just read the clock into lastHeard.
+    const deadline = this.lastHeard + timeoutMs;
 
     const entry = this.methods.get(method);
     if (!entry) {
