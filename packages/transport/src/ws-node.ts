@@ -10,6 +10,8 @@ import { DisconnectedError, ProtocolError } from './errors.js';
 export const DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024 + 64 * 1024;
 
 const BINARY = { binary: true } as const;
+/** Bytes queued under one cork that make a send flush at once (see send). */
+const FLUSH_AT = 1024 * 1024;
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
 
 export class WsLink extends BaseLink {
@@ -50,13 +52,14 @@ export class WsLink extends BaseLink {
   send(data: Uint8Array | readonly Uint8Array[]): void {
     this.assertOpen();
     this.cork();
-    if (data instanceof Uint8Array) {
-      this.ws.send(data, BINARY);
-      return;
-    }
+    if (data instanceof Uint8Array) this.ws.send(data, BINARY);
     // Joined here rather than sent as a fragmented message: the receiving ws would join the
     // fragments anyway (a copy either way), and big payloads come as their own messages.
-    this.ws.send(data.length === 1 ? data[0] : Buffer.concat(data as Uint8Array[]), BINARY);
+    else this.ws.send(data.length === 1 ? data[0] : Buffer.concat(data as Uint8Array[]), BINARY);
+    // A stream pumped in microtasks would otherwise pile up to the high-water mark (8 MiB) under
+    // one cork and reach the kernel in bursts, the socket idle in between; once a tick holds a
+    // megabyte, hand it over now (small frames of the tick still leave together).
+    if (this.corked && this.ws.bufferedAmount >= FLUSH_AT) this.uncork();
   }
 
   /**
