@@ -183,6 +183,30 @@ describe('remote DataInterface through the relay', () => {
     expect(Number((await di.getImageData(id)).get('InstanceNumber'))).toBe(2);
   });
 
+  it('the runtime\'s RPC heartbeat reaching a client before its HELLO does not break the handshake', async () => {
+    // The runtime's end of a session starts its heartbeat when the relay opens the session, before
+    // the client has said HELLO; on a loaded machine that PONG arrives first. It used to close
+    // the session with "ProtocolError: unexpected frame during handshake".
+    const d = dir();
+    const { relay } = await relayWithLog();
+    const rt = await runtime(relay.url, d);
+    await rt.service.whenConnected();
+    const link = await connectWs(relay.url);
+    const rc = await RelayClient.attach(link, { target: 'scanner1', token: TOKEN });
+    cleanups.push(() => rc.close());
+    const session = rc.session!;
+    expect(session).toBeDefined();
+    // White box: frames that arrived before anyone listened wait in the session link.
+    const early = () => (session as unknown as { early: Uint8Array[] | null }).early ?? [];
+    for (let i = 0; i < 250 && early().length === 0; i++) await sleep(20);
+    expect(early().length).toBeGreaterThan(0);
+    expect(early()[0]![0]).toBe(0x07); // PONG, the heartbeat
+    const peer = new RpcPeer(session, { role: 'client', auth: 'none' });
+    await peer.ready;
+    expect(await peer.call('ping', [])).toBeTypeOf('number');
+    peer.close('done');
+  });
+
   it('relay restarted: runtime and client reconnect by themselves, the stream keeps its place', async () => {
     const d = dir();
     const first = await relayWithLog();

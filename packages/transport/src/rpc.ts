@@ -617,6 +617,11 @@ export class RpcPeer {
       const type = r.u8();
       if (this.state === 'handshake') {
         if (type === F.Close) return this.onCloseFrame(r);
+        // Each side's heartbeat (an unsolicited PONG) starts when the link opens, not when the
+        // handshake ends, so one can arrive before or between handshake frames (a server whose
+        // link opens before the client's HELLO arrives: a relay session). It asks for nothing;
+        // lastHeard is already updated.
+        if (type === F.Pong) return;
         return this.onHandshake(type, r);
       }
       switch (type) {
