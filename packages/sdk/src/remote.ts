@@ -153,7 +153,15 @@ export class RemoteDataInterface {
         const peer = link instanceof RpcPeer ? link : new RpcPeer(link, { role: 'client', auth: 'none', defaultTimeoutMs: this.callTimeoutMs });
         this.peer = peer;
         this.instance = ev.instance;
-        for (const w of this.upWaiters.splice(0)) w();
+        // The runtime is there once its end of the session has answered the handshake, not when
+        // the relay announced the session: the relay tells the runtime and this client at the
+        // same moment on two sockets, so the runtime may not even have taken its registration in.
+        void peer.ready.then(
+          () => {
+            if (this.peer === peer) for (const w of this.upWaiters.splice(0)) w();
+          },
+          () => {},
+        );
       };
       const client = this.client;
       if (!this.opts.upgrade || !client) return start(ev.link);
@@ -203,11 +211,14 @@ export class RemoteDataInterface {
     return this.instance;
   }
 
-  /** Waits until the named runtime is connected (calls before that fail at once). */
+  /**
+   * Waits until the named runtime is connected and has answered this session's handshake (calls
+   * before a session is up fail at once).
+   */
   async waitForRuntime(timeoutSec = 10): Promise<void> {
     await this.first;
     if (this.fatal) throw this.fatal;
-    if (this.connected) return;
+    if (this.peer?.state === 'ready') return;
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         this.upWaiters = this.upWaiters.filter((w) => w !== done);
