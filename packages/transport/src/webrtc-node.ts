@@ -24,6 +24,27 @@ function isLoopback(addr: string): boolean {
   return addr === '::1' || addr === 'localhost' || /^127\./.test(addr);
 }
 
+/** Take the `a=candidate` lines out of a description: [description without them, [candidate, mid]]. */
+function splitCandidates(sdp: string): { sdp: string; candidates: Array<[string, string]> } {
+  const lines = sdp.split(/\r?\n/);
+  const kept: string[] = [];
+  const candidates: Array<[string, string]> = [];
+  // each media section's mid (its a=mid line may come after its candidates)
+  const mids: string[] = [];
+  for (const line of lines) {
+    if (line.startsWith('m=')) mids.push(String(mids.length));
+    else if (line.startsWith('a=mid:') && mids.length) mids[mids.length - 1] = line.slice(6).trim();
+  }
+  let section = -1;
+  for (const line of lines) {
+    if (line.startsWith('m=')) section++;
+    if (line.startsWith('a=candidate:')) candidates.push([line.slice(2), mids[Math.max(section, 0)] ?? '0']);
+    // end-of-candidates would tell the ICE agent no candidates are coming; some still are
+    else if (line !== 'a=end-of-candidates') kept.push(line);
+  }
+  return { sdp: kept.join('\r\n'), candidates };
+}
+
 export interface NodeWebRtcOptions {
   signaler: Signaler;
   /** The initiator creates the channel and sends the offer; the other side answers. */
@@ -54,6 +75,8 @@ export class NodeWebRtcLink extends BaseLink {
   private openTimer: ReturnType<typeof setTimeout> | undefined;
   private haveRemote = false;
   private earlyCandidates: Array<[string, string]> = [];
+  /** The initiator's candidates, held back from its offer until the answer is applied. */
+  private ownCandidates: Array<[string, string]> = [];
 
   constructor(private options: NodeWebRtcOptions) {
     super();
@@ -69,14 +92,20 @@ export class NodeWebRtcLink extends BaseLink {
       ...(mtu ? { mtu } : {}),
     });
     const session = this.session;
-    // Non-trickle: send the description once gathering is complete, candidates included (host
-    // candidates on loopback gather at once). One message each way, no candidate races.
+    // Send the description once gathering is complete (host candidates on loopback gather at
+    // once). The answer carries its candidates; the offer does not: the initiator sends its
+    // candidates only after it has applied the answer (see handleSignal), so the answerer cannot
+    // start connectivity checks, and with them DTLS, before then.
     let sent = false;
     const sendDescription = () => {
       const d = this.pc.localDescription();
       if (sent || !d || this.pc.gatheringState() !== 'complete') return;
       sent = true;
-      this.safeSignal({ kind: 'webrtc', session, sdp: d.sdp, type: d.type as string });
+      if (options.initiator) {
+        const { sdp, candidates } = splitCandidates(d.sdp);
+        this.ownCandidates = candidates;
+        this.safeSignal({ kind: 'webrtc', session, sdp, type: d.type as string });
+      } else this.safeSignal({ kind: 'webrtc', session, sdp: d.sdp, type: d.type as string });
     };
     this.pc.onLocalDescription(() => sendDescription());
     this.pc.onGatheringStateChange(() => sendDescription());
@@ -101,11 +130,23 @@ export class NodeWebRtcLink extends BaseLink {
     try {
       if (typeof msg.sdp === 'string' && (msg.type === 'offer' || msg.type === 'answer')) {
         if (this.haveRemote) return; // a duplicate offer/answer
-        this.pc.setRemoteDescription(msg.sdp, msg.type);
+        // libdatachannel hands a remote description to the ICE agent before it records it for
+        // the DTLS fingerprint check. If ICE can complete in that window (the peer already has
+        // our candidates and is checking, or the description's candidates are tried at once),
+        // DTLS can finish on another thread, fail the fingerprint check ("certificate verify
+        // failed"), fail the connection, and the description's candidates then meet a torn-down
+        // ICE transport ("Got a remote candidate without ICE transport"). Seen under CPU load.
+        // So no check may start before this call returns: the description goes in without its
+        // candidates, they are added afterwards, and only then does the initiator send its own.
+        const { sdp, candidates } = splitCandidates(msg.sdp);
+        this.pc.setRemoteDescription(sdp, msg.type);
         this.haveRemote = true;
         const early = this.earlyCandidates;
         this.earlyCandidates = [];
-        for (const [c, mid] of early) this.pc.addRemoteCandidate(c, mid);
+        for (const [c, mid] of [...candidates, ...early]) this.pc.addRemoteCandidate(c, mid);
+        const own = this.ownCandidates;
+        this.ownCandidates = [];
+        for (const [candidate, mid] of own) this.safeSignal({ kind: 'webrtc', session: this.session, candidate, mid });
       } else if (typeof msg.candidate === 'string') {
         const mid = typeof msg.mid === 'string' ? msg.mid : '0';
         // Candidates can overtake the description (callbacks come from libdatachannel's threads).
