@@ -39,8 +39,12 @@ const browserRuntime = {
   },
 };
 
+// What the page bundle and the standalone SDK bundle share.
+const browserEsm = { bundle: true, format: 'esm', platform: 'browser', target: 'chrome110', conditions: ['source'], sourcemap: true, logLevel: 'warning' };
+
 const t0 = performance.now();
 await build({
+  ...browserEsm,
   entryPoints: { app: join(root, 'src', 'app.ts'), worker: join(root, 'src', 'worker.ts') },
   // The codecs load on the first compressed volume only (a separate chunk).
   splitting: true,
@@ -48,29 +52,16 @@ await build({
   // Emscripten glue mentions Node modules on paths a browser never takes.
   external: ['fs', 'path', 'crypto', 'module', 'url', 'worker_threads', 'perf_hooks', 'ws'],
   outdir: out,
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: 'chrome110',
-  conditions: ['source'],
-  sourcemap: true,
   minify: process.env.RTFMRI_MINIFY === '1',
   plugins: [browserRuntime, cornerstoneDecoders],
-  logLevel: 'warning',
 });
 // The SDK's browser build on its own (ESM, dicom-wasm included) for any page, e.g. a jsPsych
 // experiment: import { DataInterface } from './sdk/rtfmri-sdk.js' (its worker is sdk/worker.js).
 await build({
+  ...browserEsm,
   entryPoints: { 'rtfmri-sdk': join(pkgs, 'sdk', 'src', 'browser', 'index.ts'), worker: join(pkgs, 'sdk', 'src', 'browser', 'worker.ts') },
   outdir: join(out, 'sdk'),
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: 'chrome110',
-  conditions: ['source'],
-  sourcemap: true,
   plugins: [browserRuntime],
-  logLevel: 'warning',
 });
 cpSync(join(root, 'src', 'index.html'), join(out, 'index.html'));
 cpSync(join(root, 'src', 'minimal.html'), join(out, 'minimal.html'));

@@ -483,52 +483,40 @@ export interface IncomingParts {
   stream(index: number): unknown;
 }
 
+const isScalarTag = (t: number): boolean => t <= Tag.Float || t === Tag.String;
+
+/** The tags both decoders read the same way: undefined, null, booleans, int, float, string. */
+function decodeScalar(r: Reader, t: number): unknown {
+  switch (t) {
+    case Tag.Undefined:
+      return undefined;
+    case Tag.Null:
+      return null;
+    case Tag.False:
+      return false;
+    case Tag.True:
+      return true;
+    case Tag.Int: {
+      const z = r.varint();
+      return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    }
+    case Tag.Float:
+      return r.f64();
+    default:
+      return r.string();
+  }
+}
+
 /** Decode one value; throws ProtocolError on anything malformed. Never revives classes except errors. */
 export function decodeValue(r: Reader, parts?: IncomingParts): unknown {
   // Scalars (most results) without making the recursive decoder.
-  if (r.pos < r.buf.length) {
-    const t = r.buf[r.pos];
-    if (t <= Tag.Float || t === Tag.String) {
-      r.pos++;
-      switch (t) {
-        case Tag.Undefined:
-          return undefined;
-        case Tag.Null:
-          return null;
-        case Tag.False:
-          return false;
-        case Tag.True:
-          return true;
-        case Tag.Int: {
-          const z = r.varint();
-          return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-        }
-        case Tag.Float:
-          return r.f64();
-        default:
-          return r.string();
-      }
-    }
-  }
+  if (r.pos < r.buf.length && isScalarTag(r.buf[r.pos])) return decodeScalar(r, r.buf[r.pos++]);
   let partIndex = 0;
   const dec = (depth: number): unknown => {
     if (depth > MAX_DEPTH) throw new ProtocolError(`value nested deeper than ${MAX_DEPTH}`);
     const tag = r.u8();
+    if (isScalarTag(tag)) return decodeScalar(r, tag);
     switch (tag) {
-      case Tag.Undefined:
-        return undefined;
-      case Tag.Null:
-        return null;
-      case Tag.False:
-        return false;
-      case Tag.True:
-        return true;
-      case Tag.Int: {
-        const z = r.varint();
-        return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-      }
-      case Tag.Float:
-        return r.f64();
       case Tag.BigInt: {
         const neg = r.u8();
         if (neg > 1) throw new ProtocolError('bad bigint sign');
@@ -538,8 +526,6 @@ export function decodeValue(r: Reader, parts?: IncomingParts): unknown {
         for (let i = n - 1; i >= 0; i--) m = (m << 8n) | BigInt(b[i]);
         return neg ? -m : m;
       }
-      case Tag.String:
-        return r.string();
       case Tag.Bytes: {
         const n = r.varint();
         // Copy: the frame buffer may be pooled by the transport, and a small copy keeps the big frame collectable.
