@@ -31,14 +31,6 @@ const cornerstoneDecoders = {
   },
 };
 
-// The browser SDK needs only the relay client from @rtfmri/runtime (no Node-only modules).
-const browserRuntime = {
-  name: 'rtfmri-browser-runtime',
-  setup(b) {
-    b.onResolve({ filter: /^@rtfmri\/runtime$/ }, () => ({ path: join(pkgs, 'runtime', 'src', 'relay', 'peer.ts') }));
-  },
-};
-
 // What the page bundle and the standalone SDK bundle share.
 const browserEsm = { bundle: true, format: 'esm', platform: 'browser', target: 'chrome110', conditions: ['source'], sourcemap: true, logLevel: 'warning' };
 
@@ -53,7 +45,7 @@ await build({
   external: ['fs', 'path', 'crypto', 'module', 'url', 'worker_threads', 'perf_hooks', 'ws'],
   outdir: out,
   minify: process.env.RTFMRI_MINIFY === '1',
-  plugins: [browserRuntime, cornerstoneDecoders],
+  plugins: [cornerstoneDecoders],
 });
 // The SDK's browser build on its own (ESM, dicom-wasm included) for any page, e.g. a jsPsych
 // experiment: import { DataInterface } from './sdk/rtfmri-sdk.js' (its worker is sdk/worker.js).
@@ -61,7 +53,6 @@ await build({
   ...browserEsm,
   entryPoints: { 'rtfmri-sdk': join(pkgs, 'sdk', 'src', 'browser', 'index.ts'), worker: join(pkgs, 'sdk', 'src', 'browser', 'worker.ts') },
   outdir: join(out, 'sdk'),
-  plugins: [browserRuntime],
 });
 cpSync(join(root, 'src', 'index.html'), join(out, 'index.html'));
 cpSync(join(root, 'src', 'minimal.html'), join(out, 'minimal.html'));

@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const dist = join(root, 'dist');
-const cli = resolve(root, '../../packages/runtime/bin/rtfmri.js');
+const cli = resolve(root, '../../packages/cli/bin/rtfmri.js');
 
 function child(args, env, label, out, verbose) {
   const c = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -48,12 +48,12 @@ export function sampleDir(): string | undefined {
 }
 
 function cliBin(): string {
-  // In the repository: packages/runtime/bin next to examples/ (from src/ or dist/ alike).
-  const inRepo = resolve(here, '../../../packages/runtime/bin/rtfmri.js');
+  // In the repository: packages/cli/bin next to examples/ (from src/ or dist/ alike).
+  const inRepo = resolve(here, '../../../packages/cli/bin/rtfmri.js');
   if (existsSync(inRepo)) return inRepo;
-  // Installed: @rtfmri/runtime resolves to .../dist/index.js; the CLI sits in ../bin.
-  const entry = fileURLToPath(import.meta.resolve('@rtfmri/runtime'));
-  return resolve(dirname(entry), '..', 'bin', 'rtfmri.js');
+  // Installed: the CLI package's bin.
+  const pkg = fileURLToPath(import.meta.resolve('@rtfmri/cli/package.json'));
+  return resolve(dirname(pkg), 'bin', 'rtfmri.js');
 }
 
 function start(args: string[], env: NodeJS.ProcessEnv, label: string, verbose: boolean, out: (l: string) => void): { child: ChildProcess; lines: string[]; waitFor(re: RegExp, ms: number): Promise<RegExpMatchArray> } {

@@ -5,7 +5,8 @@ import * as dicom from '@rtfmri/dicom-wasm';
 import type { DicomDataset } from '@rtfmri/dicom-wasm';
 import { NotFoundError, StateError, TimeoutError, ValidationError } from './errors.js';
 import { PathPolicy } from './paths.js';
-import { glob, splitGlob } from './glob.js';
+export { DATA_INTERFACE_METHODS, type DataInterfaceMethod } from '@rtfmri/relay/protocol';
+import { glob, splitGlob, writeFileAtomic } from '@rtfmri/files';
 import { WatchHub, type WatchRoute } from './watcher.js';
 import { FileWaiter, type Validated, type FileWaitDeps } from './actors.js';
 import { checkFile, type CheckRequest, type CheckResult } from './check.js';
@@ -36,20 +37,6 @@ export interface DataInterfaceOptions {
   poolThreads?: number;
 }
 
-/** Every method a remote caller may invoke (the relay's allow-list). */
-export const DATA_INTERFACE_METHODS = [
-  'initScannerStream', 'getImageData', 'closeStream', 'getFile', 'getNewestFile', 'initWatch', 'watchFile',
-  'putFile', 'listFiles', 'listDirs', 'getAllowedFileTypes', 'getClockSkew', 'ping',
-] as const;
-export type DataInterfaceMethod = (typeof DATA_INTERFACE_METHODS)[number];
-
-/** The methods the upload/download helpers need: a local DataInterface or the SDK's remote stub. */
-export interface FileAccess {
-  getFile(filename: string): Promise<Uint8Array>;
-  putFile(filename: string, data: string | Uint8Array, compress?: boolean): Promise<void>;
-  listFiles(filepattern: string): Promise<string[]>;
-  getAllowedFileTypes(): Promise<string[]>;
-}
 
 const TR_PLACEHOLDER = /\{([^{}]*)\}/g;
 
@@ -419,13 +406,9 @@ export class DataInterface {
     } catch (err) {
       throw mapFsError(err, filename);
     }
-    // Atomic: readers (and scanners' watchers) see the old file or the whole new one, never a part.
-    const tmp = path.join(dir, `.${path.basename(real)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
     try {
-      await fs.promises.writeFile(tmp, bytes, { flag: 'wx' });
-      await fs.promises.rename(tmp, real);
+      await writeFileAtomic(real, bytes);
     } catch (err) {
-      await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
       throw mapFsError(err, filename);
     }
   }

@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { ValidationError } from './errors.js';
+import { hasGlob, isWithin, realpathNearest } from '@rtfmri/files';
 
 /** Linux's limits (PATH_MAX, NAME_MAX), in bytes: longer paths are refused before any fs call. */
 export const MAX_PATH_BYTES = 4096;
@@ -17,43 +17,6 @@ function checkPathLength(p: string): void {
       throw new ValidationError(`path component too long (${Buffer.byteLength(seg)} bytes; at most ${MAX_NAME_BYTES}): ${seg.slice(0, 40)}...`, { details: { reason: 'ENAMETOOLONG' } });
     }
   }
-}
-
-/** Characters that make a path segment a glob rather than a literal name. */
-const GLOB_CHARS = /[*?[\]{}()!+@]/;
-
-export function hasGlob(segment: string): boolean {
-  return GLOB_CHARS.test(segment);
-}
-
-/**
- * Resolves symlinks of an absolute, already-resolved path. For a path that does not exist yet
- * (a file about to be written, a folder putFile will create), the nearest existing ancestor is
- * realpath'd and the rest appended: a symlinked ancestor pointing outside is still caught.
- */
-export function realpathNearest(resolved: string): string {
-  let head = resolved;
-  const tail: string[] = [];
-  for (;;) {
-    try {
-      const real = fs.realpathSync.native(head);
-      return tail.length === 0 ? real : path.join(real, ...tail.reverse());
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
-      const parent = path.dirname(head);
-      if (parent === head) return resolved;
-      tail.push(path.basename(head));
-      head = parent;
-    }
-  }
-}
-
-/** True when `child` is `dir` itself or inside it (separator-aware: `/a-other` is not in `/a`). */
-export function isWithin(child: string, dir: string): boolean {
-  if (child === dir) return true;
-  const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
-  return child.startsWith(prefix);
 }
 
 /**

@@ -1,8 +1,11 @@
 // What experiment code constructs: `new DataInterface({ dataRemote, ... })`. dataRemote false runs
 // the control-room DataInterface in this process; true is a stub whose calls run on a runtime
 // through a relay. Either way: the same method names, argument orders and typed errors.
-import { DataInterface as LocalDataInterface } from '@rtfmri/runtime';
+// The SDK never imports @rtfmri/runtime statically: it is an optional peer, loaded on the first
+// local call, so remote use and browser bundles never pull it in.
+import type { DataInterface as LocalDataInterface } from '@rtfmri/runtime';
 import type { Link } from '@rtfmri/transport';
+import { StateError } from '@rtfmri/transport';
 import { connectWs, type WsClientOptions } from '@rtfmri/transport/node';
 import type { DicomDataset } from '@rtfmri/dicom-wasm';
 import { RemoteDataInterface } from './remote.js';
@@ -49,16 +52,39 @@ export interface DataInterfaceApi {
   close(): Promise<void>;
 }
 
+type LocalOptions = Pick<DataInterfaceOptions, 'allowedDirs' | 'allowedFileTypes' | 'scannerClockSkew'>;
+
+/** The control-room DataInterface from @rtfmri/runtime, loaded when first needed. */
+async function loadLocal(opts: LocalOptions): Promise<LocalDataInterface> {
+  let mod: typeof import('@rtfmri/runtime');
+  try {
+    mod = await import('@rtfmri/runtime');
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes('@rtfmri/runtime')) {
+      throw new StateError(
+        "dataRemote: false runs the control-room runtime in this process and needs the package @rtfmri/runtime: 'npm install @rtfmri/runtime' (or use dataRemote: true with a url and token)",
+      );
+    }
+    throw e;
+  }
+  return new mod.DataInterface(opts);
+}
+
+type Impl = LocalDataInterface | RemoteDataInterface;
+
 export class DataInterface implements DataInterfaceApi {
   readonly dataRemote: boolean;
-  /** The implementation (a runtime DataInterface, or the remote stub). */
-  readonly impl: LocalDataInterface | RemoteDataInterface;
+  private readonly remote: RemoteDataInterface | undefined;
+  private local: Promise<LocalDataInterface> | undefined;
+  private readonly localOptions: LocalOptions;
 
   constructor(opts: DataInterfaceOptions = {}) {
     this.dataRemote = opts.dataRemote === true;
+    this.localOptions = { allowedDirs: opts.allowedDirs, allowedFileTypes: opts.allowedFileTypes, scannerClockSkew: opts.scannerClockSkew };
     if (this.dataRemote) {
       const ws = opts.ws;
-      this.impl = new RemoteDataInterface({
+      this.remote = new RemoteDataInterface({
         url: opts.url,
         link: opts.link,
         token: opts.token,
@@ -68,59 +94,64 @@ export class DataInterface implements DataInterfaceApi {
         dial: (url) => connectWs(url, ws),
       });
     } else {
-      this.impl = new LocalDataInterface({
-        allowedDirs: opts.allowedDirs,
-        allowedFileTypes: opts.allowedFileTypes,
-        scannerClockSkew: opts.scannerClockSkew,
-      });
+      // Started now so option errors (no allowed dirs, bad types) surface on the first call.
+      this.local = loadLocal(this.localOptions);
+      this.local.catch(() => undefined);
     }
+  }
+
+  /** The implementation: the runtime's DataInterface (local) or the remote stub. */
+  impl(): Promise<Impl> {
+    return this.remote ? Promise.resolve(this.remote) : this.local!;
   }
 
   /** Remote: wait until the named runtime is connected (no-op locally). */
   async waitForRuntime(timeoutSec = 10): Promise<void> {
-    if (this.impl instanceof RemoteDataInterface) await this.impl.waitForRuntime(timeoutSec);
+    if (this.remote) await this.remote.waitForRuntime(timeoutSec);
   }
 
-  initScannerStream(imgDir: string, filePattern: string, minFileSize: number, anonymize = true, demoStep = 0): Promise<number> {
-    return this.impl.initScannerStream(imgDir, filePattern, minFileSize, anonymize, demoStep);
+  async initScannerStream(imgDir: string, filePattern: string, minFileSize: number, anonymize = true, demoStep = 0): Promise<number> {
+    return (await this.impl()).initScannerStream(imgDir, filePattern, minFileSize, anonymize, demoStep);
   }
-  getImageData(streamId: number, imageIndex?: number | null, timeout = 5): Promise<DicomDataset> {
-    return this.impl.getImageData(streamId, imageIndex, timeout);
+  async getImageData(streamId: number, imageIndex?: number | null, timeout = 5): Promise<DicomDataset> {
+    return (await this.impl()).getImageData(streamId, imageIndex, timeout);
   }
-  closeStream(streamId: number): Promise<void> {
-    return this.impl.closeStream(streamId);
+  async closeStream(streamId: number): Promise<void> {
+    return (await this.impl()).closeStream(streamId);
   }
-  getFile(filename: string): Promise<Uint8Array> {
-    return this.impl.getFile(filename);
+  async getFile(filename: string): Promise<Uint8Array> {
+    return (await this.impl()).getFile(filename);
   }
-  getNewestFile(filepattern: string): Promise<Uint8Array> {
-    return this.impl.getNewestFile(filepattern);
+  async getNewestFile(filepattern: string): Promise<Uint8Array> {
+    return (await this.impl()).getNewestFile(filepattern);
   }
-  initWatch(dir: string, filePattern: string, minFileSize: number, demoStep = 0): Promise<void> {
-    return this.impl.initWatch(dir, filePattern, minFileSize, demoStep);
+  async initWatch(dir: string, filePattern: string, minFileSize: number, demoStep = 0): Promise<void> {
+    return (await this.impl()).initWatch(dir, filePattern, minFileSize, demoStep);
   }
-  watchFile(filename: string, timeout = 5): Promise<Uint8Array> {
-    return this.impl.watchFile(filename, timeout);
+  async watchFile(filename: string, timeout = 5): Promise<Uint8Array> {
+    return (await this.impl()).watchFile(filename, timeout);
   }
-  putFile(filename: string, data: string | Uint8Array, compress = false): Promise<void> {
-    return this.impl.putFile(filename, data, compress);
+  async putFile(filename: string, data: string | Uint8Array, compress = false): Promise<void> {
+    return (await this.impl()).putFile(filename, data, compress);
   }
-  listFiles(filepattern: string): Promise<string[]> {
-    return this.impl.listFiles(filepattern);
+  async listFiles(filepattern: string): Promise<string[]> {
+    return (await this.impl()).listFiles(filepattern);
   }
-  listDirs(dirpattern: string): Promise<string[]> {
-    return this.impl.listDirs(dirpattern);
+  async listDirs(dirpattern: string): Promise<string[]> {
+    return (await this.impl()).listDirs(dirpattern);
   }
-  getAllowedFileTypes(): Promise<string[]> {
-    return this.impl.getAllowedFileTypes();
+  async getAllowedFileTypes(): Promise<string[]> {
+    return (await this.impl()).getAllowedFileTypes();
   }
-  getClockSkew(callerClockTime: number, roundTripTime: number): Promise<number> {
-    return this.impl.getClockSkew(callerClockTime, roundTripTime);
+  async getClockSkew(callerClockTime: number, roundTripTime: number): Promise<number> {
+    return (await this.impl()).getClockSkew(callerClockTime, roundTripTime);
   }
-  ping(): Promise<number> {
-    return this.impl.ping();
+  async ping(): Promise<number> {
+    return (await this.impl()).ping();
   }
-  close(): Promise<void> {
-    return this.impl.close();
+  async close(): Promise<void> {
+    if (this.remote) return this.remote.close();
+    const local = await this.local!.catch(() => undefined);
+    await local?.close();
   }
 }

@@ -19,7 +19,8 @@ export {
   downloadFilesFromCloud,
   type ProgressCallback,
   type TransferProgress,
-} from '@rtfmri/runtime';
+} from './helpers.js';
+export type { FileAccess } from './helpers.js';
 export { DicomDataset, parseDicom, ready as dicomReady } from '@rtfmri/dicom-wasm';
 export {
   ValidationError,

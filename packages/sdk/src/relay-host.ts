@@ -1,7 +1,7 @@
 // An experiment can host the relay itself: the control-room runtime dials straight into the
 // experiment process (one hop, no separate server), and the experiment's DataInterface reaches
 // the relay over an in-process link.
-import { sharedToken, startRelayServer, tokenPolicyFromJson, type RelayServer } from '@rtfmri/runtime';
+import { sharedToken, startRelayServer, tokenPolicyFromJson, type RelayServer } from '@rtfmri/relay';
 
 export interface HostRelayOptions {
   port?: number;

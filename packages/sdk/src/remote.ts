@@ -4,13 +4,10 @@
 // the native WebSocket).
 import { DisconnectedError, RpcPeer, StateError, ValidationError, AuthError, type Link } from '@rtfmri/transport';
 import { parseDicom, ready as dicomReady, type DicomDataset } from '@rtfmri/dicom-wasm';
-import { RelayClient, type SessionEvent } from '@rtfmri/runtime';
+import { DATA_INTERFACE_METHODS, RelayClient, type SessionEvent } from '@rtfmri/relay/protocol';
 
-/** The runtime's remotely callable methods (DATA_INTERFACE_METHODS), as they travel. */
-export const REMOTE_METHODS = [
-  'initScannerStream', 'getImageData', 'closeStream', 'getFile', 'getNewestFile', 'initWatch', 'watchFile',
-  'putFile', 'listFiles', 'listDirs', 'getAllowedFileTypes', 'getClockSkew', 'ping',
-] as const;
+/** The runtime's remotely callable methods, as they travel (the relay protocol's allow-list). */
+export const REMOTE_METHODS = DATA_INTERFACE_METHODS;
 
 export interface RemoteOptions {
   /** Relay (or a runtime started with --listen): ws://host:port or wss://host:port. */

@@ -72,10 +72,10 @@ export function sampleDir(): string | null {
   return fs.existsSync(path.join(p, '001_000013_000001.dcm')) ? p : null;
 }
 
-/** packages/runtime/bin/rtfmri.js (needs the runtime's dist: `npx turbo run build`). */
+/** packages/cli/bin/rtfmri.js (needs the runtime's dist: `npx turbo run build`). */
 export function cliPath(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  return path.resolve(here, '../../runtime/bin/rtfmri.js');
+  return path.resolve(here, '../../cli/bin/rtfmri.js');
 }
 export function runtimeDistBuilt(): boolean {
   const here = path.dirname(fileURLToPath(import.meta.url));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcPeer } from '@rtfmri/transport';
 import { connectWs } from '@rtfmri/transport/node';
-import { RelayClient } from '@rtfmri/runtime';
+import { RelayClient } from '@rtfmri/relay/protocol';
 import { parseDicom, syntheticEpiVolume } from '@rtfmri/dicom-wasm';
 import { setup, sleep, tmpDir, TOKEN, type Setup } from './harness.js';
 

@@ -61,6 +61,6 @@ afterAll(() => relay.close());
 
 // Loaded by path (not a static specifier) so this package's typecheck does not pull the runtime's
 // tests into its program; vitest collects their describe/it blocks here.
-for (const suite of ['files', 'paths', 'helpers', 'streams']) {
-  await import(/* @vite-ignore */ new URL(`../../runtime/test/${suite}.test.ts`, import.meta.url).pathname);
+for (const suite of ['../../runtime/test/files', '../../runtime/test/paths', './helpers', '../../runtime/test/streams']) {
+  await import(/* @vite-ignore */ new URL(`${suite}.test.ts`, import.meta.url).pathname);
 }

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startRelayServer, sharedToken, replayFiles, fillPattern, nowMs } from '@rtfmri/runtime';
+import { replayFiles, fillPattern, nowMs } from '@rtfmri/runtime';
+import { startRelayServer, sharedToken } from '@rtfmri/relay';
 import { syntheticEpiSeries, syntheticEpiElements, encapsulated, writeDicom } from '@rtfmri/dicom-wasm';
 import { createRequire } from 'node:module';
 
@@ -52,7 +53,7 @@ function serveStatic() {
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server)));
 }
 
-const CLI = join(here, '..', '..', '..', '..', 'packages', 'runtime', 'bin', 'rtfmri.js');
+const CLI = join(here, '..', '..', '..', '..', 'packages', 'cli', 'bin', 'rtfmri.js');
 
 /** The control-room runtime: the real `rtfmri serve`, as its own process (so a scenario can kill it). */
 function startRuntime() {

@@ -5,7 +5,7 @@
 // busy until the link has handed everything it held to the kernel (bufferedAmount 0), checked on a
 // later turn of the event loop than the one that sent the reply.
 import type { Link } from '@rtfmri/transport';
-import { SessionLink } from '../relay/session-link.js';
+import { SessionLink } from '@rtfmri/relay/protocol';
 
 const SLOTS = 4;
 /** Files above this are read into fresh memory (a ring of huge buffers would pin too much). */

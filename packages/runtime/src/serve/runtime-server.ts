@@ -5,9 +5,10 @@
 import { connectWs, type WsClientOptions } from '@rtfmri/transport/node';
 import * as T from '@rtfmri/transport';
 import { expose, type Link } from '@rtfmri/transport';
-import { DataInterface, DATA_INTERFACE_METHODS, type DataInterfaceOptions } from '../data-interface.js';
-import { sharedToken, type TokenPolicy } from '../relay/relay.js';
-import { startRelayServer, type RelayServer } from '../relay/server.js';
+import { DATA_INTERFACE_METHODS } from '@rtfmri/relay/protocol';
+import { DataInterface, type DataInterfaceOptions } from '../data-interface.js';
+import { sharedToken, type TokenPolicy } from '@rtfmri/relay';
+import { startRelayServer, type RelayServer } from '@rtfmri/relay';
 import { RuntimeService } from './service.js';
 import { answerWebRtcOffers, type WebRtcAnswerOptions } from './webrtc-answer.js';
 import { ReplyBuffers } from './reply-buffers.js';

@@ -3,8 +3,8 @@
 // DataInterface (and so every stream and watch) lives in the process, not in the connection,
 // so it survives reconnects; clients see the same instance id and carry on.
 import type { Link } from '@rtfmri/transport';
-import { RelayRuntimeConnection, type SessionInfo } from '../relay/peer.js';
-import { randomInstance } from '../relay/protocol.js';
+import { RelayRuntimeConnection, type SessionInfo } from '@rtfmri/relay/protocol';
+import { randomInstance } from '@rtfmri/relay/protocol';
 
 export interface RuntimeServiceOptions {
   /** Opens a new physical link to the relay (e.g. a WebSocket client). */

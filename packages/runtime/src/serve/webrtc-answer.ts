@@ -4,7 +4,7 @@
 // channels close too, so nothing is left behind on this side.
 import { createNodeWebRtcLink, isWebRtcSignal, type NodeWebRtcLink } from '@rtfmri/transport/node';
 import type { Link } from '@rtfmri/transport';
-import type { RelayRuntimeConnection } from '../relay/peer.js';
+import type { RelayRuntimeConnection } from '@rtfmri/relay/protocol';
 
 export interface WebRtcAnswerOptions {
   /**

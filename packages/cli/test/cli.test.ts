@@ -3,9 +3,9 @@ import { watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/main.js';
-import type { Io } from '../src/cli/command.js';
-import { findSeries, fillPattern, patternRegex, replayDir } from '../src/serve/replay.js';
+import { main } from '../src/main.js';
+import type { Io } from '@rtfmri/relay/cli';
+import { findSeries, fillPattern, patternRegex, replayDir } from '@rtfmri/runtime';
 
 function capture(): Io & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];

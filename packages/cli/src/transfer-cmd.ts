@@ -1,19 +1,14 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { RpcPeer } from '@rtfmri/transport';
-import { connectWs } from '@rtfmri/transport/node';
-import { bool, parse, str, UsageError } from './args.js';
-import type { Command, Io } from './command.js';
-import { checkUrl, readTextFile, tokenFrom } from './common.js';
-import { RelayClient } from '../relay/peer.js';
+import { bool, checkUrl, parse, readTextFile, str, tokenFrom, UsageError, type Command, type Io } from '@rtfmri/relay/cli';
 import {
+  DataInterface,
   downloadFilesFromCloud,
   downloadFolderFromCloud,
   uploadFilesToCloud,
   uploadFolderToCloud,
   type TransferProgress,
-} from '../helpers.js';
-import type { FileAccess } from '../data-interface.js';
+} from '@rtfmri/sdk';
 
 const common = `Connection:
   --url URL          the relay (or a runtime started with --listen): ws://host:port or wss://host:port
@@ -53,26 +48,16 @@ const OPTIONS = {
   'delete-after': { type: 'boolean' },
 } as const;
 
-/** A FileAccess whose calls run on a runtime through a relay (what the helpers need). */
-async function remoteFiles(url: string, name: string, token: string, clientId: string, ca?: string): Promise<FileAccess & { close(): void }> {
-  const link = await connectWs(url, ca ? { ca } : {});
-  const rc = await RelayClient.attach(link, { target: name, token, id: clientId });
-  if (!rc.session) {
-    rc.close();
-    throw new Error(`runtime '${name}' is not connected to the relay at ${url}`);
+/** The runtime's files through a relay, as the SDK reaches them (what the helpers need). */
+async function remoteFiles(url: string, name: string, token: string, clientId: string, ca?: string): Promise<DataInterface> {
+  const di = new DataInterface({ dataRemote: true, url, token, name, clientId, callTimeoutMs: 10 * 60_000, ws: ca ? { ca } : undefined });
+  try {
+    await di.waitForRuntime(10);
+  } catch (e) {
+    await di.close();
+    throw e;
   }
-  const peer = new RpcPeer(rc.session, { role: 'client', auth: 'none', defaultTimeoutMs: 10 * 60_000 });
-  const call = (m: string, args: unknown[]) => peer.call(m, args);
-  return {
-    getFile: (f) => call('getFile', [f]) as Promise<Uint8Array>,
-    putFile: async (f, d, c) => void (await call('putFile', [f, d, c ?? false])),
-    listFiles: (p) => call('listFiles', [p]) as Promise<string[]>,
-    getAllowedFileTypes: () => call('getAllowedFileTypes', []) as Promise<string[]>,
-    close() {
-      peer.close('done');
-      rc.close();
-    },
-  };
+  return di;
 }
 
 /** One line redrawn on a terminal; a line per 10% on a log. */
@@ -150,7 +135,7 @@ function make(kind: 'upload' | 'download'): Command {
         return 0;
       } finally {
         bar?.done();
-        di.close();
+        await di.close();
       }
     },
   };

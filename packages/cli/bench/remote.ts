@@ -17,7 +17,7 @@ import { Worker } from 'node:worker_threads';
 import * as dicom from '@rtfmri/dicom-wasm';
 import { RpcPeer } from '@rtfmri/transport';
 import { connectWs } from '@rtfmri/transport/node';
-import { RelayClient } from '../src/relay/peer.js';
+import { RelayClient } from '@rtfmri/relay/protocol';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const N = Number(process.env.RTFMRI_BENCH_N ?? 200);

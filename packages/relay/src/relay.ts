@@ -18,7 +18,7 @@ import {
   parseHello,
   verifyMac,
   type Hello,
-} from './protocol.js';
+} from './framing.js';
 
 /** Who may connect. Returning undefined refuses; the token is never logged or sent. */
 export interface TokenPolicy {

@@ -1,7 +1,6 @@
 // The relay as a network server: WebSocket (ws://, or wss:// with a certificate) in front of the
 // relay core. Also hosts in-process peers over local links (a runtime serving a LAN with
 // --listen, or an experiment hosting its own relay: one hop, no separate server).
-import { readFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
 import { createLocalLinkPair, type Link } from '@rtfmri/transport';
 import { createWsServer, type WsServer } from '@rtfmri/transport/node';
@@ -66,12 +65,4 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       if (server?.listening) await new Promise<void>((r) => server.close(() => r()));
     },
   };
-}
-
-export async function readPem(path: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    throw new RangeError(`cannot read ${what} file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
 }

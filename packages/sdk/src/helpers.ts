@@ -3,9 +3,12 @@
 // They take anything with the DataInterface's file methods: the local one or the SDK's remote stub.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ValidationError } from './errors.js';
-import { glob } from './glob.js';
-import type { FileAccess } from './data-interface.js';
+import { ValidationError } from '@rtfmri/transport';
+import { glob, isWithin, writeFileAtomic } from '@rtfmri/files';
+import type { DataInterfaceApi } from './data-interface.js';
+
+/** The file methods the helpers use: a local or remote DataInterface both have them. */
+export type FileAccess = Pick<DataInterfaceApi, 'getFile' | 'putFile' | 'listFiles' | 'getAllowedFileTypes'>;
 
 export interface TransferProgress {
   /** Files copied so far (including this one). */
@@ -31,7 +34,7 @@ function destFor(file: string, outputDir: string, srcDirPrefix?: string | null):
   // A listing from a remote runtime must not steer writes outside outputDir.
   const root = path.resolve(outputDir);
   const abs = path.resolve(out);
-  if (abs !== root && !abs.startsWith(root.endsWith(path.sep) ? root : root + path.sep)) {
+  if (!isWithin(abs, root)) {
     throw new ValidationError(`refusing to write ${abs}: outside ${root}`);
   }
   return out;
@@ -47,16 +50,9 @@ function isUnder(dir: string, prefix: string): boolean {
   return dir === p || dir.startsWith(p === '/' ? '/' : p + '/');
 }
 
-function writeLocal(dest: string, data: Uint8Array): void {
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.${process.pid}.part`;
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, dest);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
+async function writeLocal(dest: string, data: Uint8Array): Promise<void> {
+  await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+  await writeFileAtomic(dest, data);
 }
 
 function isDirectoryError(err: unknown): boolean {
@@ -79,7 +75,7 @@ export async function uploadFilesFromList(
       throw err;
     }
     const dest = destFor(file, outputDir, srcDirPrefix);
-    writeLocal(dest, data);
+    await writeLocal(dest, data);
     written.push(dest);
     onProgress?.({ done: ++done, total: fileList.length, file, dest, bytes: data.byteLength });
   }

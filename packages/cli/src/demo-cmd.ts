@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { bool, num, parse, str, UsageError } from './args.js';
-import type { Command } from './command.js';
+import { bool, type Command, num, parse, str, UsageError } from '@rtfmri/relay/cli';
 
 const help = `Usage: rtfmri demo [--tr SECONDS] [--volumes N] [--data auto|synthetic|sample] [--rename] [--verbose]
        rtfmri demo --browser [--tr SECONDS] [--volumes N] [--port PORT]
@@ -30,13 +29,13 @@ Options:
 /** examples/neurofeedback's compiled demo, next to this package in the repository. */
 function demoModule(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  return resolve(here, '../../../../examples/neurofeedback/dist/demo.js');
+  return resolve(here, '../../../examples/neurofeedback/dist/demo.js');
 }
 
 /** `--browser`: examples/browser-experiment's demo session (its page built by turbo). */
 async function runBrowser(p: Parameters<typeof num>[0], io: Parameters<Command['run']>[1]): Promise<number> {
   const here = dirname(fileURLToPath(import.meta.url));
-  const mod = resolve(here, '../../../../examples/browser-experiment/scripts/demo.mjs');
+  const mod = resolve(here, '../../../examples/browser-experiment/scripts/demo.mjs');
   if (!existsSync(mod)) throw new Error(`the browser demo needs the repository's examples/browser-experiment (${mod} is missing)`);
   const { runBrowserDemo } = (await import(pathToFileURL(mod).href)) as {
     runBrowserDemo(o: { tr: number; volumes: number; port: number; verbose: boolean; out: (l: string) => void; signal: AbortSignal }): Promise<{ volumes: number }>;

@@ -2,7 +2,7 @@
 // session to the runtime it names, re-opened when that runtime comes back) and the runtime side
 // (one SessionLink per connected client). No Node-only imports (the browser SDK uses the client).
 import { AuthError, DisconnectedError, ProtocolError, TimeoutError, type CloseInfo, type Link } from '@rtfmri/transport';
-import { ackBytes, computeMac, CONTROL_MIN, control, DEAD_AFTER_MS, F, frameHeader, frameSid, parseControl, PONG_FRAME, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './protocol.js';
+import { ackBytes, computeMac, CONTROL_MIN, control, DEAD_AFTER_MS, F, frameHeader, frameSid, parseControl, PONG_FRAME, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './framing.js';
 import { SessionLink, SessionSender } from './session-link.js';
 
 const dec = new TextDecoder();

@@ -1,8 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { bool, num, parse, str, UsageError } from './args.js';
-import type { Command } from './command.js';
-import { replayDir } from '../serve/replay.js';
+import { replayDir } from '@rtfmri/runtime';
+import { bool, type Command, num, parse, str, UsageError } from '@rtfmri/relay/cli';
 
 const help = `Usage: rtfmri replay SRC_DIR DEST_DIR [--tr SECONDS] [options]
 

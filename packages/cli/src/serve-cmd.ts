@@ -1,8 +1,6 @@
 import { isIP } from 'node:net';
-import { bool, list, num, parse, port, str, UsageError } from './args.js';
-import type { Command } from './command.js';
-import { checkUrl, existingDirs, readTextFile, stamp, tokenFrom, untilAborted } from './common.js';
-import { startRuntimeServer } from '../serve/runtime-server.js';
+import { startRuntimeServer } from '@rtfmri/runtime';
+import { bool, checkUrl, type Command, existingDirs, list, num, parse, port, readTextFile, stamp, str, tokenFrom, untilAborted, UsageError } from '@rtfmri/relay/cli';
 
 const help = `Usage: rtfmri serve --connect ws(s)://HOST:PORT --name NAME --allowed-dirs DIRS --allowed-file-types TYPES [options]
        rtfmri serve --listen PORT --name NAME --allowed-dirs DIRS --allowed-file-types TYPES [options]

@@ -1,7 +1,7 @@
 // A session link: one client<->runtime session carried inside a physical link to the relay.
 // It is a full Link, so transport's RPC (expose / connect) runs over it unchanged, end to end.
 import { DisconnectedError, type CloseInfo, type Link, type LinkState } from '@rtfmri/transport';
-import { CONTROL_MIN, F, frameHeader, selectFrame } from './protocol.js';
+import { CONTROL_MIN, F, frameHeader, selectFrame } from './framing.js';
 
 /**
  * The sending half of a physical link shared by sessions: remembers which session the last RPC

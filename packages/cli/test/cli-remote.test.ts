@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/main.js';
-import type { Io } from '../src/cli/command.js';
+import { main } from '../src/main.js';
+import type { Io } from '@rtfmri/relay/cli';
 
 function capture(signal = new AbortController().signal): Io & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];

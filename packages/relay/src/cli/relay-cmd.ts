@@ -1,8 +1,8 @@
 import { parse, port, str, UsageError } from './args.js';
 import type { Command } from './command.js';
 import { readTextFile, stamp, tokenFrom, untilAborted } from './common.js';
-import { sharedToken, tokenPolicyFromJson, type TokenPolicy } from '../relay/relay.js';
-import { startRelayServer } from '../relay/server.js';
+import { sharedToken, tokenPolicyFromJson, type TokenPolicy } from '../relay.js';
+import { startRelayServer } from '../server.js';
 
 const help = `Usage: rtfmri relay [--port 8888] [--host ADDR] [--token TOKEN | --tokens FILE] [--cert FILE --key FILE]
 
