@@ -1,0 +1,72 @@
+// Idle cost: relay, runtime (`rtfmri serve`) and an experiment (SDK script) as three processes,
+// connected through the relay with a session open and nothing to do. CPU time per wall second of
+// each process, from the kernel's per-thread run time (/proc/PID/task/*/schedstat, ns), over a
+// window after a settling period. Target: <= 1 ms/s per process (issue 9). Linux only.
+// Env: RTFMRI_BENCH_IDLE_S (window, default 20), RTFMRI_BENCH_JSON (figures file).
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const WINDOW_S = Number(process.env.RTFMRI_BENCH_IDLE_S ?? 20);
+const TOKEN = 'idle-' + Math.random().toString(36).slice(2);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function start(args: string[], re: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, args, { env: { ...process.env, RTFMRI_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let text = '';
+  return new Promise((resolve, reject) => {
+    const on = (b: Buffer) => {
+      text += b.toString();
+      const m = text.match(re);
+      if (m) resolve({ child, match: m });
+    };
+    child.stdout!.on('data', on);
+    child.stderr!.on('data', on);
+    child.on('exit', (c) => reject(new Error(`${args.join(' ')} exited ${c}: ${text}`)));
+    setTimeout(() => reject(new Error(`no ${re} in 30 s: ${text}`)), 30_000).unref();
+  });
+}
+
+/** CPU time of every thread of a process so far, ns. */
+function cpuNs(pid: number): number {
+  let total = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // a thread that ended between the listing and the read
+    }
+  }
+  return total;
+}
+
+const children: ChildProcess[] = [];
+const cli = path.join(here, '../bin/rtfmri.js');
+const data = fs.mkdtempSync(path.join(os.tmpdir(), 'rtfmri-idle-'));
+try {
+  const relay = await start([cli, 'relay', '--port', '0', '--host', '127.0.0.1'], /relay listening on (ws:\/\/\S+)/);
+  const url = relay.match[1]!;
+  const serve = await start([cli, 'serve', '--connect', url, '--name', 'scanner1', '--allowed-dirs', data, '--allowed-file-types', '.dcm,.txt'], /serving/);
+  const exp = await start([path.join(here, 'idle-experiment.mjs'), url, TOKEN], /experiment connected/);
+  await sleep(3000); // JIT, GC and connection set-up settle
+  const procs = { relay: relay.child.pid!, runtime: serve.child.pid!, experiment: exp.child.pid! };
+  const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuNs(pid)]));
+  const t0 = performance.now();
+  await sleep(WINDOW_S * 1000);
+  const wallS = (performance.now() - t0) / 1000;
+  for (const [name, pid] of Object.entries(procs)) {
+    const msPerS = (cpuNs(pid) - before[name]!) / 1e6 / wallS;
+    console.log(`idle CPU, ${name} process (session open, nothing to do): ${msPerS.toFixed(3)} ms/s over ${wallS.toFixed(1)} s (target <= 1 ms/s: ${msPerS <= 1 ? 'met' : 'MISSED'})`);
+    if (process.env.RTFMRI_BENCH_JSON) {
+      fs.appendFileSync(process.env.RTFMRI_BENCH_JSON, JSON.stringify({ package: 'cli', case: `idle CPU ${name}`, metric: 'cpu', value: Number(msPerS.toFixed(4)), unit: 'ms/s' }) + '\n');
+    }
+  }
+  console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+} finally {
+  for (const c of children) c.kill('SIGKILL');
+  fs.rmSync(data, { recursive: true, force: true });
+}
