@@ -60,7 +60,8 @@ function serveStatic(host, port, onPage) {
  */
 export async function runBrowserDemo({ tr = 1, volumes = 60, host = '127.0.0.1', port = 0, transport = 'auto', verbose = false, out = console.log, signal } = {}) {
   if (!existsSync(join(dist, 'app.js'))) throw new Error(`the page is not built (${dist}): run 'npx turbo run build'`);
-  const { syntheticEpiSeries, ready } = await import('@rtfmri/dicom-wasm');
+  const { ready } = await import('@rtfmri/dicom-wasm');
+  const { syntheticEpiSeries } = await import('@rtfmri/dicom-wasm/synthetic');
   const { replayFiles } = await import('@rtfmri/runtime');
   await ready();
   const token = Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');

@@ -3,7 +3,7 @@
 // Settings come from the URL: ?relay=ws://host:port&token=...&name=scanner1&dir=/data/scan
 //   &pattern=vol_{TR:03d}.dcm&transport=auto|webrtc|websocket&n=20&view=mosaic|slice
 import { DataInterface, DisconnectedError, TimeoutError, type FrameResult, type LinkStatus } from '@rtfmri/sdk/browser';
-import { syntheticRoi } from '@rtfmri/dicom-wasm';
+import { syntheticRoi } from '@rtfmri/dicom-wasm/synthetic';
 
 const q = new URLSearchParams(location.search);
 const cfg = {

@@ -1,7 +1,8 @@
 // The neurofeedback experiment: per TR, take the next volume from the scanner stream (through
 // whatever DataInterface it is given: local, or remote through a relay), average the signal in
 // a region of interest and turn it into feedback (percent change from a baseline).
-import { mosaicToVolume, syntheticRoi, type DicomDataset, type RoiBox } from '@rtfmri/dicom-wasm';
+import { mosaicToVolume, type DicomDataset, type RoiBox } from '@rtfmri/dicom-wasm';
+import { syntheticRoi } from '@rtfmri/dicom-wasm/synthetic';
 import type { DataInterfaceApi } from '@rtfmri/sdk';
 
 export interface NeurofeedbackOptions {

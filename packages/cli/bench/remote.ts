@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as dicom from '@rtfmri/dicom-wasm';
+import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
 import { RpcPeer } from '@rtfmri/transport';
 import { connectWs } from '@rtfmri/transport/node';
 import { RelayClient } from '@rtfmri/relay/protocol';
@@ -49,7 +50,7 @@ function report(c: string, xs: number[], target?: { p50?: number; p99?: number }
 function volumeBytes(): { bytes: Uint8Array; what: string } {
   const sample = path.resolve(here, '../../../../shared/data/rtcloud-sample/001_000013_000001.dcm');
   if (fs.existsSync(sample)) return { bytes: new Uint8Array(fs.readFileSync(sample)), what: 'rt-cloud sample mosaic' };
-  return { bytes: dicom.syntheticEpiVolume(1), what: 'synthetic mosaic' };
+  return { bytes: syntheticEpiVolume(1), what: 'synthetic mosaic' };
 }
 
 // ---- the scanner: a writer thread --------------------------------------------------------------

@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import dcmjs from 'dcmjs';
 import dicomParser from 'dicom-parser';
-import { allocInput, isComplete, parseDicom, ready, syntheticEpiVolume } from '../src/index.js';
+import { allocInput, isComplete, parseDicom, ready } from '../src/index.js';
+import { syntheticEpiVolume } from '../src/synthetic.js';
 import { coreSync, instantiateMs, resetCoreForTesting } from '../src/wasm.js';
 import { compare, report, time, us } from './lib.js';
 

@@ -4,6 +4,8 @@
 // then per tag a 64-byte name, VM, a 4-byte VR, SyngoDT, item count and a check word, then per
 // item four int32 (the length is the second in SV10) and the text, padded to 4 bytes.
 
+import { NodeBuf } from './node-buffer.js';
+
 /** Thrown for a CSA header that is truncated or malformed. */
 export class CsaParseError extends Error {
   readonly code = 'CSA_PARSE' as const;
@@ -310,9 +312,6 @@ function filterSv10(bytes: Uint8Array, keep: ReadonlySet<string>, map: { structu
   }
   return out;
 }
-
-type NodeBuffer = { from(b: ArrayBufferLike, o: number, n: number): { compare(t: unknown, ts: number, te: number, ss: number, se: number): number } };
-const NodeBuf = (globalThis as { Buffer?: NodeBuffer }).Buffer;
 
 interface CsaMemo {
   input: Uint8Array;

@@ -2,16 +2,12 @@
 import { Inflate } from 'fflate';
 import { keywordOf, parseTagKey, rawVrOf, resolveVr, tagHex } from './dictionary.js';
 import { DicomParseError } from './errors.js';
+import { EXPLICIT_VR_BE, EXPLICIT_VR_LE, IMPLICIT_VR_LE, syntaxOf, type DataSetEncoding } from './transfer-syntax.js';
 import { charsetLabel, decodeText, decodeValue, type DicomValue } from './values.js';
 import {
   F_BE, F_ENCAPS, F_FRAGMENT, F_IMPLICIT, F_ITEM, F_META, F_SEQ, F_UNDEF, MODE_BIG_ENDIAN, MODE_EXPLICIT, MODE_META,
   R_END, R_HDR, R_LEN, R_NEXT, R_PARENT, R_TAG, R_VAL, R_VRF, ROW_WORDS, Walk,
 } from './wasm.js';
-
-export const IMPLICIT_VR_LE = '1.2.840.10008.1.2';
-export const EXPLICIT_VR_LE = '1.2.840.10008.1.2.1';
-export const DEFLATED_EXPLICIT_VR_LE = '1.2.840.10008.1.2.1.99';
-export const EXPLICIT_VR_BE = '1.2.840.10008.1.2.2';
 
 const TAG_PIXEL_DATA = 0x7fe00010;
 
@@ -93,16 +89,6 @@ function guessSyntax(b: Uint8Array, o: number): { explicit: boolean; bigEndian: 
   return { explicit, bigEndian };
 }
 
-function syntaxOf(uid: string): { explicit: boolean; bigEndian: boolean; deflated: boolean } {
-  switch (uid) {
-    case IMPLICIT_VR_LE: return { explicit: false, bigEndian: false, deflated: false };
-    case EXPLICIT_VR_BE: return { explicit: true, bigEndian: true, deflated: false };
-    case DEFLATED_EXPLICIT_VR_LE: return { explicit: true, bigEndian: false, deflated: true };
-    // every other standard transfer syntax (compressed ones included) is explicit VR LE
-    default: return { explicit: true, bigEndian: false, deflated: false };
-  }
-}
-
 function inflateCapped(data: Uint8Array, max: number, at: number): Uint8Array {
   const parts: Uint8Array[] = [];
   let total = 0;
@@ -176,7 +162,7 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): DicomDataset {
         uid = decodeText(bytes, v, v + metaRows[r + R_LEN], false).replace(/[\0 ]+$/, '').trim();
       }
     }
-    let syntax: { explicit: boolean; bigEndian: boolean; deflated: boolean };
+    let syntax: DataSetEncoding;
     if (uid) {
       syntax = syntaxOf(uid);
       transferSyntaxUID = uid;

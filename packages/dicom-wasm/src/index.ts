@@ -1,31 +1,36 @@
-// @rtfmri/dicom-wasm: DICOM Part 10 parsing, completeness checks, writing and anonymization.
+// @rtfmri/dicom-wasm: DICOM Part 10 parsing, completeness checks, anonymization and writing.
 // The structural walk runs in WebAssembly (src/core/walker.c); values decode lazily in TypeScript.
-import { tagOf } from './dictionary.js';
-import { setKeywordResolver } from './writer.js';
+//
+// The public API, listed by name. Test data generators are behind '@rtfmri/dicom-wasm/synthetic'
+// and the writer's building blocks behind '@rtfmri/dicom-wasm/writer' (src/entry/).
 
+// parse and completeness
 export { ready, allocInput, inModuleMemory } from './wasm.js';
-export {
-  parseDicom,
-  isComplete,
-  DicomDataset,
-  IMPLICIT_VR_LE,
-  EXPLICIT_VR_LE,
-  EXPLICIT_VR_BE,
-  DEFLATED_EXPLICIT_VR_LE,
-} from './dataset.js';
+export { parseDicom, isComplete, DicomDataset } from './dataset.js';
 export type { DicomElement, ParseOptions, PixelData } from './dataset.js';
 export { DicomParseError } from './errors.js';
+export { IMPLICIT_VR_LE, EXPLICIT_VR_LE, EXPLICIT_VR_BE, DEFLATED_EXPLICIT_VR_LE, JPEG_BASELINE } from './transfer-syntax.js';
+
+// dictionary and values
 export { tagOf, keywordOf, vrOf, parseTagKey, tagHex, dictionarySource } from './dictionary.js';
 export { decodeValue, decodeText } from './values.js';
 export type { DicomValue } from './values.js';
 
-// modules of the writer/anonymizer side of the package
-export * from './writer.js';
-export * from './csa.js';
-export * from './synthetic.js';
-export * from './profile.js';
-export * from './anonymize.js';
-export * from './mosaic.js';
+// anonymization
+export { anonymize, anonymizeParsed } from './anonymize/index.js';
+export type { AnonymizeOptions } from './anonymize/index.js';
+export { createUidMap } from './anonymize/uid-map.js';
+export type { UidMap } from './anonymize/uid-map.js';
+export { setAnonymizePlanCache } from './anonymize/plan-cache.js';
+export { DEFAULT_PROFILE } from './anonymize/profile.js';
+export type { AnonymizationAction, AnonymizationProfile, ProfileRule, SafePrivateRule } from './anonymize/profile.js';
 
-// the writer resolves any standard keyword through the full dictionary
-setKeywordResolver(tagOf);
+// Siemens mosaic and CSA header
+export { mosaicInfo, mosaicToVolume, MosaicError } from './mosaic.js';
+export type { MosaicInfo, MosaicVolume, RoiBox } from './mosaic.js';
+export { parseCsaHeader, csaValues, isCsaHeader, CsaParseError } from './csa.js';
+export type { CsaElement, CsaHeader } from './csa.js';
+
+// writing Part-10 files
+export { writeDicom, encapsulated } from './writer.js';
+export type { EncapsulatedValue, WriteElement, WriteItem, WriteOptions, WriteValue } from './writer.js';

@@ -13,6 +13,17 @@ export class MosaicError extends Error {
   }
 }
 
+/** A box in volume coordinates (the mosaicToVolume layout), e.g. a region of interest. */
+export interface RoiBox {
+  /** Inclusive-exclusive bounds in volume coordinates (slice, row, column). */
+  slice0: number;
+  slice1: number;
+  row0: number;
+  row1: number;
+  col0: number;
+  col1: number;
+}
+
 export interface MosaicVolume {
   slices: number;
   /** Rows of one slice. */

@@ -1,4 +1,4 @@
-// Not re-exported by the package entry point: an internal helper shared with the tests.
+// Exported by the /synthetic subpath (it seeds the synthetic noise) and shared with the fuzz tests.
 /** mulberry32: a tiny, fast, seeded PRNG (synthetic noise, fuzz mutations that reproduce from the seed). */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

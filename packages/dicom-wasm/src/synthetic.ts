@@ -4,18 +4,10 @@
 // Everything is derived from the options and a seed: the same options give the same bytes.
 
 import { writeCsaHeader } from './csa.js';
+import type { RoiBox } from './mosaic.js';
 import { rng } from './rng.js';
-import { TS_EXPLICIT_LE, writeDicom, type WriteElement } from './writer.js';
-
-export interface RoiBox {
-  /** Inclusive-exclusive bounds in volume coordinates (slice, row, column). */
-  slice0: number;
-  slice1: number;
-  row0: number;
-  row1: number;
-  col0: number;
-  col1: number;
-}
+import { EXPLICIT_VR_LE } from './transfer-syntax.js';
+import { writeDicom, type WriteElement } from './writer.js';
 
 export interface SyntheticEpiOptions {
   /** Volumes in the run (syntheticEpiSeries). Default 20. */
@@ -343,7 +335,7 @@ export function syntheticEpiElements(index: number, options?: SyntheticEpiOption
 
 /** Part-10 bytes (explicit VR little endian) of volume `index` (InstanceNumber index + 1). */
 export function syntheticEpiVolume(index: number, options?: SyntheticEpiOptions): Uint8Array {
-  return writeDicom(syntheticEpiElements(index, options), { transferSyntaxUID: TS_EXPLICIT_LE });
+  return writeDicom(syntheticEpiElements(index, options), { transferSyntaxUID: EXPLICIT_VR_LE });
 }
 
 /** Every volume of the run, in order. */

@@ -3,14 +3,9 @@
 // elements. It is plain TypeScript: writing is a sequence of small headers plus a few large copies.
 
 import { deflateSync } from 'fflate';
-import { tagOf } from './dictionary.js';
+import { tagHex, tagOf } from './dictionary.js';
+import { syntaxOf } from './transfer-syntax.js';
 import type { PlainValue } from './values.js';
-
-export const TS_IMPLICIT_LE = '1.2.840.10008.1.2';
-export const TS_EXPLICIT_LE = '1.2.840.10008.1.2.1';
-export const TS_DEFLATED_LE = '1.2.840.10008.1.2.1.99';
-export const TS_EXPLICIT_BE = '1.2.840.10008.1.2.2';
-export const TS_JPEG_BASELINE = '1.2.840.10008.1.2.4.50';
 
 /** Our implementation class UID (a UUID-derived 2.25 root, so no registered root is needed). */
 export const IMPLEMENTATION_CLASS_UID = '2.25.173298612479347102954384530170845137221';
@@ -79,7 +74,6 @@ export function resolveTag(tag: number | string): number {
   }
   const hex = tag.replace(/[(),\s]/g, '');
   if (/^[0-9a-fA-F]{8}$/.test(hex)) return parseInt(hex, 16) >>> 0;
-  if (Object.hasOwn(KNOWN_TAGS, tag)) return KNOWN_TAGS[tag];
   const std = tagOf(tag);
   if (std !== undefined) return std;
   if (keywordResolver) {
@@ -162,12 +156,10 @@ interface Syntax {
   le: boolean;
 }
 
-function syntaxOf(uid: string): Syntax & { deflate: boolean } {
-  if (uid === TS_IMPLICIT_LE) return { explicit: false, le: true, deflate: false };
-  if (uid === TS_EXPLICIT_BE) return { explicit: true, le: false, deflate: false };
-  if (uid === TS_DEFLATED_LE) return { explicit: true, le: true, deflate: true };
-  // Every other transfer syntax (JPEG etc.) encodes the data set as explicit VR little endian.
-  return { explicit: true, le: true, deflate: false };
+/** The writer's view of the encoding `uid` selects (transfer-syntax.ts decides it). */
+function writeSyntax(uid: string): Syntax & { deflate: boolean } {
+  const s = syntaxOf(uid);
+  return { explicit: s.explicit, le: !s.bigEndian, deflate: s.deflated };
 }
 
 function isItems(v: WriteValue): v is WriteItem[] {
@@ -307,10 +299,6 @@ function writeHeader(sink: Sink, tag: number, vr: string, length: number, syn: S
   }
 }
 
-function tagHex(tag: number): string {
-  return tag.toString(16).padStart(8, '0').toUpperCase();
-}
-
 function sorted(elements: WriteElement[]): { tag: number; el: WriteElement }[] {
   return elements.map((el) => ({ tag: resolveTag(el.tag), el })).sort((a, b) => a.tag - b.tag);
 }
@@ -382,7 +370,7 @@ function writeElements(sink: Sink, elements: WriteElement[], syn: Syntax): void 
 
 /** Encodes a data set (no preamble, no meta group) in the given transfer syntax (deflate excluded). */
 export function writeDataSet(elements: WriteElement[], transferSyntaxUID: string): Uint8Array {
-  const syn = syntaxOf(transferSyntaxUID);
+  const syn = writeSyntax(transferSyntaxUID);
   const sink = new Sink(16384);
   writeElements(sink, elements, syn);
   return sink.result();
@@ -484,7 +472,7 @@ export function writeDicom(elements: WriteElement[], opts: WriteOptions): Uint8A
   const metaEls: WriteElement[] = [];
   const dataEls: WriteElement[] = [];
   for (const el of elements) (resolveTag(el.tag) >>> 16 === 0x0002 ? metaEls : dataEls).push(el);
-  const syn = syntaxOf(opts.transferSyntaxUID);
+  const syn = writeSyntax(opts.transferSyntaxUID);
   const body = new Sink(16384);
   writeElements(body, dataEls, syn);
   let data = body.buf.subarray(0, body.pos);
@@ -497,57 +485,3 @@ export function writeDicom(elements: WriteElement[], opts: WriteOptions): Uint8A
   out.set(data, head + meta.length);
   return out;
 }
-
-/**
- * Keywords the writer, the synthetic series and the anonymization profile use, so they work
- * without the full dictionary. Anything else resolves through `setKeywordResolver`.
- */
-export const KNOWN_TAGS: Record<string, number> = {
-  FileMetaInformationGroupLength: 0x00020000, FileMetaInformationVersion: 0x00020001,
-  MediaStorageSOPClassUID: 0x00020002, MediaStorageSOPInstanceUID: 0x00020003, TransferSyntaxUID: 0x00020010,
-  ImplementationClassUID: 0x00020012, ImplementationVersionName: 0x00020013,
-  SpecificCharacterSet: 0x00080005, ImageType: 0x00080008, InstanceCreationDate: 0x00080012,
-  InstanceCreationTime: 0x00080013, InstanceCreatorUID: 0x00080014, SOPClassUID: 0x00080016,
-  SOPInstanceUID: 0x00080018, StudyDate: 0x00080020, SeriesDate: 0x00080021, AcquisitionDate: 0x00080022,
-  ContentDate: 0x00080023, AcquisitionDateTime: 0x0008002a, StudyTime: 0x00080030, SeriesTime: 0x00080031,
-  AcquisitionTime: 0x00080032, ContentTime: 0x00080033, AccessionNumber: 0x00080050, Modality: 0x00080060,
-  Manufacturer: 0x00080070, InstitutionName: 0x00080080, InstitutionAddress: 0x00080081,
-  ReferringPhysicianName: 0x00080090, ReferringPhysicianAddress: 0x00080092,
-  ReferringPhysicianTelephoneNumbers: 0x00080094, StationName: 0x00081010, StudyDescription: 0x00081030,
-  SeriesDescription: 0x0008103e, InstitutionalDepartmentName: 0x00081040,
-  PhysiciansOfRecord: 0x00081048, PerformingPhysicianName: 0x00081050, NameOfPhysiciansReadingStudy: 0x00081060,
-  OperatorsName: 0x00081070, AdmittingDiagnosesDescription: 0x00081080, ManufacturerModelName: 0x00081090,
-  ReferencedStudySequence: 0x00081110, ReferencedPerformedProcedureStepSequence: 0x00081111,
-  ReferencedPatientSequence: 0x00081120, ReferencedImageSequence: 0x00081140,
-  ReferencedSOPClassUID: 0x00081150, ReferencedSOPInstanceUID: 0x00081155,
-  SourceImageSequence: 0x00082112, DerivationDescription: 0x00082111, IrradiationEventUID: 0x00083010,
-  PatientName: 0x00100010, PatientID: 0x00100020, IssuerOfPatientID: 0x00100021, PatientBirthDate: 0x00100030,
-  PatientBirthTime: 0x00100032, PatientSex: 0x00100040, OtherPatientIDs: 0x00101000,
-  OtherPatientNames: 0x00101001, OtherPatientIDsSequence: 0x00101002, PatientBirthName: 0x00101005,
-  PatientAge: 0x00101010, PatientSize: 0x00101020, PatientWeight: 0x00101030, PatientAddress: 0x00101040,
-  PatientMotherBirthName: 0x00101060, MilitaryRank: 0x00101080, MedicalRecordLocator: 0x00101090,
-  PatientTelephoneNumbers: 0x00102154, EthnicGroup: 0x00102160, Occupation: 0x00102180,
-  AdditionalPatientHistory: 0x001021b0, PatientComments: 0x00104000,
-  ScanningSequence: 0x00180020, SequenceVariant: 0x00180021, MRAcquisitionType: 0x00180023,
-  SequenceName: 0x00180024, SliceThickness: 0x00180050, RepetitionTime: 0x00180080, EchoTime: 0x00180081,
-  MagneticFieldStrength: 0x00180087, SpacingBetweenSlices: 0x00180088, NumberOfPhaseEncodingSteps: 0x00180089,
-  DeviceSerialNumber: 0x00181000, SoftwareVersions: 0x00181020, ProtocolName: 0x00181030,
-  AcquisitionMatrix: 0x00181310, InPlanePhaseEncodingDirection: 0x00181312, FlipAngle: 0x00181314,
-  PatientPosition: 0x00185100, StudyInstanceUID: 0x0020000d, SeriesInstanceUID: 0x0020000e,
-  StudyID: 0x00200010, SeriesNumber: 0x00200011, AcquisitionNumber: 0x00200012, InstanceNumber: 0x00200013,
-  ImagePositionPatient: 0x00200032, ImageOrientationPatient: 0x00200037, FrameOfReferenceUID: 0x00200052,
-  SynchronizationFrameOfReferenceUID: 0x00200200, PositionReferenceIndicator: 0x00201040,
-  SliceLocation: 0x00201041, ImageComments: 0x00204000, SamplesPerPixel: 0x00280002,
-  PhotometricInterpretation: 0x00280004, NumberOfFrames: 0x00280008, Rows: 0x00280010, Columns: 0x00280011,
-  PixelSpacing: 0x00280030, BitsAllocated: 0x00280100, BitsStored: 0x00280101, HighBit: 0x00280102,
-  PixelRepresentation: 0x00280103, SmallestImagePixelValue: 0x00280106, LargestImagePixelValue: 0x00280107,
-  WindowCenter: 0x00281050, WindowWidth: 0x00281051, RequestingPhysician: 0x00321032,
-  RequestedProcedureDescription: 0x00321060, RequestAttributesSequence: 0x00400275,
-  PerformedProcedureStepStartDate: 0x00400244, PerformedProcedureStepStartTime: 0x00400245,
-  PerformedProcedureStepEndDate: 0x00400250, PerformedProcedureStepEndTime: 0x00400251,
-  PerformedProcedureStepID: 0x00400253, PerformedProcedureStepDescription: 0x00400254,
-  ScheduledProcedureStepID: 0x00400009, RequestedProcedureID: 0x00401001,
-  PerformedStationName: 0x00400242, PerformedLocation: 0x00400243,
-  StorageMediaFileSetUID: 0x00880140, ContentCreatorName: 0x00700084,
-  PixelData: 0x7fe00010, FloatPixelData: 0x7fe00008, DoubleFloatPixelData: 0x7fe00009,
-};

@@ -5,7 +5,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { anonymize, createUidMap, setAnonymizePlanCache, type AnonymizeOptions } from '../src/anonymize.js';
+import { anonymize, type AnonymizeOptions } from '../src/anonymize/index.js';
+import { setAnonymizePlanCache } from '../src/anonymize/plan-cache.js';
+import { createUidMap } from '../src/anonymize/uid-map.js';
 import { parseDicom } from '../src/dataset.js';
 import { tagOf } from '../src/dictionary.js';
 import { rng } from '../src/rng.js';

@@ -8,26 +8,18 @@ import { fileURLToPath } from 'node:url';
 import dcmjs from 'dcmjs';
 import dicomParser from 'dicom-parser';
 import { inflateSync } from 'fflate';
-import { anonymize, createUidMap, sha256 } from '../src/anonymize.js';
+import { anonymize } from '../src/anonymize/index.js';
+import { createUidMap } from '../src/anonymize/uid-map.js';
 import { csaValues, parseCsaHeader, writeCsaHeader } from '../src/csa.js';
 import { parseDicom, type DicomDataset } from '../src/dataset.js';
 import { DicomParseError } from '../src/errors.js';
 import { parseTagKey } from '../src/dictionary.js';
 import { mosaicToVolume } from '../src/mosaic.js';
 import { havePydicom, pydicomCheck } from './oracles.js';
-import { DEFAULT_PROFILE, RTCLOUD_BLANKED, type AnonymizationProfile } from '../src/profile.js';
+import { DEFAULT_PROFILE, RTCLOUD_BLANKED, type AnonymizationProfile } from '../src/anonymize/profile.js';
 import { syntheticEpiSeries, syntheticEpiVolume, type SyntheticEpiOptions } from '../src/synthetic.js';
-import {
-  writeDicom,
-  TS_DEFLATED_LE,
-  TS_EXPLICIT_BE,
-  TS_EXPLICIT_LE,
-  TS_IMPLICIT_LE,
-  TS_JPEG_BASELINE,
-  encapsulated,
-  buildFileMeta,
-  type WriteElement,
-} from '../src/writer.js';
+import { DEFLATED_EXPLICIT_VR_LE as TS_DEFLATED_LE, EXPLICIT_VR_BE as TS_EXPLICIT_BE, EXPLICIT_VR_LE as TS_EXPLICIT_LE, IMPLICIT_VR_LE as TS_IMPLICIT_LE, JPEG_BASELINE as TS_JPEG_BASELINE } from '../src/transfer-syntax.js';
+import { writeDicom, encapsulated, buildFileMeta, type WriteElement } from '../src/writer.js';
 
 const SAMPLE = fileURLToPath(new URL('../../../../shared/data/rtcloud-sample/', import.meta.url));
 const haveSample = existsSync(SAMPLE + '001_000013_000001.dcm');
@@ -443,10 +435,21 @@ describe('anonymize across transfer syntaxes and sequence shapes', () => {
 });
 
 describe('session UIDs', () => {
-  it('derive from SHA-256 (checked against node:crypto)', () => {
-    for (const s of ['', 'abc', 'x'.repeat(55), 'y'.repeat(56), 'z'.repeat(64), 'q'.repeat(300)]) {
-      expect(Buffer.from(sha256(Buffer.from(s))).toString('hex')).toBe(createHash('sha256').update(s).digest('hex'));
+  it('derive from SHA-256(secret, NUL, UID) as a version-8 UUID (checked against node:crypto)', () => {
+    const cases = [['k', '1.2.3'], ['', ''], ['x'.repeat(55), '1.2'], ['s'.repeat(200), `1.3.12.2.1107.5.2.19.45031.${'9'.repeat(280)}`]];
+    for (const [secret, uid] of cases) {
+      const d = createHash('sha256').update(Buffer.from(`${secret}\0${uid}`, 'latin1')).digest();
+      d[6] = (d[6] & 0x0f) | 0x80;
+      d[8] = (d[8] & 0x3f) | 0x80;
+      expect(createUidMap({ secret }).map(uid)).toBe(`2.25.${BigInt('0x' + d.subarray(0, 16).toString('hex'))}`);
     }
+  });
+
+  it('are the same as in earlier versions (pinned replacements)', () => {
+    expect(createUidMap({ secret: 'k' }).map('1.2.3')).toBe('2.25.144391129138364339749806624669026222663');
+    expect(createUidMap({ secret: '' }).map('')).toBe('2.25.146485314518219279177634940613413046828');
+    expect(createUidMap({ secret: 'k', root: '1.2.826.0.1.3680043.10.543' }).map('1.2.3')).toBe('1.2.826.0.1.3680043.10.543.1443911291383643397498066246690262226');
+    expect(createUidMap({ secret: 'k' }).map('é漢')).toBe('2.25.125437927550738960975921336300277553250');
   });
 
   it('are valid 2.25 UIDs of a version-8 UUID, distinct for distinct inputs', () => {

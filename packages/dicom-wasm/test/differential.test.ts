@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import dcmjs from 'dcmjs';
 import * as dicomParser from 'dicom-parser';
 import { describe, expect, it } from 'vitest';
-import { DicomDataset, parseDicom, syntheticEpiVolume, writeDicom } from '../src/index.js';
+import { DicomDataset, parseDicom, writeDicom } from '../src/index.js';
+import { syntheticEpiVolume } from '../src/synthetic.js';
 import { everyVr } from './parse-fixtures.js';
 import { readDicomParser } from './oracles.js';
 

@@ -4,7 +4,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DicomDataset, DicomParseError, encapsulated, isComplete, parseDicom, writeDataSet, writeDicom } from '../src/index.js';
+import { DicomDataset, DicomParseError, encapsulated, isComplete, parseDicom, writeDicom } from '../src/index.js';
+import { writeDataSet } from '../src/writer.js';
 import { everyVr } from './parse-fixtures.js';
 
 export { rng } from '../src/rng.js';

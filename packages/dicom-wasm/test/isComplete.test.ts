@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { anonymize, createUidMap, encapsulated, isComplete, parseDicom, writeDataSet, writeDicom, DicomParseError, type WriteElement } from '../src/index.js';
+import { anonymize, createUidMap, encapsulated, isComplete, parseDicom, writeDicom, DicomParseError, type WriteElement } from '../src/index.js';
+import { writeDataSet } from '../src/writer.js';
 import { everyVr } from './parse-fixtures.js';
 
 const sampleDir = join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/data/rtcloud-sample');

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { parseDicom } from '../src/dataset.js';
 import { MosaicError, mosaicInfo, mosaicToVolume } from '../src/mosaic.js';
 import { sliceTimes, syntheticEpiElements, syntheticEpiVolume, type SyntheticEpiOptions } from '../src/synthetic.js';
-import { writeDicom, TS_EXPLICIT_LE, TS_IMPLICIT_LE, TS_EXPLICIT_BE, type WriteElement } from '../src/writer.js';
+import { EXPLICIT_VR_BE as TS_EXPLICIT_BE, EXPLICIT_VR_LE as TS_EXPLICIT_LE, IMPLICIT_VR_LE as TS_IMPLICIT_LE } from '../src/transfer-syntax.js';
+import { writeDicom, type WriteElement } from '../src/writer.js';
 
 const SAMPLE = fileURLToPath(new URL('../../../../shared/data/rtcloud-sample/', import.meta.url));
 const haveSample = existsSync(SAMPLE + '001_000013_000001.dcm');
@@ -113,7 +114,7 @@ const PY = '/usr/bin/python3';
 const haveNibabel = spawnSync(PY, ['-c', 'import nibabel.nicom.dicomwrappers, pydicom']).status === 0;
 describe.skipIf(!haveNibabel)('mosaicToVolume agrees with nibabel (skipped without python3-nibabel)', () => {
   it('on synthetic volumes, their anonymized copies and the real run', async () => {
-    const { anonymize } = await import('../src/anonymize.js');
+    const { anonymize } = await import('../src/anonymize/index.js');
     const dir = mkdtempSync(join(tmpdir(), 'rtfmri-nib-'));
     try {
       const files: [string, Uint8Array][] = [

@@ -1,4 +1,4 @@
-// The same built package in a real browser: headless Chromium loads dist/ (fflate through an import
+// The same built package in a real browser: headless Chromium loads dist/ (fflate and @noble/hashes through an import
 // map), parses generated files in three transfer syntaxes, checks completeness and the pixel view,
 // and posts the results back to this test's loopback server. Skips without Chromium or dist/.
 import { spawn } from 'node:child_process';
@@ -20,7 +20,7 @@ if (!chromium) console.warn('[dicom-wasm] no Chromium at /usr/bin/chromium: skip
 else if (!built) console.warn('[dicom-wasm] dist/ not built (run `npx turbo run build`): skipping the browser test');
 
 const PAGE = `<!doctype html><meta charset="utf-8">
-<script type="importmap">{ "imports": { "fflate": "/fflate.js" } }</script>
+<script type="importmap">{ "imports": { "fflate": "/fflate.js", "@noble/hashes/": "/noble/" } }</script>
 <script type="module">
 const out = {};
 try {
@@ -65,7 +65,8 @@ describe.skipIf(!chromium || !built)('in a browser (headless Chromium)', () => {
       if (url.pathname === '/fflate.js') return send('text/javascript', readFileSync(join(pkg, 'node_modules/fflate/esm/browser.js')));
       if (url.pathname.startsWith('/files/') && files[url.pathname.slice(7)]) return send('application/dicom', files[url.pathname.slice(7)]);
       const rel = normalize(url.pathname).replace(/^\/+/, '');
-      if (/^(dist|generated)\/[\w.-]+\.js$/.test(rel)) return send('text/javascript', readFileSync(join(pkg, rel)));
+      if (/^noble\/[\w-]+\.js$/.test(rel)) return send('text/javascript', readFileSync(join(pkg, 'node_modules/@noble/hashes', rel.slice(6))));
+      if (/^(dist|generated)\/([\w-]+\/)?[\w.-]+\.js$/.test(rel)) return send('text/javascript', readFileSync(join(pkg, rel)));
       res.statusCode = 404;
       res.end();
     });

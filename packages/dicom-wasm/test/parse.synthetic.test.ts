@@ -4,16 +4,14 @@ import dcmjs from 'dcmjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   allocInput, DicomDataset, DicomParseError, encapsulated, inModuleMemory, isComplete, keywordOf, parseDicom,
-  tagOf, vrOf, writeDicom, writeDataSet, type WriteElement,
+  tagOf, vrOf, writeDicom, type WriteElement,
 } from '../src/index.js';
+import {
+  DEFLATED_EXPLICIT_VR_LE as TS_DEFLATED, EXPLICIT_VR_BE as TS_BE, EXPLICIT_VR_LE as TS_EXPLICIT, IMPLICIT_VR_LE as TS_IMPLICIT, JPEG_BASELINE as TS_JPEG,
+} from '../src/transfer-syntax.js';
+import { writeDataSet } from '../src/writer.js';
 import { resetCoreForTesting } from '../src/wasm.js';
 import { everyVr } from './parse-fixtures.js';
-
-const TS_IMPLICIT = '1.2.840.10008.1.2';
-const TS_EXPLICIT = '1.2.840.10008.1.2.1';
-const TS_DEFLATED = '1.2.840.10008.1.2.1.99';
-const TS_BE = '1.2.840.10008.1.2.2';
-const TS_JPEG = '1.2.840.10008.1.2.4.50';
 
 /** Independent walk in TS (explicit or implicit LE/BE), checking every element's offsets. */
 function checkOffsets(ds: DicomDataset, depth = 0): number {

@@ -8,18 +8,8 @@ import * as dicomParser from 'dicom-parser';
 import { parseDicom } from '../src/dataset.js';
 import { everyVr as fixtureEveryVr } from './parse-fixtures.js';
 import { havePydicom, pydicomCheck, readDicomParser } from './oracles.js';
-import {
-  encapsulated,
-  resolveTag,
-  writeDicom,
-  writeElementBytes,
-  TS_DEFLATED_LE,
-  TS_EXPLICIT_BE,
-  TS_EXPLICIT_LE,
-  TS_IMPLICIT_LE,
-  TS_JPEG_BASELINE,
-  type WriteElement,
-} from '../src/writer.js';
+import { DEFLATED_EXPLICIT_VR_LE as TS_DEFLATED_LE, EXPLICIT_VR_BE as TS_EXPLICIT_BE, EXPLICIT_VR_LE as TS_EXPLICIT_LE, IMPLICIT_VR_LE as TS_IMPLICIT_LE, JPEG_BASELINE as TS_JPEG_BASELINE } from '../src/transfer-syntax.js';
+import { encapsulated, resolveTag, writeDicom, writeElementBytes, type WriteElement } from '../src/writer.js';
 
 const SYNTAXES = [TS_IMPLICIT_LE, TS_EXPLICIT_LE, TS_EXPLICIT_BE, TS_DEFLATED_LE];
 

@@ -3,10 +3,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as dicom from '@rtfmri/dicom-wasm';
+import * as synthetic from '@rtfmri/dicom-wasm/synthetic';
 import { sampleDir, sleep } from './util.js';
 
 type Gen = (index: number, options?: Record<string, unknown>) => Uint8Array;
-const synth = (dicom as unknown as { syntheticEpiVolume?: Gen }).syntheticEpiVolume;
+const synth = (synthetic as unknown as { syntheticEpiVolume?: Gen }).syntheticEpiVolume;
 
 export function hasAnonymize(): boolean {
   return typeof (dicom as unknown as { anonymize?: unknown }).anonymize === 'function';

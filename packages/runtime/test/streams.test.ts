@@ -215,7 +215,7 @@ describe('scanner streams', () => {
   });
 
   it('auto route: a big file (> 8 MiB) is checked in the pool, a normal one inline', async () => {
-    const synth = (await import('@rtfmri/dicom-wasm')).syntheticEpiVolume;
+    const synth = (await import('@rtfmri/dicom-wasm/synthetic')).syntheticEpiVolume;
     const big = synth(0, { tile: 400, seriesHeaderBytes: 1000 });
     expect(big.length).toBeGreaterThan(8 * 1024 * 1024);
     const auto = new DataInterface({ allowedDirs: [A], allowedFileTypes: ['.dcm'] });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRuntimeServer, type RuntimeServer } from '@rtfmri/runtime';
-import { syntheticEpiVolume, type SyntheticEpiOptions } from '@rtfmri/dicom-wasm';
+import { syntheticEpiVolume, type SyntheticEpiOptions } from '@rtfmri/dicom-wasm/synthetic';
 import { DataInterface, hostRelay, type HostedRelay } from '../src/index.js';
 
 export type Mode = 'local' | 'remote';

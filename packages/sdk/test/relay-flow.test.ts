@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcPeer } from '@rtfmri/transport';
 import { connectWs } from '@rtfmri/transport/node';
 import { RelayClient } from '@rtfmri/relay/protocol';
-import { parseDicom, syntheticEpiVolume } from '@rtfmri/dicom-wasm';
+import { parseDicom } from '@rtfmri/dicom-wasm';
+import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
 import { setup, sleep, tmpDir, TOKEN, type Setup } from './harness.js';
 
 function content(k: number, size: number): Uint8Array {

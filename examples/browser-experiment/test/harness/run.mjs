@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { replayFiles, fillPattern, nowMs } from '@rtfmri/runtime';
 import { startRelayServer, sharedToken } from '@rtfmri/relay';
-import { syntheticEpiSeries, syntheticEpiElements, encapsulated, writeDicom } from '@rtfmri/dicom-wasm';
+import { encapsulated, writeDicom } from '@rtfmri/dicom-wasm';
+import { syntheticEpiSeries, syntheticEpiElements } from '@rtfmri/dicom-wasm/synthetic';
 import { createRequire } from 'node:module';
 
 const here = dirname(fileURLToPath(import.meta.url));
