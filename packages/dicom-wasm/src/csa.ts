@@ -47,10 +47,15 @@ function cString(bytes: Uint8Array, start: number, end: number): string {
   return s;
 }
 
+/** 'SV10': the newer format's prefix. */
+function startsSv10(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x53 && bytes[1] === 0x56 && bytes[2] === 0x31 && bytes[3] === 0x30;
+}
+
 /** True when the bytes start like a CSA header (either format). */
 export function isCsaHeader(bytes: Uint8Array): boolean {
   if (bytes.length < 16) return false;
-  if (bytes[0] === 0x53 && bytes[1] === 0x56 && bytes[2] === 0x31 && bytes[3] === 0x30) return true;
+  if (startsSv10(bytes)) return true;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = dv.getUint32(0, true);
   return n > 0 && n <= MAX_TAGS && dv.getUint32(4, true) === 77;
@@ -59,7 +64,7 @@ export function isCsaHeader(bytes: Uint8Array): boolean {
 export function parseCsaHeader(bytes: Uint8Array): CsaHeader {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const len = bytes.length;
-  const sv10 = len >= 4 && bytes[0] === 0x53 && bytes[1] === 0x56 && bytes[2] === 0x31 && bytes[3] === 0x30;
+  const sv10 = len >= 4 && startsSv10(bytes);
   let p = sv10 ? 8 : 0;
   if (p + 8 > len) throw new CsaParseError('truncated header', p);
   const nTags = dv.getUint32(p, true);
@@ -224,7 +229,7 @@ function i32(b: Uint8Array, o: number): number {
  * the second tag).
  */
 export function filterCsaHeader(bytes: Uint8Array, keep: ReadonlySet<string>): Uint8Array {
-  const sv10 = bytes.length >= 16 && bytes[0] === 0x53 && bytes[1] === 0x56 && bytes[2] === 0x31 && bytes[3] === 0x30;
+  const sv10 = bytes.length >= 16 && startsSv10(bytes);
   if (!sv10) {
     const h = parseCsaHeader(bytes);
     const kept: CsaElementInput[] = [];
@@ -332,7 +337,7 @@ const csaMemos = new WeakMap<ReadonlySet<string>, CsaMemo>();
  */
 export function filterCsaHeaderReused(bytes: Uint8Array, keep: ReadonlySet<string>): Uint8Array {
   const n = bytes.length;
-  const sv10 = n >= 16 && bytes[0] === 0x53 && bytes[1] === 0x56 && bytes[2] === 0x31 && bytes[3] === 0x30;
+  const sv10 = n >= 16 && startsSv10(bytes);
   if (!sv10) return filterCsaHeader(bytes, keep);
   const m = csaMemos.get(keep);
   if (m && m.input.length === n) {

@@ -4,6 +4,7 @@ import { keywordOf, parseTagKey, rawVrOf, resolveVr, tagHex } from './dictionary
 import { DicomParseError } from './errors.js';
 import { EXPLICIT_VR_BE, EXPLICIT_VR_LE, IMPLICIT_VR_LE, syntaxOf, type DataSetEncoding } from './transfer-syntax.js';
 import { charsetLabel, decodeText, decodeValue, type DicomValue } from './values.js';
+import { STANDARD_VRS } from './vr.js';
 import {
   F_BE, F_ENCAPS, F_FRAGMENT, F_IMPLICIT, F_ITEM, F_META, F_SEQ, F_UNDEF, MODE_BIG_ENDIAN, MODE_EXPLICIT, MODE_META,
   R_END, R_HDR, R_LEN, R_NEXT, R_PARENT, R_TAG, R_VAL, R_VRF, ROW_WORDS, Walk,
@@ -67,10 +68,6 @@ interface Shared {
 export type PixelData =
   | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
 
-const KNOWN_VRS = new Set(
-  'AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' '),
-);
-
 function u16le(b: Uint8Array, o: number): number {
   return b[o] | (b[o + 1] << 8);
 }
@@ -81,7 +78,7 @@ function guessSyntax(b: Uint8Array, o: number): { explicit: boolean; bigEndian: 
   const le = u16le(b, o);
   const be = (b[o] << 8) | b[o + 1];
   const vr = String.fromCharCode(b[o + 4], b[o + 5]);
-  const explicit = KNOWN_VRS.has(vr);
+  const explicit = STANDARD_VRS.has(vr);
   const bigEndian = explicit && be < le;
   const group = bigEndian ? be : le;
   // a data set starts with one of the low groups (0008 in practice); anything else is not DICOM
@@ -173,7 +170,7 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): DicomDataset {
     }
     // a data set that says explicit VR but carries no VR where one must be is implicit (seen in the wild)
     if (syntax.explicit && !syntax.bigEndian && !syntax.deflated && n - dataSetOffset >= 8 &&
-        !KNOWN_VRS.has(String.fromCharCode(bytes[dataSetOffset + 4], bytes[dataSetOffset + 5])) &&
+        !STANDARD_VRS.has(String.fromCharCode(bytes[dataSetOffset + 4], bytes[dataSetOffset + 5])) &&
         guessSyntax(bytes, dataSetOffset)?.explicit === false) {
       syntax = { explicit: false, bigEndian: false, deflated: false };
     }

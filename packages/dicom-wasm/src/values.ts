@@ -1,15 +1,9 @@
 // Value decoding by VR, from the caller's bytes (never from wasm memory, never copied except
 // where an unaligned or big-endian typed view is impossible).
 
-/** VRs whose value is text; multi-valued ones are split on backslash. */
-const TEXT_VRS = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'LT', 'PN', 'SH', 'ST', 'TM', 'UC', 'UI', 'UR', 'UT']);
-/** Text VRs with VM 1 by definition: a backslash is part of the text. */
-const SINGLE_TEXT_VRS = new Set(['LT', 'ST', 'UT', 'UR']);
-const NUMERIC_SIZES: Record<string, number> = { US: 2, SS: 2, UL: 4, SL: 4, FL: 4, FD: 8, AT: 4, SV: 8, UV: 8 };
+import { SINGLE_TEXT_VRS, TEXT_VRS } from './vr.js';
 
-export function isTextVr(vr: string): boolean {
-  return TEXT_VRS.has(vr);
-}
+const NUMERIC_SIZES: Record<string, number> = { US: 2, SS: 2, UL: 4, SL: 4, FL: 4, FD: 8, AT: 4, SV: 8, UV: 8 };
 
 const decoders = new Map<string, TextDecoder>();
 let latin1: TextDecoder | undefined;

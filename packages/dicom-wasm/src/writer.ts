@@ -5,6 +5,7 @@
 import { deflateSync } from 'fflate';
 import { tagHex, tagOf } from './dictionary.js';
 import { syntaxOf } from './transfer-syntax.js';
+import { LONG_VRS, SINGLE_TEXT_VRS, STANDARD_VRS, TEXT_VRS } from './vr.js';
 import type { PlainValue } from './values.js';
 
 /** Our implementation class UID (a UUID-derived 2.25 root, so no registered root is needed). */
@@ -89,18 +90,12 @@ export function setKeywordResolver(fn: (keyword: string) => number | undefined):
   keywordResolver = fn;
 }
 
-/** VRs whose explicit-VR header has 2 reserved bytes and a 32-bit length. */
-export const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
-const STRING_VRS = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'LT', 'PN', 'SH', 'ST', 'TM', 'UC', 'UI', 'UR', 'UT']);
-/** Text VRs that hold one value (a backslash is data there, not a separator). */
-const SINGLE_TEXT_VRS = new Set(['LT', 'ST', 'UT', 'UR']);
 const NUMBER_VRS: Record<string, { size: number; kind: 'f' | 'i' | 'u' }> = {
   FL: { size: 4, kind: 'f' }, FD: { size: 8, kind: 'f' }, SS: { size: 2, kind: 'i' }, US: { size: 2, kind: 'u' },
   SL: { size: 4, kind: 'i' }, UL: { size: 4, kind: 'u' }, SV: { size: 8, kind: 'i' }, UV: { size: 8, kind: 'u' },
   OW: { size: 2, kind: 'u' }, OF: { size: 4, kind: 'f' }, OD: { size: 8, kind: 'f' }, OL: { size: 4, kind: 'u' },
   OV: { size: 8, kind: 'u' },
 };
-const ALL_VRS = new Set([...STRING_VRS, ...Object.keys(NUMBER_VRS), 'AT', 'OB', 'UN', 'SQ']);
 
 const textEncoder = new TextEncoder();
 
@@ -248,7 +243,7 @@ function swapBytes(b: Uint8Array, size: number): Uint8Array {
 /** Value bytes (unpadded for binary, padded for text) of a non-sequence element. */
 export function encodeValue(vr: string, value: WriteValue, littleEndian = true): Uint8Array {
   if (value === null || value === undefined) return new Uint8Array(0);
-  if (STRING_VRS.has(vr)) {
+  if (TEXT_VRS.has(vr)) {
     if (value instanceof Uint8Array) return value.length & 1 ? padBytes(value, vr === 'UI' ? 0 : 0x20) : value;
     let s: string;
     if (Array.isArray(value)) {
@@ -326,7 +321,7 @@ function writeItems(sink: Sink, items: WriteItem[], syn: Syntax): void {
 
 function writeElement(sink: Sink, tag: number, el: WriteElement, syn: Syntax): void {
   const vr = el.vr.toUpperCase();
-  if (!ALL_VRS.has(vr)) throw new RangeError(`unknown VR ${el.vr} for ${tagHex(tag)}`);
+  if (!STANDARD_VRS.has(vr)) throw new RangeError(`unknown VR ${el.vr} for ${tagHex(tag)}`);
   const value = el.value;
   if (isEncapsulated(value)) {
     writeHeader(sink, tag, vr, 0xffffffff, syn);
@@ -381,7 +376,7 @@ export function writeElementBytes(el: WriteElement, opts: { explicit: boolean; l
   const tag = resolveTag(el.tag);
   const vr = el.vr.toUpperCase();
   const v = el.value;
-  if (vr === 'SQ' || isEncapsulated(v) || (vr === 'UN' && Array.isArray(v) && v.length > 0 && isItems(v)) || !ALL_VRS.has(vr)) {
+  if (vr === 'SQ' || isEncapsulated(v) || (vr === 'UN' && Array.isArray(v) && v.length > 0 && isItems(v)) || !STANDARD_VRS.has(vr)) {
     const sink = new Sink(64);
     writeElement(sink, tag, el, { explicit: opts.explicit, le: opts.littleEndian });
     return sink.result();

@@ -106,24 +106,28 @@ function rewrite(ds: DicomDataset, options: AnonymizeOptions): Uint8Array {
   // the few meta and identity values needed, read from the top-level rows (no index, no decoding)
   const metaBytes = metaGroup(ctx, w.rows, ts, keepKey, planCacheOn());
 
-  let data: Uint8Array;
   if (ts === DEFLATED_EXPLICIT_VR_LE) {
     const plain = new Uint8Array(dataLength);
     o.copy(src, plain, 0);
-    data = deflateSync(plain, { level: 6 });
-    const total = 132 + metaBytes.length + data.length;
-    const out = options.output && options.output.length >= total ? options.output.subarray(0, total) : new Uint8Array(total);
-    out.fill(0, 0, 128);
-    out.set([0x44, 0x49, 0x43, 0x4d], 128);
-    out.set(metaBytes, 132);
+    const data = deflateSync(plain, { level: 6 });
+    const out = part10Head(metaBytes, data.length, options.output);
     out.set(data, 132 + metaBytes.length);
     return out;
   }
+  const out = part10Head(metaBytes, dataLength, options.output);
+  o.copy(src, out, 132 + metaBytes.length);
+  return out;
+}
+
+/**
+ * The result buffer (`output` when it is large enough) with its zeroed preamble, 'DICM' and the
+ * meta group written; the data set (`dataLength` bytes) goes after them.
+ */
+function part10Head(metaBytes: Uint8Array, dataLength: number, output: Uint8Array | undefined): Uint8Array {
   const total = 132 + metaBytes.length + dataLength;
-  const out = options.output && options.output.length >= total ? options.output.subarray(0, total) : new Uint8Array(total);
+  const out = output && output.length >= total ? output.subarray(0, total) : new Uint8Array(total);
   out.fill(0, 0, 128);
   out.set([0x44, 0x49, 0x43, 0x4d], 128);
   out.set(metaBytes, 132);
-  o.copy(src, out, 132 + metaBytes.length);
   return out;
 }

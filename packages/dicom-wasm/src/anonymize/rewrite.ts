@@ -5,6 +5,7 @@
 
 import { CsaParseError } from '../csa.js';
 import { F_BE, F_ENCAPS, F_IMPLICIT, F_META, F_SEQ, R_END, R_HDR, R_LEN, R_NEXT, R_TAG, R_VAL, R_VRF, ROW_WORDS, UNDEF } from '../wasm.js';
+import { STANDARD_VRS } from '../vr.js';
 import { encodeHeader, encodeItemHeader, writeElementBytes } from '../writer.js';
 import { addedBytes } from './compile.js';
 import { asciiValue, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_BE, IMPLICIT_LE, isDicomDefinedUid, isUiRow, rowVr, type Ctx, type Enc, type Walk } from './context.js';
@@ -45,8 +46,6 @@ function blankElement(enc: Enc, tag: number, vr: string): Uint8Array {
   }
   return b;
 }
-
-const WRITABLE_VRS = new Set('AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' '));
 
 const NO_BYTES = new Uint8Array(0);
 
@@ -134,7 +133,7 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
           }
           const vr = rowVr(rows, r);
           // a VR no standard defines cannot be re-encoded reliably: the attribute goes instead
-          out = WRITABLE_VRS.has(vr) ? blankElement(enc, tag, vr) : null;
+          out = STANDARD_VRS.has(vr) ? blankElement(enc, tag, vr) : null;
           if (ri >= 0) {
             c.blanks[slot] = out;
             c.blankVr[slot] = vr16;
@@ -143,7 +142,7 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
         }
         case 'D': {
           const vr = rowVr(rows, r);
-          out = WRITABLE_VRS.has(vr) ? writeElementBytes({ tag, vr, value: rule?.value ?? '' }, enc) : null;
+          out = STANDARD_VRS.has(vr) ? writeElementBytes({ tag, vr, value: rule?.value ?? '' }, enc) : null;
           break;
         }
         case 'U': {

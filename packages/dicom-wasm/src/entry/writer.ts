@@ -10,9 +10,9 @@ export {
   buildFileMeta,
   resolveTag,
   setKeywordResolver,
-  LONG_VRS,
   IMPLEMENTATION_CLASS_UID,
   IMPLEMENTATION_VERSION_NAME,
 } from '../writer.js';
+export { LONG_VRS } from '../vr.js';
 export { writeCsaHeader, filterCsaHeader, filterCsaHeaderReused } from '../csa.js';
 export type { CsaElementInput } from '../csa.js';
