@@ -3,6 +3,7 @@
 // load it the same way, with no fetch or file path.
 import { wasmBase64 } from '../generated/dicom-wasm-bytes.js';
 import { DicomParseError } from './errors.js';
+import { NodeBuf } from './node-buffer.js';
 
 interface CoreExports {
   memory: WebAssembly.Memory;
@@ -55,8 +56,8 @@ let readyPromise: Promise<void> | undefined;
 export let instantiateMs = 0;
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  if (typeof Buffer !== 'undefined') {
-    const b = Buffer.from(wasmBase64, 'base64');
+  if (NodeBuf) {
+    const b = NodeBuf.from(wasmBase64, 'base64');
     return new Uint8Array(b.buffer as ArrayBuffer, b.byteOffset, b.length);
   }
   const s = atob(wasmBase64);
