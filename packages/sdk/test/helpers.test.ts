@@ -5,7 +5,7 @@ import {
   DataInterface, downloadFilesFromCloud, downloadFilesFromList, downloadFolderFromCloud, uploadFilesFromList,
   uploadFilesToCloud, uploadFolderToCloud, type TransferProgress,
 } from '../src/index.js';
-import { rmrf, tmpDir } from '../../runtime/test/util.js';
+import { rmrf, tmpDir } from './util.js';
 
 function tree(root: string): string[] {
   const out: string[] = [];
