@@ -13,8 +13,24 @@ import {
 const TAG_PIXEL_DATA = 0x7fe00010;
 
 export interface ParseOptions {
-  /** Upper bound on the inflated size of a deflated data set (default 1 GiB): a zip bomb fails. */
+  /**
+   * Upper bound on the inflated size of a deflated data set: a zip bomb fails with a
+   * DicomParseError instead of growing. Default: INFLATE_LIMITS (min(256 MiB, max(64 MiB,
+   * 100 x the deflated bytes))).
+   */
   maxInflatedBytes?: number;
+}
+
+/**
+ * Default bounds of a deflated data set's inflated size. Real deflated MR objects inflate 2-10x
+ * (an image with a blank background rarely more than ~50x); a bomb inflates ~1000x. The floor
+ * keeps small, highly compressible objects readable; the absolute cap bounds memory and time
+ * (256 MiB inflates in ~0.3 s here).
+ */
+export const INFLATE_LIMITS = { ratio: 100, floorBytes: 64 << 20, maxBytes: 256 << 20 } as const;
+
+export function defaultInflateLimit(deflatedBytes: number): number {
+  return Math.min(INFLATE_LIMITS.maxBytes, Math.max(INFLATE_LIMITS.floorBytes, INFLATE_LIMITS.ratio * deflatedBytes));
 }
 
 /** One element of a data set. Offsets index `dataset.bytes`. */
@@ -177,7 +193,7 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): DicomDataset {
     explicit = syntax.explicit;
     bigEndian = syntax.bigEndian;
     if (syntax.deflated && dataSetOffset < n) {
-      const inflated = inflateCapped(bytes.subarray(dataSetOffset), options.maxInflatedBytes ?? 1 << 30, dataSetOffset);
+      const inflated = inflateCapped(bytes.subarray(dataSetOffset), options.maxInflatedBytes ?? defaultInflateLimit(n - dataSetOffset), dataSetOffset);
       src = new Uint8Array(dataSetOffset + inflated.length);
       src.set(bytes.subarray(0, dataSetOffset));
       src.set(inflated, dataSetOffset);

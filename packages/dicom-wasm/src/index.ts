@@ -6,7 +6,7 @@
 
 // parse and completeness
 export { ready, allocInput, inModuleMemory } from './wasm.js';
-export { parseDicom, isComplete, DicomDataset } from './dataset.js';
+export { parseDicom, isComplete, DicomDataset, INFLATE_LIMITS, defaultInflateLimit } from './dataset.js';
 export type { DicomElement, ParseOptions, PixelData } from './dataset.js';
 export { DicomParseError } from './errors.js';
 export { IMPLICIT_VR_LE, EXPLICIT_VR_LE, EXPLICIT_VR_BE, DEFLATED_EXPLICIT_VR_LE, JPEG_BASELINE } from './transfer-syntax.js';

@@ -3,8 +3,8 @@
 import dcmjs from 'dcmjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  allocInput, DicomDataset, DicomParseError, encapsulated, inModuleMemory, isComplete, keywordOf, parseDicom,
-  tagOf, vrOf, writeDicom, type WriteElement,
+  allocInput, anonymize, defaultInflateLimit, DicomDataset, DicomParseError, encapsulated, INFLATE_LIMITS, inModuleMemory, isComplete,
+  keywordOf, parseDicom, tagOf, vrOf, writeDicom, type WriteElement,
 } from '../src/index.js';
 import {
   DEFLATED_EXPLICIT_VR_LE as TS_DEFLATED, EXPLICIT_VR_BE as TS_BE, EXPLICIT_VR_LE as TS_EXPLICIT, IMPLICIT_VR_LE as TS_IMPLICIT, JPEG_BASELINE as TS_JPEG,
@@ -361,6 +361,22 @@ describe('API details', () => {
     expect(bytes.length).toBeLessThan(10_000);
     expect(parseDicom(bytes).element(0x00420011)!.length).toBe(1 << 20);
     expect(() => parseDicom(bytes, { maxInflatedBytes: 100_000 })).toThrow(/inflated data set too large/);
+  });
+
+  it('a deflate bomb stops at the default bound (100x the file, 64 MiB floor, 256 MiB cap) in every entry point', () => {
+    // ~1 MB of deflated zeros would inflate to ~1 GiB: refused after INFLATE_LIMITS allow.
+    const els: WriteElement[] = [
+      { tag: 'SOPInstanceUID', vr: 'UI', value: '1.2' },
+      { tag: 0x00420011, vr: 'OB', value: new Uint8Array(300 << 20) },
+    ];
+    const bytes = writeDicom(els, { transferSyntaxUID: TS_DEFLATED });
+    expect(bytes.length).toBeLessThan(1 << 20);
+    expect(defaultInflateLimit(bytes.length)).toBe(INFLATE_LIMITS.floorBytes);
+    expect(() => parseDicom(bytes)).toThrow(/inflated data set too large/);
+    expect(isComplete(bytes)).toBe(false);
+    expect(() => anonymize(bytes)).toThrow(/inflated data set too large/);
+    // The same object within the bound reads: the bound is a multiple of the input, not a fixed size.
+    expect(defaultInflateLimit(4 << 20)).toBe(INFLATE_LIMITS.maxBytes);
   });
 });
 
