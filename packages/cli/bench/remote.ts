@@ -169,7 +169,7 @@ async function main(): Promise<void> {
   const link = await connectWs(url);
   const rc = await RelayClient.attach(link, { target: 'bench', token: TOKEN, id: 'bench' });
   if (!rc.session) throw new Error('runtime not connected');
-  const peer = new RpcPeer(rc.session, { role: 'client', auth: 'none' });
+  const peer = new RpcPeer(rc.session);
   await peer.ready;
   await dicom.ready();
   await floor(bytes.length);

@@ -26,23 +26,12 @@
 //      bufferedAmount, so the RPC's blob and stream pumps wait for a client that does not read
 //      (other sessions on the same link keep going).
 // Liveness: the relay sends PING [0xB0] every second to each admitted peer, which answers PONG
-// [0xB1]; either side drops a link it has heard nothing on for 4 s (a frozen process, a half-open
-// TCP connection), so a runtime that comes back on a new connection is not refused as a hijacker
-// of its own name for longer than that.
-import { hmacSha256 } from '@rtfmri/transport';
-
-function randomBytes(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  globalThis.crypto.getRandomValues(b);
-  return b;
-}
-
-function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
-}
+// [0xB1]; either side drops a link it has heard nothing on (any frame counts) for 4 s (a frozen
+// process, a half-open TCP connection), so a runtime that comes back on a new connection is not
+// refused as a hijacker of its own name for longer than that. Both sides use transport's
+// Liveness (one timer per link). This is the only liveness layer: the sessions inside a link and
+// the RPC on them run no timer.
+import { hex, hmacSha256, randomBytes, timingSafeEqual } from '@rtfmri/transport';
 
 export const PROTOCOL_VERSION = 2;
 export const MAX_CONTROL = 4096;
@@ -178,8 +167,6 @@ function macInput(nonce: Uint8Array, role: Role, id: string, target: string): Ui
   out.set(text, nonce.length);
   return out;
 }
-
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 export function computeMac(token: string, nonce: Uint8Array, role: Role, id: string, target = ''): string {
   return hex(hmacSha256(enc.encode(token), macInput(nonce, role, id, target)));

@@ -1,8 +1,8 @@
 // The two ends that talk to a relay over a physical link: the experiment's client side (one
 // session to the runtime it names, re-opened when that runtime comes back) and the runtime side
 // (one SessionLink per connected client). No Node-only imports (the browser SDK uses the client).
-import { AuthError, DisconnectedError, ProtocolError, TimeoutError, type CloseInfo, type Link } from '@rtfmri/transport';
-import { ackBytes, computeMac, CONTROL_MIN, control, DEAD_AFTER_MS, F, frameHeader, frameSid, parseControl, PONG_FRAME, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './framing.js';
+import { AuthError, DisconnectedError, Liveness, ProtocolError, TimeoutError, type CloseInfo, type Link } from '@rtfmri/transport';
+import { ackBytes, computeMac, CONTROL_MIN, control, DEAD_AFTER_MS, F, frameHeader, frameSid, HEARTBEAT_MS, parseControl, PONG_FRAME, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './framing.js';
 import { SessionLink, SessionSender } from './session-link.js';
 
 const dec = new TextDecoder();
@@ -13,14 +13,14 @@ const dec = new TextDecoder();
  * first on every frame (true: consumed).
  */
 function keepAlive(link: Link, deadAfterMs = DEAD_AFTER_MS): (frame: Uint8Array) => boolean {
-  let heard = Date.now();
-  const t = setInterval(() => {
-    if (Date.now() - heard > deadAfterMs) link.close(`relay silent for ${Date.now() - heard} ms`);
-  }, Math.min(1000, deadAfterMs / 2));
-  (t as { unref?: () => void }).unref?.();
-  link.onClose(() => clearInterval(t));
+  // This side only watches (the relay pings, this side answers); any frame from the relay counts.
+  const live = new Liveness(link, {
+    periodMs: Math.min(HEARTBEAT_MS, deadAfterMs / 2),
+    deadAfterMs,
+    onDead: (ms) => link.close(`relay silent for ${ms} ms`, new DisconnectedError(`not connected: relay silent for ${ms} ms`)),
+  });
   return (frame) => {
-    heard = Date.now();
+    live.heard();
     if (frame[0] === F.Ping) {
       if (link.state === 'open') link.send(PONG_FRAME);
       return true;

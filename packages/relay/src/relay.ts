@@ -1,7 +1,7 @@
 // The relay core: authenticates runtimes and clients on any Link and routes each client's
 // session to the runtime it named. It forwards DATA frames byte-for-byte (never decodes RPC), so
 // deadlines, typed errors and payloads are the runtime's and the SDK's business end to end.
-import type { Link } from '@rtfmri/transport';
+import { Liveness, type Link } from '@rtfmri/transport';
 import {
   challenge,
   control,
@@ -135,29 +135,19 @@ export class Relay {
   private slowDropped = 0;
   private readonly buf: typeof CLIENT_BUFFER_DEFAULTS;
   private closing = false;
-  /** Admitted links and when each was last heard from. */
-  private readonly heard = new Map<Link, number>();
-  private heartbeat: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly opts: RelayOptions) {
     this.buf = { ...CLIENT_BUFFER_DEFAULTS, ...opts.clientBuffer };
   }
 
-  private watch(link: Link): void {
-    this.heard.set(link, Date.now());
-    link.onClose(() => this.heard.delete(link));
-    if (this.heartbeat) return;
-    const dead = this.opts.deadAfterMs ?? DEAD_AFTER_MS;
-    this.heartbeat = setInterval(() => {
-      const now = Date.now();
-      for (const [l, t] of this.heard) {
-        if (now - t > dead) {
-          this.heard.delete(l);
-          l.close(`no heartbeat for ${now - t} ms`);
-        } else safeSend(l, PING_FRAME);
-      }
-    }, this.opts.heartbeatMs ?? HEARTBEAT_MS);
-    (this.heartbeat as { unref?: () => void }).unref?.();
+  /** Liveness of an admitted link: a PING every period, dropped after deadAfterMs without any frame. */
+  private watch(link: Link): Liveness {
+    return new Liveness(link, {
+      periodMs: this.opts.heartbeatMs ?? HEARTBEAT_MS,
+      deadAfterMs: this.opts.deadAfterMs ?? DEAD_AFTER_MS,
+      ping: PING_FRAME,
+      onDead: (ms) => link.close(`no heartbeat for ${ms} ms`),
+    });
   }
 
   private log(line: string): void {
@@ -233,9 +223,9 @@ export class Relay {
     this.runtimes.set(rt.name, rt);
     this.log(`runtime '${rt.name}' connected from ${peer} (instance ${rt.instance || '-'})`);
     link.send(control(F.Welcome, { instance: rt.instance, flow: this.buf.ackStep }));
-    this.watch(link);
+    const live = this.watch(link);
     link.onMessage((frame) => {
-      this.heard.set(link, Date.now());
+      live.heard();
       this.fromRuntime(rt, frame);
     });
     link.onClose((info) => this.runtimeGone(rt, info.reason));
@@ -249,9 +239,9 @@ export class Relay {
     this.log(`client '${c.id}' connected from ${peer} for runtime '${c.target}'${rt ? '' : ' (not connected yet)'}`);
     if (rt) this.openSession(rt, c, false);
     else link.send(control(F.Welcome, { up: false }));
-    this.watch(link);
+    const live = this.watch(link);
     link.onMessage((frame) => {
-      this.heard.set(link, Date.now());
+      live.heard();
       this.fromClient(c, frame);
     });
     link.onClose(() => this.clientGone(c));
@@ -402,8 +392,6 @@ export class Relay {
 
   close(): void {
     this.closing = true;
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = undefined;
     for (const l of this.links) l.close('relay shutting down');
     this.links.clear();
   }

@@ -29,9 +29,11 @@ export interface RemoteOptions {
   /**
    * Replaces each runtime session's link before the RPC runs on it (the browser SDK opens a
    * direct WebRTC data channel here, the relay then carrying only signaling). Resolve with
-   * `session` itself to keep it, or with an RpcPeer already running on it (the runtime's end
-   * expects heartbeats on the session while a channel is negotiated); a rejection leaves the
-   * runtime unreachable with that reason.
+   * `session` itself to keep it (an RpcPeer is made on it), or with an RpcPeer of your own on
+   * another link: one on a direct physical link (a WebRTC data channel) runs its heartbeat, since
+   * nothing else watches that link, while a relay session needs none (the relay link's liveness
+   * covers it, and nothing runs on the session until an RpcPeer is made on it). A rejection
+   * leaves the runtime unreachable with that reason.
    */
   upgrade?: (ctx: { session: Link; signaling: Pick<RelayClient, 'sendSignal' | 'onSignal'>; instance: string }) => Promise<Link | RpcPeer>;
 }
@@ -146,19 +148,21 @@ export class RemoteDataInterface {
     if (ev.up) {
       this.reopenDelay = REOPEN_MIN_MS;
       const start = (link: Link | RpcPeer) => {
-        // The relay authenticated both ends; the end-to-end RPC session needs no second token.
-        const peer = link instanceof RpcPeer ? link : new RpcPeer(link, { role: 'client', auth: 'none', defaultTimeoutMs: this.callTimeoutMs });
+        // The relay authenticated both ends; the end-to-end RPC session needs no second token,
+        // and no heartbeat of its own (the relay link has one).
+        const peer = link instanceof RpcPeer ? link : new RpcPeer(link, { defaultTimeoutMs: this.callTimeoutMs });
         this.peer = peer;
+        this.answered = undefined;
         this.instance = ev.instance;
-        // The runtime is there once its end of the session has answered the handshake, not when
-        // the relay announced the session: the relay tells the runtime and this client at the
-        // same moment on two sockets, so the runtime may not even have taken its registration in.
-        void peer.ready.then(
-          () => {
-            if (this.peer === peer) for (const w of this.upWaiters.splice(0)) w();
-          },
-          () => {},
-        );
+        // The runtime is there once its end of the session has answered, not when the relay
+        // announced the session: the relay tells the runtime and this client at the same moment on
+        // two sockets, so the runtime may not even have taken its registration in. The runtime's
+        // end exists once it has processed the session's OPEN, so a PING it answers proves that.
+        void this.untilAnswered(peer).then((ok) => {
+          if (!ok || this.peer !== peer) return;
+          this.answered = peer;
+          for (const w of this.upWaiters.splice(0)) w();
+        });
       };
       const client = this.client;
       if (!this.opts.upgrade || !client) return start(ev.link);
@@ -176,6 +180,28 @@ export class RemoteDataInterface {
       this.downReason = ev.reason;
       this.scheduleReopen();
     }
+  }
+
+  /** The session's peer once the runtime's end has answered a PING on it. */
+  private answered: RpcPeer | undefined;
+
+  /** Pings until the runtime's end answers (true), or the peer is closed or replaced (false). */
+  private async untilAnswered(peer: RpcPeer): Promise<boolean> {
+    try {
+      await peer.ready;
+    } catch {
+      return false;
+    }
+    while (this.peer === peer && peer.state === 'ready') {
+      try {
+        await peer.ping(2000);
+        return true;
+      } catch {
+        // not answered in time (or not sent): try again while the session lives
+        await sleep(50);
+      }
+    }
+    return false;
   }
 
   private reopenDelay = REOPEN_MIN_MS;
@@ -209,13 +235,13 @@ export class RemoteDataInterface {
   }
 
   /**
-   * Waits until the named runtime is connected and has answered this session's handshake (calls
-   * before a session is up fail at once).
+   * Waits until the named runtime is connected and has answered on this session (calls before a
+   * session is up fail at once).
    */
   async waitForRuntime(timeoutSec = 10): Promise<void> {
     await this.first;
     if (this.fatal) throw this.fatal;
-    if (this.peer?.state === 'ready') return;
+    if (this.peer && this.answered === this.peer && this.peer.state === 'ready') return;
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         this.upWaiters = this.upWaiters.filter((w) => w !== done);

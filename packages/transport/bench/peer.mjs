@@ -1,14 +1,14 @@
 // Benchmark peers (two processes per link). Loads the compiled dist/.
-//   node peer.mjs serve            -> RPC ws server + bare ws echo server + WebRTC (signaling on the RPC ws)
+//   node peer.mjs serve            -> RPC ws server + bare ws echo server + WebRTC (signaling on a ws of its own)
 //   node peer.mjs client <json>    -> runs the cases against a server; prints "RESULT {...}" lines
 //   node peer.mjs local            -> the local (in-process) link
 import { WebSocket, WebSocketServer } from 'ws';
 // The bench compiles its own copy (bench/index.ts sets RTFMRI_TRANSPORT_DIST) so that a concurrent
 // `turbo run build` rewriting dist/ cannot break a run half-way; alone, peer.mjs loads dist/.
 const T = await import(process.env.RTFMRI_TRANSPORT_DIST ? new URL('node.js', `file://${process.env.RTFMRI_TRANSPORT_DIST}/`).href : '../dist/node.js');
+const { linkSignaler } = await import('../test/signaling.mjs');
 
 const MiB = 1024 * 1024;
-const TOKEN = 'bench-token';
 const cache = new Map();
 const bytes = (n) => {
   let b = cache.get(n);
@@ -99,16 +99,16 @@ function bareServer(ws) {
 
 async function serve() {
   const keep = new Set();
-  const rpc = await T.createWsServer({
-    onLink: (link) => {
-      const peer = T.expose(link, service, METHODS, { auth: { token: TOKEN } });
-      // The same connection also carries WebRTC signaling; the data channel serves the same methods.
-      T.acceptWebRtc(T.peerSignaler(peer), (rtc) => {
+  const rpc = await T.createWsServer({ onLink: (link) => T.expose(link, service, METHODS) });
+  // WebRTC signaling on a ws of its own (the relay's SIGNAL frames in the product); the data
+  // channel serves the same methods, with the heartbeat the product runs on a data channel.
+  const sig = await T.createWsServer({
+    onLink: (link) =>
+      T.acceptWebRtc(linkSignaler(link), (rtc) => {
         keep.add(rtc);
         void rtc.closed.then(() => keep.delete(rtc));
-        T.expose(rtc, service, METHODS, { auth: { token: TOKEN } });
-      });
-    },
+        T.expose(rtc, service, METHODS, { heartbeat: true });
+      }),
   });
   const bare = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false, maxPayload: 128 * MiB, allowSynchronousEvents: true });
   let uploaded = 0;
@@ -121,7 +121,7 @@ async function serve() {
     });
   });
   await new Promise((r) => bare.once('listening', r));
-  process.stdout.write(JSON.stringify({ rpc: rpc.url, bare: `ws://127.0.0.1:${bare.address().port}`, pid: process.pid }) + '\n');
+  process.stdout.write(JSON.stringify({ rpc: rpc.url, sig: sig.url, bare: `ws://127.0.0.1:${bare.address().port}`, pid: process.pid }) + '\n');
 }
 
 // ---- measuring --------------------------------------------------------------------------------
@@ -324,18 +324,16 @@ async function client(cfg) {
     await bareCases(cfg.bare, opts);
   } else if (cfg.which === 'ws') {
     const link = await T.connectWs(cfg.rpc);
-    const api = T.connect(link, { auth: { token: TOKEN }, timeoutMs: 120_000 });
+    const api = T.connect(link, { timeoutMs: 120_000 });
     await T.peerOf(api).ready;
     await rpcCases('rpc ws', api, opts);
     link.close();
   } else if (cfg.which === 'webrtc') {
-    const ws = await T.connectWs(cfg.rpc);
-    const sig = new T.RpcPeer(ws, { role: 'client', auth: { token: TOKEN } });
-    await sig.ready;
+    const ws = await T.connectWs(cfg.sig);
     const t0 = now();
-    const link = await T.connectWebRtc({ signaler: T.peerSignaler(sig) });
+    const link = await T.connectWebRtc({ signaler: linkSignaler(ws) });
     emit('rpc webrtc', 'data channel setup (signaling over ws)', 'time', now() - t0, 'ms');
-    const api = T.connect(link, { auth: { token: TOKEN }, timeoutMs: 300_000 });
+    const api = T.connect(link, { timeoutMs: 300_000, heartbeat: true });
     await T.peerOf(api).ready;
     await rpcCases('rpc webrtc', api, opts);
     link.close();
@@ -344,14 +342,9 @@ async function client(cfg) {
     // 100 calls pending when the server process is SIGKILLed: time until every one has failed
     for (const kind of cfg.kinds) {
       const { child, urls } = await startServer();
-      let link = await T.connectWs(urls.rpc);
-      const ws = link;
-      if (kind === 'webrtc') {
-        const sig = new T.RpcPeer(ws, { role: 'client', auth: { token: TOKEN } });
-        await sig.ready;
-        link = await T.connectWebRtc({ signaler: T.peerSignaler(sig) });
-      }
-      const api = T.connect(link, { auth: { token: TOKEN }, timeoutMs: 60_000 });
+      const ws = await T.connectWs(kind === 'webrtc' ? urls.sig : urls.rpc);
+      const link = kind === 'webrtc' ? await T.connectWebRtc({ signaler: linkSignaler(ws) }) : ws;
+      const api = T.connect(link, { timeoutMs: 60_000, heartbeat: kind === 'webrtc' });
       await T.peerOf(api).ready;
       const calls = Array.from({ length: 100 }, () => api.hang().catch((e) => e));
       await new Promise((r) => setTimeout(r, 100));
@@ -366,8 +359,8 @@ async function client(cfg) {
     }
   } else if (cfg.which === 'local') {
     const [a, b] = T.createLocalLinkPair();
-    T.expose(b, service, METHODS, { auth: 'none' });
-    const api = T.connect(a, { auth: 'none', timeoutMs: 120_000 });
+    T.expose(b, service, METHODS);
+    const api = T.connect(a, { timeoutMs: 120_000 });
     // one process: server and client RSS are the same process
     await rpcCases('rpc local', api, opts);
   }
@@ -399,7 +392,7 @@ else if (mode === 'netns-webrtc') {
   // Inside `unshare -n`: server child and this client share the namespace's loopback only.
   const { child, urls } = await startServer();
   try {
-    await client({ which: 'webrtc', rpc: urls.rpc, opts: JSON.parse(process.argv[3] ?? '{}') });
+    await client({ which: 'webrtc', sig: urls.sig, opts: JSON.parse(process.argv[3] ?? '{}') });
   } finally {
     child.kill('SIGKILL');
   }

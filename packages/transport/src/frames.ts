@@ -1,16 +1,11 @@
 // Frame types of the RPC protocol (see README.md, "Wire format"). One Link message = one frame.
 
-export const PROTOCOL_VERSION = 1;
-
+// 0x01-0x04 (the old HELLO/CHALLENGE/AUTH/WELCOME handshake) and 0x08 (SIGNAL) are retired: a
+// peer that receives them closes the link with a ProtocolError. Do not reuse them.
 export const enum F {
-  Hello = 0x01, // version u8, client nonce [32], identity value
-  Challenge = 0x02, // flags u8 (bit0: token required), server nonce [32]
-  Auth = 0x03, // mac [0 or 32]
-  Welcome = 0x04, // mac [0 or 32]
   Close = 0x05, // error value: why the sender is closing
   Ping = 0x06, // seq varint
-  Pong = 0x07, // seq varint
-  Signal = 0x08, // value (inline)
+  Pong = 0x07, // seq varint (an unsolicited PONG 0 is the heartbeat)
   Request = 0x10, // callId, flags, [timeoutMs], method, [rawLen], [extLen] | value
   Result = 0x11, // callId, flags, [rawLen], [extLen] | value
   Fail = 0x12, // callId, error value
@@ -23,7 +18,7 @@ export const enum F {
 export const MF_DEADLINE = 1; // Request only: a timeoutMs varint follows (time left, relative: immune to clock skew)
 export const MF_COMPRESSED = 2; // the value bytes are deflated; rawLen varint gives the inflated size
 export const MF_EXTERNAL = 4; // the value is too big for one frame: it travels as part 0 (extLen varint)
-export const MF_PARTS = 8; // DATA frames follow, ended by a DATA frame with DF_DONE (lets a relay drop its route)
+export const MF_PARTS = 8; // DATA frames follow; after a result's, a DATA frame with DF_DONE
 
 /** Data/Credit flags. */
 export const DF_RESULT = 1; // 0: a part of the request; 1: a part of the result
@@ -31,7 +26,5 @@ export const DF_COMPRESSED = 2; // Data: deflated chunk, rawLen varint precedes 
 export const DF_END = 4; // Data: end of a stream part
 export const DF_ERROR = 8; // Data: the stream failed; an error value follows
 export const DF_RAW = 32; // Data: no payload here; the next link message is the payload, raw
-export const DF_DONE = 16; // Data: every part of this message has been sent (part 0, no payload)
+export const DF_DONE = 16; // Data: every part of this result has been sent (part 0, no payload)
 export const CF_CANCEL = 2; // Credit: the consumer stopped reading this stream
-
-export const NONCE_BYTES = 32;

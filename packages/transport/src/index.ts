@@ -2,27 +2,14 @@
 // Node-only pieces (ws server/client links, WebRTC peer on node-datachannel): '@rtfmri/transport/node'.
 export * from './errors.js';
 export { type Link, type LinkState, type CloseInfo, BaseLink, createLocalLinkPair } from './link.js';
-export {
-  RpcPeer,
-  expose,
-  connect,
-  currentCall,
-  peerOf,
-  withOptions,
-  isForbiddenMethodName,
-  IncomingStream,
-  ByteStream,
-  type Remote,
-  type CallOptions,
-  type CallContext,
-  type RpcPeerOptions,
-  type ExposeOptions,
-  type ClientAuth,
-  type ServerAuth,
-  type Identity,
-} from './rpc.js';
-export { encodeInline, decodeInline, MAX_ERROR_MESSAGE, MAX_ERROR_DETAILS } from './codec.js';
+export { RpcPeer } from './peer.js';
+export { expose, connect, peerOf, withOptions, type Remote, type ExposeTarget } from './stub.js';
+export { currentCall } from './calls.js';
+export { isForbiddenMethodName, type CallOptions, type CallContext, type RpcPeerOptions, type HeartbeatOptions, type ExposeOptions } from './options.js';
+export { IncomingStream } from './incoming-stream.js';
+export { Liveness, watchLiveness, type LivenessOptions } from './liveness.js';
+export { ByteStream, encodeInline, decodeInline, MAX_ERROR_MESSAGE, MAX_ERROR_DETAILS } from './codec.js';
 export { BrowserWebSocketLink, connectBrowserWs } from './ws-browser.js';
-export { ReconnectingClient, createReconnectingClient, type ReconnectOptions } from './reconnect.js';
-export { hmacSha256, sha256 } from './hmac.js';
-export { type Signaler, type WebRtcSignal, isWebRtcSignal, peerSignaler, createLocalSignalerPair } from './signal.js';
+export { concatParts, hex, randomBytes } from './bytes.js';
+export { hmacSha256, sha256, timingSafeEqual } from './hmac.js';
+export { type Signaler, type WebRtcSignal, isWebRtcSignal, randomSessionId } from './signal.js';

@@ -42,6 +42,7 @@ export interface Link {
   close(reason?: string, error?: Error): void;
 }
 
+import { concatParts } from './bytes.js';
 import { DisconnectedError } from './errors.js';
 
 /** Shared listener/state plumbing for Link implementations. */
@@ -169,20 +170,6 @@ export abstract class BaseLink implements Link {
       this.markClosed(reason, error);
     }
   }
-}
-
-export function concatParts(data: Uint8Array | readonly Uint8Array[]): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  if (data.length === 1) return data[0];
-  let n = 0;
-  for (const p of data) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of data) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
 }
 
 class LocalLink extends BaseLink {

@@ -1,6 +1,7 @@
 // WebRTC data channel Link for Node on node-datachannel (libdatachannel). No STUN/TURN: host
 // candidates only, bound to `bindAddress` (default 127.0.0.1: libdatachannel skips loopback otherwise).
-// Signaling is a handful of plain messages carried by any Signaler (e.g. an RpcPeer over the relay).
+// Signaling is a handful of plain messages carried by any Signaler (in the product: the relay's
+// SIGNAL frames of an authenticated session).
 import nodeDataChannel from 'node-datachannel';
 import { BaseLink } from './link.js';
 import { DisconnectedError, TimeoutError } from './errors.js';

@@ -120,7 +120,7 @@ export interface WsServerOptions {
   server?: HttpServer | HttpsServer;
   path?: string;
   maxPayload?: number;
-  /** Called for each accepted connection. Wrap the link in an RpcPeer (role 'server') there. */
+  /** Called for each accepted connection. Wrap the link in an RpcPeer there. */
   onLink: (link: Link, request: IncomingMessage) => void;
 }
 

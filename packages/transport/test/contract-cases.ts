@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import type * as Transport from '../src/node.js';
 import type { Link } from '../src/link.js';
+import { linkSignaler } from './signaling.mjs';
 
 export type TransportModule = typeof Transport;
 
@@ -15,6 +16,8 @@ export interface Env {
   bigBytes: number;
   /** Rounds of the fuzz case (default 50). */
   fuzzRounds?: number;
+  /** RpcPeer options both ends use on this link (WebRTC: the heartbeat). */
+  peer?: Record<string, unknown>;
 }
 
 export interface Case {
@@ -40,7 +43,7 @@ function makeService(T: TransportModule) {
     },
     async deadline() {
       const ctx = T.currentCall()!;
-      return { timeLeft: ctx.timeLeftMs(), deadline: ctx.deadline, identity: ctx.identity };
+      return { timeLeft: ctx.timeLeftMs(), deadline: ctx.deadline };
     },
     async wait(ms: number, key: string) {
       const ctx = T.currentCall()!;
@@ -121,12 +124,8 @@ async function setup(env: Env, serverOpts: Record<string, unknown> = {}, clientO
   const { T } = env;
   const [c, s] = await env.pair();
   const svc = makeService(T);
-  const server = T.expose(s, svc, METHODS, { auth: { token: 'tok-123' }, ...serverOpts });
-  const api = T.connect<ReturnType<typeof makeService>>(c, {
-    auth: { token: 'tok-123', identity: { role: 'client', name: 'tester' } },
-    timeoutMs: 20_000,
-    ...clientOpts,
-  });
+  const server = T.expose(s, svc, METHODS, { ...env.peer, ...serverOpts });
+  const api = T.connect<ReturnType<typeof makeService>>(c, { ...env.peer, timeoutMs: 20_000, ...clientOpts });
   const client = T.peerOf(api);
   await client.ready;
   return { api, client, server, svc, c, s };
@@ -265,9 +264,8 @@ export const cases: Case[] = [
     name: 'deadline reaches the callee; a long wait is not cut by a shorter default',
     async run(env) {
       const { api, client } = await setup(env, {}, { timeoutMs: undefined, defaultTimeoutMs: 300 });
-      const d = (await env.T.withOptions(api, { timeoutMs: 10_000 }).deadline()) as { timeLeft: number; identity: unknown };
+      const d = (await env.T.withOptions(api, { timeoutMs: 10_000 }).deadline()) as { timeLeft: number };
       assert.ok(d.timeLeft > 9_000 && d.timeLeft <= 10_000, `callee saw ${d.timeLeft} ms left`);
-      assert.deepEqual(d.identity, { role: 'client', name: 'tester' });
       // 600 ms of waiting with a 3 s deadline succeeds although the default would be 300 ms
       assert.equal(await env.T.withOptions(api, { timeoutMs: 3_000 }).wait(600, 'long'), 'done');
       // no deadline at all
@@ -307,50 +305,13 @@ export const cases: Case[] = [
       await rejects(any._private(), 'RefusedMethodError');
       // exposing a forbidden or non-function name is refused up front
       const [, s2] = await env.pair();
-      assert.throws(() => env.T.expose(s2, { constructor() {} }, ['constructor'], { auth: 'none' }), /refusing/);
+      assert.throws(() => env.T.expose(s2, { constructor() {} }, ['constructor']), /refusing/);
       s2.close();
       const [, s3] = await env.pair();
-      assert.throws(() => env.T.expose(s3, { x: 1 }, ['x'], { auth: 'none' }), /not a method/);
+      assert.throws(() => env.T.expose(s3, { x: 1 }, ['x']), /not a method/);
       s3.close();
       assert.equal(await api.echo('still fine'), 'still fine');
       client.close();
-    },
-  },
-  {
-    name: 'authentication failures close the link; no call runs',
-    async run(env) {
-      const { T } = env;
-      const tries: Array<{ server: Record<string, unknown>; client: Record<string, unknown>; clientErr: string }> = [
-        { server: { auth: { token: 'right' } }, client: { auth: { token: 'wrong' } }, clientErr: 'AuthError' },
-        { server: { auth: { token: 'right' } }, client: { auth: 'none' }, clientErr: 'AuthError' },
-        {
-          server: { auth: { lookup: (id: { name?: string }) => (id.name === 'rt1' ? 'k1' : undefined) } },
-          client: { auth: { token: 'k1', identity: { role: 'runtime', name: 'rt2' } } },
-          clientErr: 'AuthError',
-        },
-        // a server that cannot prove it knows the token is not trusted by the client
-        { server: { auth: 'none' }, client: { auth: { token: 'k' } }, clientErr: 'AuthError' },
-      ];
-      for (const t of tries) {
-        const [c, s] = await env.pair();
-        let ran = false;
-        const server = T.expose(s, { async echo(x: unknown) { ran = true; return x; } }, ['echo'], t.server);
-        const api = T.connect<{ echo(x: unknown): Promise<unknown> }>(c, t.client);
-        await rejects(api.echo(1), t.clientErr);
-        await server.ready.catch(() => {});
-        const info = await s.closed;
-        assert.ok(info, 'server side closed');
-        assert.equal(ran, false);
-      }
-      // per-identity tokens: the right one gets in, and the server sees who it is
-      const [c, s] = await env.pair();
-      const server = T.expose(s, { async who() { return T.currentCall()!.identity; } }, ['who'], {
-        auth: { lookup: async (id: { name?: string }) => ({ rt1: 'k1', rt2: 'k2' })[id.name ?? ''] },
-      });
-      const api = T.connect<{ who(): Promise<unknown> }>(c, { auth: { token: 'k2', identity: { role: 'runtime', name: 'rt2' } } });
-      assert.deepEqual(await api.who(), { role: 'runtime', name: 'rt2' });
-      assert.deepEqual(server.remoteIdentity, { role: 'runtime', name: 'rt2' });
-      server.close();
     },
   },
   {
@@ -415,8 +376,8 @@ export const cases: Case[] = [
       const fz = makeFuzzer(env.T);
       const corpus = await fz.buildCorpus();
       const [hc, hs] = await env.pair();
-      env.T.expose(hs, fz.impl, fz.METHODS, { auth: 'none' });
-      const healthy = env.T.connect<typeof fz.impl>(hc, { auth: 'none' });
+      env.T.expose(hs, fz.impl, fz.METHODS, env.peer);
+      const healthy = env.T.connect<typeof fz.impl>(hc, env.peer);
       const errors: Error[] = [];
       const r = fz.rng(99);
       for (let i = 0; i < (env.fuzzRounds ?? 50); i++) await fz.fuzzRound(env.pair, corpus, r, errors, 64 * 1024);
@@ -427,16 +388,6 @@ export const cases: Case[] = [
       assert.ok(errors.length > 0, 'some frames were refused');
       assert.deepEqual(await healthy.echo('ok'), ['ok']);
       hc.close();
-    },
-  },
-  {
-    name: 'signaling messages ride on the RPC peer',
-    async run(env) {
-      const { client, server } = await setup(env);
-      const got = new Promise((res) => server.onSignal(res));
-      client.sendSignal({ kind: 'webrtc', session: 'abc', sdp: 'v=0...', type: 'offer' });
-      assert.deepEqual(await got, { kind: 'webrtc', session: 'abc', sdp: 'v=0...', type: 'offer' });
-      client.close();
     },
   },
 ];
@@ -460,17 +411,15 @@ export async function killedPeerCase(T: TransportModule, mode: 'ws' | 'webrtc', 
     });
     const ws = await T.connectWs(url);
     let link: Link = ws;
-    if (mode === 'webrtc') {
-      const sig = new T.RpcPeer(ws, { role: 'client', auth: { token: 'child-token' } });
-      await sig.ready;
-      link = await T.connectWebRtc({ signaler: T.peerSignaler(sig) });
-    }
+    // WebRTC: the ws link carries only the signaling; the RPC runs on the data channel, with its
+    // heartbeat (nothing else would notice a peer that vanished without closing anything).
+    if (mode === 'webrtc') link = await T.connectWebRtc({ signaler: linkSignaler(ws) });
     type Child = {
       consume(s: AsyncIterable<Uint8Array>): Promise<number>;
       produce(chunk: number): Promise<AsyncIterable<Uint8Array>>;
       hang(): Promise<void>;
     };
-    const api = T.connect<Child>(link, mode === 'ws' ? { auth: { token: 'child-token' }, timeoutMs: 60_000 } : { auth: 'none', timeoutMs: 60_000 });
+    const api = T.connect<Child>(link, { timeoutMs: 60_000, heartbeat: mode === 'webrtc' });
     await T.peerOf(api).ready;
     let killedAt = 0;
     let produced = 0;

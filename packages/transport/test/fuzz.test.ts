@@ -1,4 +1,4 @@
-// Fuzzed frames: thousands of random and mutated frames after a real handshake. The only allowed
+// Fuzzed frames: thousands of random and mutated frames after a valid session prefix. The only allowed
 // outcomes are "answered normally" or "ProtocolError, that link closed"; the process and other
 // links carry on.
 import { describe, expect, it } from 'vitest';
@@ -13,8 +13,8 @@ describe('fuzzed frames', () => {
     const corpus = await buildCorpus();
     expect(corpus.length).toBeGreaterThan(10);
     const [hc, hs] = T.createLocalLinkPair();
-    T.expose(hs, impl, METHODS, { auth: 'none' });
-    const healthy = T.connect<typeof impl>(hc, { auth: 'none' });
+    T.expose(hs, impl, METHODS);
+    const healthy = T.connect<typeof impl>(hc);
     const errors: Error[] = [];
     const r = rng(12345);
     let closed = 0;
@@ -42,11 +42,11 @@ describe('fuzzed frames', () => {
       onLink: (l) => {
         const w = pending.shift();
         if (w) w(l);
-        else T.expose(l, impl, METHODS, { auth: 'none' });
+        else T.expose(l, impl, METHODS);
       },
     });
     const healthyLink = await T.connectWs(server.url);
-    const healthy = T.connect<typeof impl>(healthyLink, { auth: 'none' });
+    const healthy = T.connect<typeof impl>(healthyLink);
     expect(await healthy.echo(0)).toEqual([0]);
     const pair = async (): Promise<[Link, Link]> => {
       const s = new Promise<Link>((res) => pending.push(res));

@@ -1,8 +1,10 @@
 // A peer in its own process, so tests can SIGKILL it mid-transfer. Loads the compiled dist/.
 // Usage: node peer-child.mjs ws|webrtc   -> prints {"url": "..."} once listening.
-// ws: serves the test service on a WebSocket. webrtc: the WebSocket only carries signaling; the
-// service is exposed on a WebRTC data channel negotiated over it (as the relay would carry it).
+// ws: serves the test service on a WebSocket. webrtc: the WebSocket only carries signaling (JSON
+// frames, as the relay's SIGNAL frames would); the service is exposed on a WebRTC data channel
+// negotiated over it, with the RPC heartbeat on (the data channel has no liveness of its own).
 import * as T from '../dist/node.js';
+import { linkSignaler } from './signaling.mjs';
 
 const mode = process.argv[2] ?? 'ws';
 const service = {
@@ -30,13 +32,12 @@ const keep = new Set();
 const server = await T.createWsServer({
   onLink: (link) => {
     if (mode === 'ws') {
-      T.expose(link, service, methods, { auth: { token: 'child-token' } });
+      T.expose(link, service, methods);
       return;
     }
-    const sig = new T.RpcPeer(link, { role: 'server', auth: { token: 'child-token' } });
-    T.acceptWebRtc(T.peerSignaler(sig), (rtc) => {
+    T.acceptWebRtc(linkSignaler(link), (rtc) => {
       keep.add(rtc); // received channels must stay referenced
-      T.expose(rtc, service, methods, { auth: 'none' });
+      T.expose(rtc, service, methods, { heartbeat: true });
     });
   },
 });

@@ -3,14 +3,17 @@
 import { fileURLToPath } from 'node:url';
 import * as T from '../dist/node.js';
 import { cases, killedPeerCase, type Env } from './contract-cases.js';
+import { createLocalSignalerPair } from './signaling.mjs';
 import type { Link } from '../src/link.js';
 
 const env: Env = {
   T: T as unknown as Env['T'],
   bigBytes: 24 * 1024 * 1024,
   fuzzRounds: 20,
+  // An RpcPeer directly on a data channel runs the heartbeat (as the SDK and the runtime do).
+  peer: { heartbeat: true },
   pair: async (): Promise<[Link, Link]> => {
-    const [s1, s2] = T.createLocalSignalerPair();
+    const [s1, s2] = createLocalSignalerPair();
     const answered: Link[] = [];
     const stop = T.acceptWebRtc(s2, (l) => answered.push(l));
     const a = await T.connectWebRtc({ signaler: s1 });

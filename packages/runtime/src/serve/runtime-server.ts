@@ -77,10 +77,14 @@ function wireError(e: unknown): never {
   throw out;
 }
 
-/** Serve one relay session: transport's RPC, allow-listed, end to end with the SDK. */
-export function serveSession(di: DataInterface, link: Link, onError?: (e: Error) => void): void {
+/**
+ * Serve one relay session (or a WebRTC data channel negotiated over one): transport's RPC,
+ * allow-listed, end to end with the SDK. `heartbeat` for a direct physical link (the data
+ * channel), which nothing else watches; a relay session needs none (the relay link has one).
+ */
+export function serveSession(di: DataInterface, link: Link, onError?: (e: Error) => void, options: { heartbeat?: boolean } = {}): void {
   // The relay authenticated both ends; the session itself needs no second token.
-  expose(link, remoteFacade(di, link), DATA_INTERFACE_METHODS, { auth: 'none', onError });
+  expose(link, remoteFacade(di, link), DATA_INTERFACE_METHODS, { onError, heartbeat: options.heartbeat });
 }
 
 export interface RuntimeServerOptions extends Omit<DataInterfaceOptions, 'dataRemote'> {
@@ -160,7 +164,7 @@ export async function startRuntimeServer(opts: RuntimeServerOptions): Promise<Ru
       if (opts.webrtc !== false) {
         setTimeout(() => {
           const conn = service.connection;
-          if (conn) answerWebRtcOffers(conn, (l, sid) => serveSession(di, l, (e) => opts.log?.(`session ${sid} (webrtc): ${e.message}`)), { log: opts.log, ...opts.webrtc });
+          if (conn) answerWebRtcOffers(conn, (l, sid) => serveSession(di, l, (e) => opts.log?.(`session ${sid} (webrtc): ${e.message}`), { heartbeat: true }), { log: opts.log, ...opts.webrtc });
         }, 0);
       }
     },

@@ -40,9 +40,9 @@ export function createBrowserRemote(opts: BrowserRemoteOptions): RemoteDataInter
     }
   };
   const upgrade: RemoteOptions['upgrade'] = async ({ session, signaling }) => {
-    // The RPC end on the relay session runs from the start: the runtime's end expects its
-    // heartbeats while a channel is negotiated, and it is the fallback when none opens.
-    const relayPeer = new RpcPeer(session, { role: 'client', auth: 'none', defaultTimeoutMs: opts.callTimeoutMs ?? 60_000 });
+    // Nothing runs on the relay session while a channel is negotiated (it needs no heartbeat: the
+    // relay link has one); it carries the RPC only when no channel opens (the fallback).
+    const defaultTimeoutMs = opts.callTimeoutMs ?? 60_000;
     let reason: string | undefined;
     if (choice !== 'websocket') {
       try {
@@ -55,13 +55,15 @@ export function createBrowserRemote(opts: BrowserRemoteOptions): RemoteDataInter
           // so the SDK reconnects and negotiates again (or falls back), instead of staying stuck.
           if (session.state === 'open') (signaling as { close?: () => void }).close?.();
         });
-        return link;
+        // The data channel is a physical link that nothing else watches: the RPC on it runs its
+        // heartbeat (as the runtime's end does), so a vanished peer fails the calls within 2 s.
+        return new RpcPeer(link, { defaultTimeoutMs, heartbeat: true });
       } catch (e) {
         reason = `direct WebRTC channel failed: ${(e as Error).message}`;
         if (choice === 'webrtc') {
           report({ connected: false, reason });
           // No fallback wanted: drop the relay link after a pause, so the SDK reconnects and tries
-          // again (the relay session's RPC end stays unused until then).
+          // again (nothing runs on the relay session until then).
           setTimeout(() => (signaling as { close?: () => void }).close?.(), 2000);
           throw e;
         }
@@ -69,7 +71,7 @@ export function createBrowserRemote(opts: BrowserRemoteOptions): RemoteDataInter
     }
     report({ connected: true, link: session.kind, reason });
     void session.closed.then((info) => report({ connected: false, reason: info.reason }));
-    return relayPeer;
+    return session;
   };
   const { transport: _t, negotiator: _n, webrtcTimeoutMs: _w, onStatus: _s, dataRemote: _d, ...rest } = opts;
   return new RemoteDataInterface({ ...rest, dial: (url) => connectBrowserWs(url), upgrade });

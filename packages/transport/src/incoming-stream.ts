@@ -1,0 +1,92 @@
+// A byte stream received as (part of) an argument or result. No Node-only imports.
+import { concatParts } from './bytes.js';
+import { ValidationError } from './errors.js';
+
+/** Where an IncomingStream sends its CREDIT frames (the RpcPeer it arrived on). */
+export interface CreditSender {
+  sendCredit(callId: number, dir: 0 | 1, part: number, bytes: number, cancel: boolean): void;
+}
+
+/**
+ * A byte stream received as (part of) an argument or result: `for await (const chunk of s)`.
+ * Flow control: the sender may have at most `window` bytes unread; reading grants more.
+ */
+export class IncomingStream implements AsyncIterable<Uint8Array> {
+  ended = false;
+  /** The reader stopped early (break/return) and told the sender to stop. */
+  cancelled = false;
+  private queue: Uint8Array[] = [];
+  private error: Error | undefined;
+  private waiter: (() => void) | null = null;
+  private consumed = 0;
+  private iterating = false;
+  constructor(
+    private peer: CreditSender,
+    private callId: number,
+    private dir: 0 | 1,
+    private part: number,
+    private window: number,
+    private onEnd: () => void,
+  ) {
+    // The sender starts with no credit: this grants our window.
+    peer.sendCredit(callId, dir, part, window, false);
+  }
+
+  push(chunk: Uint8Array): void {
+    this.queue.push(chunk);
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  finish(err?: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.error = err;
+    this.onEnd();
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    if (this.iterating) throw new ValidationError('an IncomingStream can be read once');
+    this.iterating = true;
+    let done = false;
+    try {
+      for (;;) {
+        const chunk = this.queue.shift();
+        if (chunk) {
+          this.consumed += chunk.length;
+          if (this.consumed >= this.window / 4) {
+            this.peer.sendCredit(this.callId, this.dir, this.part, this.consumed, false);
+            this.consumed = 0;
+          }
+          yield chunk;
+          continue;
+        }
+        if (this.ended) {
+          done = true;
+          if (this.error) throw this.error;
+          return;
+        }
+        await new Promise<void>((res) => (this.waiter = res));
+      }
+    } finally {
+      if (!done && !this.ended) {
+        // The reader stopped early: stop the sender.
+        this.cancelled = true;
+        this.queue = [];
+        this.finish();
+        this.peer.sendCredit(this.callId, this.dir, this.part, 0, true);
+      }
+    }
+  }
+
+  /** Read everything into one Uint8Array (for tests and small streams). */
+  async toBytes(): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    for await (const c of this) chunks.push(c);
+    return concatParts(chunks);
+  }
+}
