@@ -225,8 +225,11 @@ function i32(b: Uint8Array, o: number): number {
 
 /**
  * Keeps only the named elements of a CSA header. SV10 tag blocks are position independent, so
- * kept blocks are copied byte for byte; the old format is re-encoded (its item lengths depend on
- * the second tag).
+ * kept blocks are copied, but only the bytes they hold on purpose: each 64-byte name and 4-byte VR
+ * field up to its terminating NUL, each item's text up to and including its first NUL, and the
+ * numbers; every other byte of the output is zero (Siemens leaves uninitialised memory after the
+ * NULs, which can hold e.g. the station name). The check words are written as Siemens writes them
+ * (77 / 205). The old format is re-encoded (its item lengths depend on the second tag).
  */
 export function filterCsaHeader(bytes: Uint8Array, keep: ReadonlySet<string>): Uint8Array {
   const sv10 = bytes.length >= 16 && startsSv10(bytes);
@@ -243,28 +246,35 @@ export function filterCsaHeader(bytes: Uint8Array, keep: ReadonlySet<string>): U
   return filterSv10(bytes, keep, undefined);
 }
 
+function setI32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = (v >>> 24) & 0xff;
+}
+
 /**
  * The SV10 filter. With `structural` and `outPos` (both input-sized), it also marks the bytes that
- * decide the layout (header, tag and item headers) and where each kept input byte lands in the
- * output: what `filterCsaHeaderReused` needs to patch a cached result.
+ * decide the output's layout or its zeroed parts (header, tag and item headers, the NUL that ends
+ * each kept text) and where each copied input byte lands in the output (-1: not copied): what
+ * `filterCsaHeaderReused` needs to patch a cached result.
  */
 function filterSv10(bytes: Uint8Array, keep: ReadonlySet<string>, map: { structural: Uint8Array; outPos: Int32Array } | undefined): Uint8Array {
   const structural = map?.structural;
   const outPos = map?.outPos;
-  const heads: number[] | undefined = map ? [] : undefined;
   const len = bytes.length;
   const nTags = i32(bytes, 8) >>> 0;
   if (nTags < 1 || nTags > MAX_TAGS) throw new CsaParseError(`tag count ${nTags} out of range`, 8);
   const byHash = keepByHash(keep);
-  // kept byte ranges, adjacent ones merged: [start0, end0, start1, end1, ...]
-  const ranges: number[] = [];
-  let kept = 0;
+  // kept tags: [tag start, end (after the last item's padding, clipped to the input)]
+  const kept: number[] = [];
   let size = 16;
   let p = 16;
+  if (structural) structural.fill(1, 0, 16);
   for (let t = 0; t < nTags; t++) {
     if (p + 84 > len) throw new CsaParseError('truncated tag header', p);
     const start = p;
-    if (heads) heads.push(p, 84);
+    if (structural) structural.fill(1, p, p + 84);
     let h = 0x811c9dc5;
     let n = 0;
     while (n < 64 && bytes[p + n] !== 0) h = Math.imul(h ^ bytes[p + n++], 0x01000193);
@@ -284,36 +294,65 @@ function filterSv10(bytes: Uint8Array, keep: ReadonlySet<string>, map: { structu
     for (let i = 0; i < nItems; i++) {
       if (p + 16 > len) throw new CsaParseError('truncated item header', p);
       const itemLen = i32(bytes, p + 4);
-      if (heads) heads.push(p, 16);
+      if (structural) structural.fill(1, p, p + 16);
       p += 16;
       if (itemLen < 0 || p + itemLen > len) throw new CsaParseError(`item length ${itemLen} out of range`, p - 12);
       p += (itemLen + 3) & ~3;
     }
     if (p > len) p = len; // the last item's padding may be missing
     if (wanted) {
-      if (ranges.length > 0 && ranges[ranges.length - 1] === start) ranges[ranges.length - 1] = p;
-      else ranges.push(start, p);
+      kept.push(start, p);
       size += p - start;
-      kept++;
     }
   }
-  if (structural && heads) {
-    // header, tag headers and item headers decide the layout; value bytes are copied or dropped as they are
-    structural.fill(1, 0, 16);
-    for (let i = 0; i < heads.length; i += 2) structural.fill(1, heads[i], heads[i] + heads[i + 1]);
-  }
-  if (kept === 0) return new Uint8Array(0);
+  if (kept.length === 0) return new Uint8Array(0);
   const out = new Uint8Array(size);
-  out.set(bytes.subarray(0, 16));
-  out[8] = kept & 0xff;
-  out[9] = (kept >>> 8) & 0xff;
-  out[10] = 0;
-  out[11] = 0;
+  out.set(bytes.subarray(0, 4)); // 'SV10'
+  // the four bytes after 'SV10' are 04 03 02 01 (or zeros in older files); the word after the count is 77
+  const marker = i32(bytes, 4);
+  setI32(out, 4, marker === 0 ? 0 : 0x01020304);
+  setI32(out, 8, kept.length / 2);
+  setI32(out, 12, 77);
   let o = 16;
-  for (let i = 0; i < ranges.length; i += 2) {
-    if (outPos) for (let j = ranges[i]; j < ranges[i + 1]; j++) outPos[j] = o + j - ranges[i];
-    out.set(bytes.subarray(ranges[i], ranges[i + 1]), o);
-    o += ranges[i + 1] - ranges[i];
+  // copies the text of [from, from + n) up to and including its first NUL (the rest stays zero)
+  const text = (from: number, n: number, to: number) => {
+    for (let j = 0; j < n; j++) {
+      const b = bytes[from + j];
+      out[to + j] = b;
+      if (outPos) outPos[from + j] = to + j;
+      if (b === 0) {
+        if (structural) structural[from + j] = 1;
+        return;
+      }
+    }
+  };
+  for (let k = 0; k < kept.length; k += 2) {
+    let q = kept[k];
+    const end = kept[k + 1];
+    text(q, 64, o); // name
+    setI32(out, o + 64, i32(bytes, q + 64)); // VM
+    text(q + 68, 4, o + 68); // VR
+    setI32(out, o + 72, i32(bytes, q + 72)); // SyngoDT
+    const nItems = i32(bytes, q + 76);
+    setI32(out, o + 76, nItems);
+    setI32(out, o + 80, nItems > 0 ? 77 : 205);
+    if (outPos) for (const f of [64, 65, 66, 67, 72, 73, 74, 75]) outPos[q + f] = o + f;
+    q += 84;
+    o += 84;
+    for (let i = 0; i < nItems; i++) {
+      const itemLen = i32(bytes, q + 4);
+      // Siemens writes the length in the first, second and fourth words, 77 (or 205 when empty) in the third
+      setI32(out, o, itemLen);
+      setI32(out, o + 4, itemLen);
+      setI32(out, o + 8, itemLen > 0 ? 77 : 205);
+      setI32(out, o + 12, itemLen);
+      q += 16;
+      o += 16;
+      text(q, Math.min(itemLen, end - q), o);
+      const padded = Math.min((itemLen + 3) & ~3, end - q);
+      q += padded;
+      o += padded;
+    }
   }
   return out;
 }
@@ -364,12 +403,13 @@ export function filterCsaHeaderReused(bytes: Uint8Array, keep: ReadonlySet<strin
       for (let j = w * 4; j < w * 4 + 4 && j < n; j++) {
         const b = bytes[j];
         if (b === a[j]) continue;
-        if (structural[j]) {
+        const q = outPos[j];
+        // a layout byte, or a copied text byte that becomes the NUL that ends its text
+        if (structural[j] || (q >= 0 && b === 0)) {
           same = false;
           break;
         }
         a[j] = b;
-        const q = outPos[j];
         if (q >= 0) out[q] = b;
       }
     }

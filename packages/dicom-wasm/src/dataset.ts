@@ -1,6 +1,7 @@
 // parseDicom / isComplete and the lazy DicomDataset view over the walker's element table.
 import { Inflate } from 'fflate';
 import { keywordOf, parseTagKey, rawVrOf, resolveVr, tagHex } from './dictionary.js';
+import { privateEntriesOf, privateEntry, type PrivateEntry } from './private-dictionary.js';
 import { DicomParseError } from './errors.js';
 import { EXPLICIT_VR_BE, EXPLICIT_VR_LE, IMPLICIT_VR_LE, syntaxOf, type DataSetEncoding } from './transfer-syntax.js';
 import { charsetLabel, decodeText, decodeValue, type DicomValue } from './values.js';
@@ -79,6 +80,8 @@ interface Shared {
   charset?: string;
   pixelRepresentation?: number;
   root?: DicomDataset;
+  /** private creators by data set (its item row, or -1 for the root): creator tag -> creator text */
+  creators?: Map<number, Map<number, string>>;
 }
 
 export type PixelData =
@@ -180,7 +183,9 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): DicomDataset {
       syntax = syntaxOf(uid);
       transferSyntaxUID = uid;
     } else {
-      const g = guessSyntax(bytes, dataSetOffset) ?? { explicit: true, bigEndian: false };
+      // no transfer syntax in the meta: the encoding the first element shows, else implicit VR
+      // little endian (DICOM's default transfer syntax; pydicom assumes it too)
+      const g = guessSyntax(bytes, dataSetOffset) ?? { explicit: false, bigEndian: false };
       syntax = { ...g, deflated: false };
       transferSyntaxUID = g.explicit ? (g.bigEndian ? EXPLICIT_VR_BE : EXPLICIT_VR_LE) : IMPLICIT_VR_LE;
     }
@@ -352,7 +357,7 @@ export class DicomDataset {
 
   private lookup(key: string | number): number {
     const tag = parseTagKey(key);
-    if (tag === undefined) return -1;
+    if (tag === undefined) return typeof key === 'string' ? this.lookupPrivate(key) : -1;
     if (!this.index) {
       const m = new Map<number, number>();
       const rows = this._s.rows;
@@ -363,6 +368,21 @@ export class DicomDataset {
       this.index = m;
     }
     return this.index.get(tag) ?? -1;
+  }
+
+  /** A private keyword ('MosaicRefAcqTimes'): the element in the block its creator reserved here. */
+  private lookupPrivate(keyword: string): number {
+    const entries = privateEntriesOf(keyword);
+    if (!entries) return -1;
+    const creators = creatorsOf(this._s, this._itemRow < 0 ? -1 : this._itemRow, this._first, this._end);
+    for (const e of entries) {
+      for (const [ctag, text] of creators) {
+        if (ctag >>> 16 !== e.group || text !== e.creator) continue;
+        const r = this.lookup(((e.group << 16) | ((ctag & 0xff) << 8) | e.element) >>> 0);
+        if (r >= 0) return r;
+      }
+    }
+    return -1;
   }
 
   /** True when the element is present (keyword, '00100010', '(0010,0010)' or a tag number). */
@@ -491,6 +511,41 @@ function charsetOf(s: Shared): string {
   return s.charset;
 }
 
+/** The private creators of one data set (rows [first, end) under item row `item`, -1 = root). */
+function creatorsOf(s: Shared, item: number, first: number, end: number): Map<number, string> {
+  const all = (s.creators ??= new Map());
+  let m = all.get(item);
+  if (m) return m;
+  m = new Map();
+  const rows = s.rows;
+  for (let r = first; r < end; r = rows[r * ROW_WORDS + R_NEXT]) {
+    const tag = rows[r * ROW_WORDS + R_TAG];
+    const el = tag & 0xffff;
+    if (!((tag >>> 16) & 1) || el < 0x10 || el > 0xff) continue;
+    const v = rows[r * ROW_WORDS + R_VAL];
+    const len = rows[r * ROW_WORDS + R_LEN];
+    if (len === 0xffffffff || len > 64) continue;
+    m.set(tag, decodeText(s.bytes, v, v + len, false).replace(/[\0 ]+$/, '').trim());
+  }
+  all.set(item, m);
+  return m;
+}
+
+/** The private dictionary entry of a private element row, when its block's creator is known. */
+function privateEntryOfRow(s: Shared, r: number): PrivateEntry | undefined {
+  const rows = s.rows;
+  const tag = rows[r * ROW_WORDS + R_TAG];
+  const group = tag >>> 16;
+  const el = tag & 0xffff;
+  if (!(group & 1) || el < 0x1000) return undefined;
+  const parent = rows[r * ROW_WORDS + R_PARENT];
+  const item = parent === 0xffffffff ? -1 : parent;
+  const first = item < 0 ? 0 : item + 1;
+  const end = item < 0 ? rows.length / ROW_WORDS : rows[item * ROW_WORDS + R_NEXT];
+  const creator = creatorsOf(s, item, first, end).get(((group << 16) | (el >>> 8)) >>> 0);
+  return creator === undefined ? undefined : privateEntry(creator, group, el & 0xff);
+}
+
 function vrOfRow(s: Shared, r: number): string {
   const vrf = s.rows[r * ROW_WORDS + R_VRF];
   const a = vrf & 0xff, b = (vrf >>> 8) & 0xff;
@@ -516,6 +571,10 @@ function vrOfImplicit(s: Shared, r: number): string {
   const group = tag >>> 16;
   const el = tag & 0xffff;
   if (group & 1 && el >= 0x10 && el <= 0xff) return 'LO'; // private creator
+  if (group & 1) {
+    const e = privateEntryOfRow(s, r);
+    if (e && e.vr !== 'SQ' && e.vr !== 'UN') return e.vr;
+  }
   return 'UN';
 }
 
@@ -526,9 +585,14 @@ function elementValue(s: Shared, r: number): unknown {
   if (flags & F_SEQ) return items(s, r);
   let vr = vrOfRow(s, r);
   if (vr === 'UN') {
-    // a standard attribute stored as UN (explicit VR, or private-looking): decode by its dictionary VR
+    // a standard attribute stored as UN (explicit VR, or private-looking): decode by its dictionary VR;
+    // a private one by the private dictionary when its creator is known
     const dict = resolveVr(rawVrOf(s.rows[o + R_TAG]) ?? 'UN');
-    if (dict && dict !== 'SQ') vr = dict === 'US' && rawVrOf(s.rows[o + R_TAG]) === 'xs' ? vrOfImplicit(s, r) : dict;
+    if (dict && dict !== 'SQ' && dict !== 'UN') vr = dict === 'US' && rawVrOf(s.rows[o + R_TAG]) === 'xs' ? vrOfImplicit(s, r) : dict;
+    else if ((s.rows[o + R_TAG] >>> 16) & 1) {
+      const e = privateEntryOfRow(s, r);
+      if (e && e.vr !== 'SQ' && e.vr !== 'UN') vr = e.vr;
+    }
   }
   return decodeValue(vr, s.bytes, s.rows[o + R_VAL], s.rows[o + R_LEN], !(flags & F_BE), charsetOf(s)) as DicomValue;
 }
@@ -543,7 +607,8 @@ class Element implements DicomElement {
   get tag(): number { return this.s.rows[this.r * ROW_WORDS + R_TAG]; }
   get tagHex(): string { return tagHex(this.tag); }
   get vr(): string { return vrOfRow(this.s, this.r); }
-  get keyword(): string | undefined { return keywordOf(this.tag); }
+  /** The standard keyword, or for a private element of a known creator its private keyword. */
+  get keyword(): string | undefined { return keywordOf(this.tag) ?? privateEntryOfRow(this.s, this.r)?.keyword; }
   get isPrivate(): boolean { return ((this.tag >>> 16) & 1) === 1; }
   get value(): unknown { return elementValue(this.s, this.r); }
   get headerOffset(): number { return this.s.rows[this.r * ROW_WORDS + R_HDR]; }

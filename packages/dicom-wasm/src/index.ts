@@ -13,20 +13,27 @@ export { IMPLICIT_VR_LE, EXPLICIT_VR_LE, EXPLICIT_VR_BE, DEFLATED_EXPLICIT_VR_LE
 
 // dictionary and values
 export { tagOf, keywordOf, vrOf, parseTagKey, tagHex, dictionarySource } from './dictionary.js';
+export { privateEntry, privateEntriesOf, privateDictionarySource } from './private-dictionary.js';
+export type { PrivateEntry } from './private-dictionary.js';
 export { decodeValue, decodeText } from './values.js';
 export type { DicomValue } from './values.js';
 
 // anonymization
 export { anonymize, anonymizeParsed } from './anonymize/index.js';
 export type { AnonymizeOptions } from './anonymize/index.js';
-export { createUidMap } from './anonymize/uid-map.js';
+export { createUidMap, newUidSecret, dateShiftOf } from './anonymize/uid-map.js';
 export type { UidMap } from './anonymize/uid-map.js';
 export { setAnonymizePlanCache } from './anonymize/plan-cache.js';
-export { DEFAULT_PROFILE } from './anonymize/profile.js';
-export type { AnonymizationAction, AnonymizationProfile, ProfileRule, SafePrivateRule } from './anonymize/profile.js';
+export {
+  DEFAULT_PROFILE, basicProfile, BASIC_PROFILE_TABLE, BASIC_PROFILE_EDITION, BASIC_PROFILE_SOURCE, COMBINED_CODES,
+  SAFE_PRIVATE, SAFE_CSA_ELEMENTS, RTCLOUD_BLANKED,
+} from './anonymize/profile.js';
+export type {
+  AnonymizationAction, AnonymizationProfile, BasicProfileOptions, ProfileRule, SafePrivateRule, TemporalOption,
+} from './anonymize/profile.js';
 
 // Siemens mosaic and CSA header
-export { mosaicInfo, mosaicToVolume, MosaicError } from './mosaic.js';
+export { mosaicInfo, mosaicToVolume, sliceTimingOf, MosaicError } from './mosaic.js';
 export type { MosaicInfo, MosaicVolume, RoiBox } from './mosaic.js';
 export { parseCsaHeader, csaValues, isCsaHeader, CsaParseError } from './csa.js';
 export type { CsaElement, CsaHeader } from './csa.js';

@@ -100,6 +100,29 @@ export function mosaicInfo(ds: DicomDataset): MosaicInfo | undefined {
 }
 
 /**
+ * Slice timing of a Siemens image: the acquisition time of each slice in ms from the start of the
+ * volume (what dcm2niix writes as SliceTiming, in seconds), from the SIEMENS MR HEADER's
+ * (0019,xx29) MosaicRefAcqTimes or else the CSA image header's, cut to NumberOfImagesInMosaic
+ * when the image is a mosaic; undefined when neither holds it.
+ */
+export function sliceTimingOf(ds: DicomDataset): number[] | undefined {
+  const info = mosaicInfo(ds);
+  if (info?.sliceTimes && info.sliceTimes.length > 0) return info.sliceTimes;
+  const direct = numbers(ds.get('MosaicRefAcqTimes'));
+  if (direct && direct.length > 0) return direct;
+  const csaBlock = privateBlock(ds, 0x0029, 'SIEMENS CSA HEADER');
+  const raw = csaBlock === undefined ? undefined : elementBytes(ds, csaBlock | 0x10);
+  if (!raw) return undefined;
+  try {
+    const times = numbers(csaValues(parseCsaHeader(raw), 'MosaicRefAcqTimes'));
+    return times && times.length > 0 ? times : undefined;
+  } catch (e) {
+    if (!(e instanceof CsaParseError)) throw e;
+    return undefined;
+  }
+}
+
+/**
  * Cuts a Siemens mosaic into a volume (slices x rows x cols, slice-major). Throws MosaicError when
  * the file has no mosaic slice count (NumberOfImagesInMosaic in the CSA image header or the
  * SIEMENS MR HEADER), no 16-bit pixel data, or a grid that does not divide the image.

@@ -13,3 +13,10 @@ export const SINGLE_TEXT_VRS: ReadonlySet<string> = new Set(['LT', 'ST', 'UT', '
 
 /** VRs whose explicit-VR header has 2 reserved bytes and a 32-bit length. */
 export const LONG_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+
+/** STANDARD_VRS by their two bytes as the row table stores them (first | second << 8): 1 = standard. */
+export const STANDARD_VR_CODES: Uint8Array = (() => {
+  const t = new Uint8Array(65536);
+  for (const vr of STANDARD_VRS) t[vr.charCodeAt(0) | (vr.charCodeAt(1) << 8)] = 1;
+  return t;
+})();

@@ -16,7 +16,9 @@ import { DicomParseError } from '../src/errors.js';
 import { parseTagKey } from '../src/dictionary.js';
 import { mosaicToVolume } from '../src/mosaic.js';
 import { havePydicom, pydicomCheck } from './oracles.js';
-import { DEFAULT_PROFILE, RTCLOUD_BLANKED, type AnonymizationProfile } from '../src/anonymize/profile.js';
+import { BASIC_PROFILE_EDITION, DEFAULT_PROFILE, RTCLOUD_BLANKED, type AnonymizationProfile } from '../src/anonymize/profile.js';
+import { compile } from '../src/anonymize/compile.js';
+import { shiftedDates } from '../src/anonymize/dates.js';
 import { syntheticEpiSeries, syntheticEpiVolume, type SyntheticEpiOptions } from '../src/synthetic.js';
 import { DEFLATED_EXPLICIT_VR_LE as TS_DEFLATED_LE, EXPLICIT_VR_BE as TS_EXPLICIT_BE, EXPLICIT_VR_LE as TS_EXPLICIT_LE, IMPLICIT_VR_LE as TS_IMPLICIT_LE, JPEG_BASELINE as TS_JPEG_BASELINE } from '../src/transfer-syntax.js';
 import { writeDicom, encapsulated, buildFileMeta, type WriteElement } from '../src/writer.js';
@@ -73,28 +75,54 @@ describe('anonymize (default profile) on a synthetic Siemens volume', () => {
     for (const word of IDENTIFYING) expect(before.includes(word), word).toBe(true);
   });
 
-  it("blanks rt-cloud's 19 attributes (present with an empty value)", () => {
+  it('applies Table E.1-1 to every attribute of the input that it lists', () => {
+    const compiled = compile(DEFAULT_PROFILE);
+    const seen: Record<string, number> = {};
+    for (const el of o.elements()) {
+      if (el.tag >>> 16 === 2 || el.tag >>> 16 & 1) continue;
+      const rule = compiled.rules.get(el.tag);
+      if (!rule) continue;
+      seen[rule.action] = (seen[rule.action] ?? 0) + 1;
+      const after = a.element(el.tag);
+      const k = el.keyword ?? el.tagHex;
+      switch (rule.action) {
+        case 'X': expect(after, k).toBeUndefined(); break;
+        case 'Z': expect(after?.length, k).toBe(0); break;
+        case 'K': if (el.vr !== 'SQ') expect(after && Buffer.from(after.raw).equals(Buffer.from(el.raw)), k).toBe(true); break;
+        case 'U': expect(str(a, k), k).toBe(uidMap.map(str(o, k)!)); break;
+        case 'S': expect(a.get(k), k).toEqual(shiftedDates(str(o, k)!, el.vr, uidMap.dateShiftDays).join('\\')); break;
+        case 'D': expect(after && after.length > 0 && !Buffer.from(after.raw).equals(Buffer.from(el.raw)), k).toBe(true); break;
+      }
+    }
+    expect(Object.keys(seen).sort()).toEqual(['K', 'S', 'U', 'X', 'Z']);
+    // rt-cloud's 19: emptied or removed, except the times (kept: the temporal option) and the dates (shifted)
     for (const k of RTCLOUD_BLANKED) {
       expect(o.has(k), k).toBe(true);
       const el = a.element(k);
-      expect(el, k).toBeDefined();
-      expect(el!.length, k).toBe(0);
+      if (k === 'PatientPosition') expect(str(a, k)).toBe(str(o, k)); // not in Table E.1-1: not identifying
+      else if (o.element(k)!.vr === 'TM') expect(str(a, k), k).toBe(str(o, k));
+      else if (o.element(k)!.vr === 'DA' && k !== 'PatientBirthDate') expect(str(a, k), k).toMatch(/^(19|20)\d{6}$/);
+      else expect(el === undefined || el.length === 0, k).toBe(true);
     }
+    expect(str(a, 'StudyDate')).not.toBe(str(o, 'StudyDate'));
   });
 
-  it('removes the Annex E attributes rt-cloud leaves behind', () => {
+  it('removes or empties the Annex E attributes rt-cloud leaves behind, and says how it de-identified', () => {
     for (const k of [
       'InstitutionName', 'InstitutionAddress', 'StationName', 'DeviceSerialNumber', 'OperatorsName', 'PerformingPhysicianName',
       'OtherPatientIDs', 'StudyDescription', 'PhysiciansOfRecord', 'InstitutionalDepartmentName', 'PerformedProcedureStepDescription',
       'PerformedProcedureStepID',
     ]) {
       expect(o.has(k), k).toBe(true);
-      expect(a.has(k), k).toBe(false);
+      expect(a.element(k)?.length ?? 0, k).toBe(0);
     }
     expect(a.element('ReferringPhysicianName')!.length).toBe(0);
     expect(a.element('AccessionNumber')!.length).toBe(0);
     expect(str(a, 'PatientIdentityRemoved')).toBe('YES');
-    expect(str(a, 'DeidentificationMethod')).toContain('rtfmri-basic');
+    expect(a.get('DeidentificationMethod')).toContain(`PS3.15 ${BASIC_PROFILE_EDITION} E.1-1 Basic Profile (rtfmri)`);
+    const codes = (a.get('DeidentificationMethodCodeSequence') as DicomDataset[]).map((i) => [str(i, 'CodeValue'), str(i, 'CodingSchemeDesignator')]);
+    expect(codes).toEqual([['113100', 'DCM'], ['113107', 'DCM'], ['113111', 'DCM']]);
+    expect(str(a, 'LongitudinalTemporalInformationModified')).toBe('MODIFIED');
   });
 
   it('drops private data except the creators and elements it keeps, and filters the CSA header', () => {
@@ -291,7 +319,7 @@ describe('anonymize across transfer syntaxes and sequence shapes', () => {
       expect(plain).not.toContain('Springfield');
       const ref = a.element('ReferencedImageSequence')!.items!;
       expect(str(ref[0], 'ReferencedSOPInstanceUID')).toBe(uidMap.map('1.3.12.2.1107.5.2.19.45031.2'));
-      expect(ref[0].has('OperatorsName')).toBe(false);
+      expect(ref[0].element('OperatorsName')?.length ?? 0).toBe(0);
       const deep = ref[1].element('SourceImageSequence')!.items!;
       expect(deep.map((d) => str(d, 'ReferencedSOPInstanceUID'))).toEqual([4, 5].map((k) => uidMap.map(`1.3.12.2.1107.5.2.19.45031.${k}`)));
       expect(deep.map((d) => str(d, 'ReferencedSOPClassUID'))).toEqual(['1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4']);
@@ -414,9 +442,10 @@ describe('anonymize across transfer syntaxes and sequence shapes', () => {
     input[at + 4] = 0x53; // 'DA' -> 'SA', which the parser reads (with a 2-byte length, as the bytes say)
     const o = parseDicom(input);
     expect(o.element('SeriesDate')!.vr).toBe('SA');
-    const a = parseDicom(anonymize(input));
+    const uidMap = createUidMap({ secret: 'sa' });
+    const a = parseDicom(anonymize(input, { uidMap }));
     expect(a.has('SeriesDate')).toBe(false);
-    expect(a.element('StudyDate')!.length).toBe(0);
+    expect(str(a, 'StudyDate')).toBe(shiftedDates(str(o, 'StudyDate')!, 'DA', uidMap.dateShiftDays)[0]);
     expect(str(a, 'AcquisitionTime')).toBe(str(o, 'AcquisitionTime'));
   });
 

@@ -8,6 +8,8 @@ import type { AnonymizationProfile, ProfileRule, SafePrivateRule } from './profi
 
 export interface Compiled {
   rules: Map<number, ProfileRule>;
+  /** rules for repeating groups ('(60xx,3000)'): tag & mask === value */
+  masked: { mask: number; value: number; rule: ProfileRule }[];
   /** the same rules in an open-addressing table: looked up for every element of every image */
   ruleTable: TagTable<ProfileRule>;
   /** blanked elements by rule index * 4 + encoding, with the stream VR (0 = implicit) they were made for */
@@ -82,7 +84,24 @@ export function compile(profile: AnonymizationProfile): Compiled {
   let c = compiledProfiles.get(profile);
   if (c) return c;
   const rules = new Map<number, ProfileRule>();
-  for (const r of profile.rules) rules.set(tagOfKey(r.tag), r);
+  const masked: Compiled['masked'] = [];
+  for (const r of profile.rules) {
+    const m = /^\(?([0-9a-fx]{4}),?([0-9a-fx]{4})\)?$/i.exec(r.tag);
+    if (m && /x/i.test(r.tag)) {
+      // a repeating group: x digits match anything, the group stays even (not private)
+      const hex = m[1] + m[2];
+      let mask = 0;
+      let value = 0;
+      for (let i = 0; i < 8; i++) {
+        const c = hex[i].toLowerCase();
+        mask = mask * 16 + (c === 'x' ? 0 : 15);
+        value = value * 16 + (c === 'x' ? 0 : parseInt(c, 16));
+      }
+      masked.push({ mask: (mask | 0x00010000) >>> 0, value: value >>> 0, rule: r });
+      continue;
+    }
+    rules.set(tagOfKey(r.tag), r);
+  }
   const safe = new Map<number, SafePrivateRule[]>();
   for (const s of profile.safePrivate) {
     const list = safe.get(s.group) ?? [];
@@ -92,7 +111,15 @@ export function compile(profile: AnonymizationProfile): Compiled {
   const add = profile.add
     .map((a) => ({ tag: tagOfKey(a.tag), el: { tag: tagOfKey(a.tag), vr: a.vr, value: a.value } as WriteElement }))
     .sort((x, y) => x.tag - y.tag);
-  c = { rules, ruleTable: new TagTable(rules), blanks: [], blankVr: new Int32Array(rules.size * 4), safe, csaKeep: new Set(profile.csaKeep), add, addBytes: [] };
+  c = { rules, masked, ruleTable: new TagTable(rules), blanks: [], blankVr: new Int32Array(rules.size * 4), safe, csaKeep: new Set(profile.csaKeep), add, addBytes: [] };
   compiledProfiles.set(profile, c);
   return c;
+}
+
+/** The rule of a tag: exact first, then the repeating-group rules (checked for groups 50xx/60xx only). */
+export function maskedRule(c: Compiled, tag: number): ProfileRule | undefined {
+  const hi = tag >>> 24;
+  if (hi !== 0x50 && hi !== 0x60) return undefined;
+  for (const m of c.masked) if (((tag & m.mask) >>> 0) === m.value) return m.rule;
+  return undefined;
 }

@@ -30,6 +30,8 @@ export interface Ctx {
   uids: UidMap;
   /** set while the full path runs for a plan: what its decisions read from values */
   rec: PlanRec | null;
+  /** days the Modified Dates option shifts dates back (action S) */
+  dateShiftDays: number;
 }
 
 export interface Walk {

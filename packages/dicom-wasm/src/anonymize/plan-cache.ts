@@ -45,6 +45,8 @@ export interface PlanRec {
   open: number[];
   /** row, output piece index of the filtered bytes, filtered length */
   csa: number[];
+  /** row, copy of the value bytes a piece was derived from (shifted dates): replayed only for the same bytes */
+  values: (number | Uint8Array)[];
   /** false when the full path took a branch the replay does not reproduce */
   replayable: boolean;
 }
@@ -81,6 +83,7 @@ export interface Plan {
   profile: AnonymizationProfile;
   uids: UidMap;
   keepKey: string;
+  dateShiftDays: number;
   out: Out;
   dataLength: number;
   rec: PlanRec;
@@ -109,8 +112,8 @@ export function setAnonymizePlanCache(enabled: boolean): { full: number; replaye
   return s;
 }
 
-function planMatches(p: Plan, ds: DicomDataset, profile: AnonymizationProfile, uids: UidMap, keepKey: string, enc: Enc): boolean {
-  if (p.profile !== profile || p.uids !== uids || p.keepKey !== keepKey) return false;
+function planMatches(p: Plan, ds: DicomDataset, profile: AnonymizationProfile, uids: UidMap, keepKey: string, enc: Enc, dateShiftDays: number): boolean {
+  if (p.profile !== profile || p.uids !== uids || p.keepKey !== keepKey || p.dateShiftDays !== dateShiftDays) return false;
   if (p.length !== ds.bytes.length || p.dataSetOffset !== ds.dataSetOffset || p.ts !== ds.transferSyntaxUID) return false;
   if (p.explicit !== enc.explicit || p.littleEndian !== enc.littleEndian) return false;
   const a = p.rows;
@@ -137,6 +140,13 @@ function replay(p: Plan, ctx: Ctx, rows: Uint32Array): boolean {
   for (let i = 0; i < cr.length; i += 2) {
     const ro = (cr[i] as number) * ROW_WORDS;
     const old = cr[i + 1] as Uint8Array;
+    const v = rows[ro + R_VAL];
+    for (let j = 0; j < old.length; j++) if (bytes[v + j] !== old[j]) return false;
+  }
+  const vs = rec.values;
+  for (let i = 0; i < vs.length; i += 2) {
+    const ro = (vs[i] as number) * ROW_WORDS;
+    const old = vs[i + 1] as Uint8Array;
     const v = rows[ro + R_VAL];
     for (let j = 0; j < old.length; j++) if (bytes[v + j] !== old[j]) return false;
   }
@@ -222,7 +232,7 @@ export function planCacheOn(): boolean {
 
 /** An empty record for a full path whose output may become a plan. */
 export function newPlanRec(): PlanRec {
-  return { creators: [], defined: [], uids: [], uidBytes: [], uidViews: [], chains: [], hdrs: [], open: [], csa: [], replayable: true };
+  return { creators: [], defined: [], uids: [], uidBytes: [], uidViews: [], chains: [], hdrs: [], open: [], csa: [], values: [], replayable: true };
 }
 
 /**
@@ -232,7 +242,7 @@ export function newPlanRec(): PlanRec {
 export function replayedPlan(ds: DicomDataset, ctx: Ctx, enc: Enc, keepKey: string): Plan | null {
   const { profile, uids } = ctx;
   let found = -1;
-  for (let i = plans.length - 1; i >= 0 && found < 0; i--) if (planMatches(plans[i], ds, profile, uids, keepKey, enc)) found = i;
+  for (let i = plans.length - 1; i >= 0 && found < 0; i--) if (planMatches(plans[i], ds, profile, uids, keepKey, enc, ctx.dateShiftDays)) found = i;
   if (found < 0) return null;
   const entryPending = csaPendingState();
   // out of the list until the replay has re-derived every value-dependent piece

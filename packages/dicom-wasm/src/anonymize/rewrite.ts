@@ -5,9 +5,10 @@
 
 import { CsaParseError } from '../csa.js';
 import { F_BE, F_ENCAPS, F_IMPLICIT, F_META, F_SEQ, R_END, R_HDR, R_LEN, R_NEXT, R_TAG, R_VAL, R_VRF, ROW_WORDS, UNDEF } from '../wasm.js';
-import { STANDARD_VRS } from '../vr.js';
+import { STANDARD_VR_CODES, STANDARD_VRS } from '../vr.js';
 import { encodeHeader, encodeItemHeader, writeElementBytes } from '../writer.js';
-import { addedBytes } from './compile.js';
+import { addedBytes, maskedRule } from './compile.js';
+import { dummyValue, shiftedDates } from './dates.js';
 import { asciiValue, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_BE, IMPLICIT_LE, isDicomDefinedUid, isUiRow, rowVr, type Ctx, type Enc, type Walk } from './context.js';
 import { filterCsa, type Out } from './out.js';
 import { openHeader, pushUidBytes } from './plan-cache.js';
@@ -92,7 +93,12 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
       let action: AnonymizationAction;
       let rule: ProfileRule | undefined;
       let ri = -1;
-      if (group & 1) {
+      const vr16 = rows[ro + R_VRF] & 0xffff;
+      if (vr16 !== 0 && !STANDARD_VR_CODES[vr16] && !ctx.keep.has(tag)) {
+        // an explicit VR no standard defines: other readers (and the first-element test that tells
+        // implicit from explicit data sets) cannot read it, and nobody can tell what it holds
+        action = 'X';
+      } else if (group & 1) {
         if (group !== creatorGroup) {
           creators = new Map();
           creatorGroup = group;
@@ -104,11 +110,13 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
         action = privateAction(ctx, tag, creators!);
       } else if (ctx.keep.size !== 0 && ctx.keep.has(tag)) {
         action = 'K';
-      } else if (elem === 0) {
-        action = 'X'; // group lengths would be wrong after any change; they are retired anyway
+      } else if (elem === 0 || group === 2) {
+        // group lengths would be wrong after any change (they are retired anyway); file meta
+        // elements belong in the rebuilt meta group, never in the data set
+        action = 'X';
       } else {
         ri = ctx.compiled.ruleTable.index(tag);
-        rule = ri < 0 ? undefined : ctx.compiled.ruleTable.at(ri);
+        rule = ri < 0 ? maskedRule(ctx.compiled, tag) : ctx.compiled.ruleTable.at(ri);
         if (rule) action = rule.action;
         else if (ctx.profile.replaceOtherUids && isUiRow(rows, r)) {
           const defined = isDicomDefinedUid(bytes, valOff, len);
@@ -142,7 +150,32 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
         }
         case 'D': {
           const vr = rowVr(rows, r);
-          out = STANDARD_VRS.has(vr) ? writeElementBytes({ tag, vr, value: rule?.value ?? '' }, enc) : null;
+          if (vr === 'SQ' || flags & F_SEQ) {
+            // a dummy sequence would be made up: emptied instead
+            out = blankElement(enc, tag, 'SQ');
+          } else if (vr === 'UI') {
+            if (len === 0 || len === UNDEF) out = null;
+            else {
+              const element = mappedUidElement(ctx, tag, enc, valOff, len, false);
+              if (element) out = element;
+              if (ctx.rec) uidRow = r;
+            }
+          } else {
+            // a VR no standard defines (or encapsulated data) cannot be re-encoded: removed
+            out = STANDARD_VRS.has(vr) && !(flags & F_ENCAPS) ? writeElementBytes({ tag, vr, value: rule?.value ?? dummyValue(vr) }, enc) : null;
+          }
+          break;
+        }
+        case 'S': {
+          if (len === 0) break;
+          const vr = rowVr(rows, r);
+          if (len === UNDEF || (vr !== 'DA' && vr !== 'DT')) {
+            out = null;
+            break;
+          }
+          out = writeElementBytes({ tag, vr, value: shiftedDates(asciiValue(bytes, valOff, len), vr, ctx.dateShiftDays) }, enc);
+          // the piece derives from the value: a plan replays it only for the same bytes
+          ctx.rec?.values.push(r, bytes.slice(valOff, valOff + len));
           break;
         }
         case 'U': {

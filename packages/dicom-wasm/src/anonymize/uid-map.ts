@@ -12,6 +12,11 @@ export interface UidMap {
   readonly root: string | undefined;
   /** The replacement for `uid`; the same input gives the same output for this secret. */
   map(uid: string): string;
+  /**
+   * Days by which the Modified Dates option shifts dates back: 3653 to 7305 (10 to 20 years),
+   * from SHA-256(secret, NUL, 'rtfmri date shift'), so a site's dates shift alike in every process.
+   */
+  readonly dateShiftDays: number;
 }
 
 const limbs = new Uint32Array(8);
@@ -37,7 +42,11 @@ function decimal128(words: ArrayLike<number>): string {
   }
 }
 
-function randomSecret(): string {
+/**
+ * A new random secret (128 bits, hex) for `createUidMap`. A site keeps one (e.g. in a file only the
+ * runtime can read) so its UID replacements and date shift survive restarts.
+ */
+export function newUidSecret(): string {
   const b = new Uint8Array(16);
   globalThis.crypto.getRandomValues(b);
   return bytesToHex(b);
@@ -49,19 +58,25 @@ function randomSecret(): string {
  * without the secret can map an original UID to its replacement.
  */
 export function createUidMap(options: { secret?: string; root?: string } = {}): UidMap {
-  const secret = options.secret ?? randomSecret();
+  const secret = options.secret ?? newUidSecret();
+  if (typeof secret !== 'string') throw new TypeError('UID map secret must be a string');
   const root = options.root;
   if (root !== undefined && !/^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/.test(root)) throw new RangeError(`bad UID root ${root}`);
   const maxDigits = root === undefined ? 0 : 64 - root.length - 1;
   if (root !== undefined && maxDigits < 12) throw new RangeError(`UID root ${root} leaves too few digits`);
   const cache = new Map<string, string>();
-  let msg = new Uint8Array(256);
   const prefix = `${secret}\u0000`;
+  // sized for the whole prefix: until this was fixed, a secret of 256 characters or more was
+  // hashed with only the first 256 characters of secret + NUL (the prefix was written into a
+  // 256-byte buffer before it grew), so such secrets now map differently; shorter ones do not
+  let msg = new Uint8Array(Math.max(256, prefix.length + 128));
   // one byte per character (the low byte), not UTF-8: replacements must not change across versions
   for (let i = 0; i < prefix.length; i++) msg[i] = prefix.charCodeAt(i) & 0xff;
+  const dateShiftDays = dateShiftOf(secret);
   return {
     secret,
     root,
+    dateShiftDays,
     map(uid: string): string {
       const hit = cache.get(uid);
       if (hit !== undefined) return hit;
@@ -84,6 +99,12 @@ export function createUidMap(options: { secret?: string; root?: string } = {}): 
       return out;
     },
   };
+}
+
+/** The Modified Dates shift of a secret: 3653 + (first 32 bits of SHA-256(secret, NUL, 'rtfmri date shift')) mod 3653 days. */
+export function dateShiftOf(secret: string): number {
+  const d = sha256(Uint8Array.from(`${secret}\u0000rtfmri date shift`, (c) => c.charCodeAt(0) & 0xff));
+  return 3653 + (((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0) % 3653;
 }
 
 const processMaps = new Map<string, UidMap>();
