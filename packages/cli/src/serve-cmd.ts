@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { startRuntimeServer } from '@rtfmri/runtime';
+import { PHI_POLICIES, startRuntimeServer, type PhiPolicy } from '@rtfmri/runtime';
 import { bool, checkUrl, type Command, existingDirs, list, num, parse, port, readTextFile, stamp, str, tokenFrom, untilAborted, UsageError } from '@rtfmri/relay/cli';
 
 const help = `Usage: rtfmri serve --connect ws(s)://HOST:PORT --name NAME --allowed-dirs DIRS --allowed-file-types TYPES [options]
@@ -19,6 +19,10 @@ Options:
   --allowed-dirs DIRS       comma-separated folders that may be read/written ('*': all)
   --allowed-file-types T    comma-separated extensions, e.g. .dcm,.txt ('*': all)
   --scanner-clock-skew S    seconds the scanner's clock is ahead of this computer's (default 0)
+  --phi POLICY              what DICOM may leave to clients: 'anonymize' (default: every DICOM file
+                            sent is anonymized, whatever the client asks) or 'allow-raw' (a client
+                            may get raw DICOM: patient name, IDs, institution; each raw file sent is
+                            logged, and a warning is printed at start)
   --cert FILE --key FILE    with --listen: serve wss://
   --ca FILE                 with --connect wss://: trust this CA (self-signed relay certificate)
   --watch-polling           poll folders (mounted shares without file events)
@@ -45,6 +49,7 @@ export const serveCommand: Command = {
         'allowed-dirs': { type: 'string', multiple: true },
         'allowed-file-types': { type: 'string', multiple: true },
         'scanner-clock-skew': { type: 'string' },
+        phi: { type: 'string' },
         cert: { type: 'string' },
         key: { type: 'string' },
         ca: { type: 'string' },
@@ -67,6 +72,8 @@ export const serveCommand: Command = {
     if (!dirsRaw?.length) throw new UsageError('--allowed-dirs is required (comma-separated folders, or * for all)');
     if (!types?.length) throw new UsageError('--allowed-file-types is required (e.g. .dcm,.txt, or * for all)');
     const skew = num(p, 'scanner-clock-skew') ?? 0;
+    const phi = (str(p, 'phi') ?? 'anonymize') as PhiPolicy;
+    if (!PHI_POLICIES.includes(phi)) throw new UsageError(`--phi: use ${PHI_POLICIES.join(' or ')} (got '${phi}')`);
     if (!!str(p, 'cert') !== !!str(p, 'key')) throw new UsageError('--cert and --key go together');
     if (str(p, 'cert') && !listen) throw new UsageError('--cert/--key are for --listen (the relay holds the certificate otherwise)');
     const token = tokenFrom(str(p, 'token'));
@@ -78,7 +85,8 @@ export const serveCommand: Command = {
     if (webrtcBind !== undefined && !isIP(webrtcBind)) throw new UsageError(`--webrtc-bind: give an IP address of this computer (got '${webrtcBind}')`);
     const quiet = bool(p, 'quiet');
     const log = (l: string) => {
-      if (!quiet || /cannot|refused|error/i.test(l)) io.out(stamp(l));
+      // PHI lines (raw DICOM sent) are the operator's audit trail: printed even with --quiet.
+      if (!quiet || /^PHI:|cannot|refused|error/i.test(l)) io.out(stamp(l));
     };
     let server;
     let fatal: Error | undefined;
@@ -100,6 +108,7 @@ export const serveCommand: Command = {
         ws: ca ? { ca } : undefined,
         allowedDirs,
         allowedFileTypes: types,
+        phi,
         scannerClockSkew: skew,
         watchRoute: bool(p, 'watch-polling') ? 'polling' : undefined,
         webrtc: bool(p, 'no-webrtc') ? false : { bindAddress: webrtcBind },
@@ -112,7 +121,10 @@ export const serveCommand: Command = {
       throw e;
     }
     const where = connect ? `dialing ${connect}` : `listening on ${server.relayServer!.url}`;
-    log(`runtime '${name}' (instance ${server.service.instance}) serving ${allowedDirs.join(',')} [${types.join(',')}], ${where}`);
+    if (phi === 'allow-raw') {
+      io.out(stamp("WARNING: --phi allow-raw: clients may receive raw DICOM (patient name, IDs, institution, device serial); every raw file sent is logged as 'PHI: raw DICOM sent'"));
+    }
+    log(`runtime '${name}' (instance ${server.service.instance}) serving ${allowedDirs.join(',')} [${types.join(',')}], phi ${phi}, ${where}`);
     await untilAborted(stop.signal);
     if (!fatal) log('runtime shutting down');
     await server.close();

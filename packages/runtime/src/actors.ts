@@ -12,13 +12,24 @@ export type Validated<T> =
   | { status: 'small' }
   | { status: 'incomplete'; size?: number; mtimeMs?: number };
 
+/** A look at the file as the actor asks for it; the owner adds the policy (and the UID secret). */
+export type WaitCheck = Omit<CheckRequest, 'policy' | 'uidSecret'>;
+
+/** Per request: what the caller's route requires on top of the stream's or watch's own settings. */
+export interface FileWaitOptions {
+  /** Anonymize DICOM for this request even if the stream or watch does not (the PHI policy). */
+  anonymize?: boolean;
+  /** DICOM by content (bare data sets too): see CheckRequest.phi. */
+  phi?: boolean;
+}
+
 /** What the actor needs from the outside world: the CPU work and the policy checks. */
 export interface FileWaitDeps<T> {
   /**
    * Reads/validates the file: synchronously (inline route) or as a Promise (pool route).
    * Unexpected errors throw/reject and fail the request.
    */
-  validate(req: CheckRequest): Validated<T> | Promise<Validated<T>>;
+  validate(req: WaitCheck): Validated<T> | Promise<Validated<T>>;
   /** Extra poll while waiting, ms: the safety net under the file events. */
   pollIntervalMs: number;
 }
@@ -41,6 +52,7 @@ export interface FileWaitRequest<T> {
   reject(err: unknown): void;
   /** Makes the error for a request that timed out. */
   timeoutError(): Error;
+  options?: FileWaitOptions;
 }
 
 interface Ctx<T> {
@@ -85,7 +97,8 @@ function startValidation<T>(self: { send(ev: Ev<T>): void }, ctx: Ctx<T>): void 
       path: path.join(cfg.dir, req!.name),
       minFileSize: cfg.minFileSize,
       dicom,
-      anonymize: dicom !== false && cfg.anonymize,
+      anonymize: dicom !== false && (req!.options?.anonymize || cfg.anonymize),
+      phi: req!.options?.phi === true,
       skipSize,
       skipMtimeMs,
     });
@@ -232,7 +245,7 @@ export class FileWaiter<T> {
   }
 
   /** Waits for `name` in the folder until whole or `timeoutSec` has passed. */
-  request(nameOf: string | (() => string), timeoutSec: number, timeoutError: (name: string) => Error): Promise<T> {
+  request(nameOf: string | (() => string), timeoutSec: number, timeoutError: (name: string) => Error, options?: FileWaitOptions): Promise<T> {
     const run = (): Promise<T> => {
       if (this.closed) return Promise.reject(new StateError('StreamID mismatch: the stream or watch was closed'));
       // Resolved when the request's turn comes: "next" means after the previous request finished.
@@ -249,6 +262,7 @@ export class FileWaiter<T> {
             resolve: (v) => { off(); resolve(v); },
             reject: (e) => { off(); reject(e); },
             timeoutError: () => timeoutError(name),
+            options,
           },
         });
       });

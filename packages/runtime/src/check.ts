@@ -2,6 +2,7 @@
 // Runs the same code in the main thread (inline route) and in the Piscina worker (pool route).
 import fs from 'node:fs';
 import * as dicom from '@rtfmri/dicom-wasm';
+import { openForRead, type PolicySnapshot } from './verified.js';
 
 export interface CheckRequest {
   path: string;
@@ -12,6 +13,14 @@ export interface CheckRequest {
    */
   dicom: boolean | 'sniff';
   anonymize: boolean;
+  /**
+   * The PHI policy asks for every DICOM to be anonymized: a file without `DICM` that parses as a
+   * bare data set counts as DICOM too (and one that starts like a data set but does not parse yet
+   * is waited for, never sent as it is).
+   */
+  phi?: boolean;
+  /** What the opened file's real path must satisfy (checked on the open descriptor). */
+  policy: PolicySnapshot;
   /** Size and mtime of the last incomplete read: an unchanged file is not read again. */
   skipSize?: number;
   skipMtimeMs?: number;
@@ -21,15 +30,30 @@ export interface CheckRequest {
 
 export type CheckResult =
   | { status: 'missing' }
-  | { status: 'symlink' }
+  /** The open file's real path is outside the allowed dirs, or it (or the name asked for) has a disallowed type. */
+  | { status: 'refused'; why: 'dir' | 'type'; real: string }
   | { status: 'notfile' }
   | { status: 'small'; size: number }
   | { status: 'incomplete'; size: number; mtimeMs: number }
-  | { status: 'ok'; size: number; bytes: Uint8Array };
+  /** A whole DICOM file that the anonymizer cannot handle: never delivered when anonymization was asked. */
+  | { status: 'unanonymizable'; message: string }
+  /** A file-system error (errno code) the caller turns into a typed error. */
+  | { status: 'error'; code: string; message: string }
+  | { status: 'ok'; size: number; bytes: Uint8Array; dicom: boolean };
 
-// O_NOFOLLOW: a symlink is reported instead of read, so the caller re-checks its target against
-// the allowed dirs (a link inside an allowed dir must not leak a file from outside).
-const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0);
+/** Is this DICOM, by content: Part-10 (`DICM` at 128), a bare data set that parses, or one that starts like a data set but does not parse (yet)? */
+export function dicomKind(bytes: Uint8Array): 'part10' | 'bare' | 'broken' | null {
+  if (bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d) return 'part10';
+  try {
+    dicom.parseDicom(bytes);
+    return 'bare';
+  } catch (e) {
+    const reason = String((e as { reason?: unknown })?.reason ?? '');
+    // No plausible first element header (text, JSON, images, archives...): not DICOM.
+    if (reason === 'too short or not DICOM' || reason.startsWith('not DICOM')) return null;
+    return 'broken';
+  }
+}
 
 // Files are read into one scratch buffer per thread (partial files are read again and again while
 // a scanner writes them: no garbage per look), and only a whole file is copied out. Measured on the
@@ -61,19 +85,34 @@ function anonymizeBytes(bytes: Uint8Array, uidSecret: string | undefined): Uint8
   return anon.buffer === out.buffer ? new Uint8Array(out.buffer, 0, anon.byteLength) : owned(anon);
 }
 
+/** Anonymized bytes with the session's UID map (fresh memory; for files handed out outside the streams' hot path). */
+export function anonymizeFor(bytes: Uint8Array, uidSecret: string): Uint8Array {
+  return dicom.anonymize(bytes, { uidMap: uidMapFor(uidSecret) });
+}
+
+function errnoResult(err: unknown): CheckResult {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (typeof code !== 'string') throw err;
+  return { status: 'error', code, message: String((err as Error).message) };
+}
+
 export function checkFile(req: CheckRequest): CheckResult {
+  // Opened once, following symlinks; the open descriptor's real path is what gets checked
+  // (allowed dirs, and the type of both the name asked for and the file reached), and the bytes
+  // come from that same descriptor: a folder swapped for a symlink meanwhile changes nothing.
   let fd: number;
+  let st: fs.Stats;
   try {
-    fd = fs.openSync(req.path, OPEN_FLAGS);
+    const o = openForRead(req.path, req.policy);
+    if (o.status === 'missing') return o;
+    if (o.status === 'refused') return o;
+    if (o.status !== 'open') return { status: 'notfile' };
+    fd = o.fd;
+    st = o.st;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { status: 'missing' };
-    if (code === 'ELOOP' || code === 'EMLINK') return { status: 'symlink' };
-    throw err;
+    return errnoResult(err);
   }
   try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) return { status: 'notfile' };
     const size = st.size;
     if (size < req.minFileSize || size === 0) return { status: 'small', size };
     if (req.skipSize === size && req.skipMtimeMs === st.mtimeMs) return { status: 'incomplete', size, mtimeMs: st.mtimeMs };
@@ -96,10 +135,24 @@ export function checkFile(req: CheckRequest): CheckResult {
         isDicom = bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
       }
     }
-    if (!isDicom) return { status: 'ok', size: off, bytes: copyOut(bytes) };
+    if (!isDicom && req.phi) {
+      // By content, not by name: a bare data set (no preamble) is DICOM too.
+      const kind = dicomKind(bytes);
+      if (kind === 'broken') return { status: 'incomplete', size, mtimeMs: st.mtimeMs };
+      isDicom = kind !== null;
+    }
+    if (!isDicom) return { status: 'ok', size: off, bytes: copyOut(bytes), dicom: false };
     if (!dicom.isComplete(bytes)) return { status: 'incomplete', size, mtimeMs: st.mtimeMs };
-    if (req.anonymize) return { status: 'ok', size: off, bytes: anonymizeBytes(bytes, req.uidSecret) };
-    return { status: 'ok', size: off, bytes: copyOut(bytes) };
+    if (req.anonymize) {
+      try {
+        return { status: 'ok', size: off, bytes: anonymizeBytes(bytes, req.uidSecret), dicom: true };
+      } catch (err) {
+        return { status: 'unanonymizable', message: String((err as Error)?.message ?? err) };
+      }
+    }
+    return { status: 'ok', size: off, bytes: copyOut(bytes), dicom: true };
+  } catch (err) {
+    return errnoResult(err);
   } finally {
     fs.closeSync(fd);
   }

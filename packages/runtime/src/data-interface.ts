@@ -3,14 +3,18 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as dicom from '@rtfmri/dicom-wasm';
 import type { DicomDataset } from '@rtfmri/dicom-wasm';
-import { NotFoundError, StateError, TimeoutError, ValidationError } from './errors.js';
-import { PathPolicy } from './paths.js';
-export { DATA_INTERFACE_METHODS, type DataInterfaceMethod } from '@rtfmri/relay/protocol';
-import { glob, splitGlob, writeFileAtomic } from '@rtfmri/files';
+import { NotFoundError, RtfmriError, StateError, TimeoutError, ValidationError } from './errors.js';
+import { MAX_NAME_BYTES, PathPolicy } from './paths.js';
+import { DATA_INTERFACE_METHODS, type DataInterfaceMethod } from '@rtfmri/relay/protocol';
+export { DATA_INTERFACE_METHODS, type DataInterfaceMethod };
+import { glob, isWithin, splitGlob, tempNameFor } from '@rtfmri/files';
 import { WatchHub, type WatchRoute } from './watcher.js';
-import { FileWaiter, type Validated, type FileWaitDeps } from './actors.js';
-import { checkFile, type CheckRequest, type CheckResult } from './check.js';
+import { FileWaiter, type Validated, type FileWaitDeps, type FileWaitOptions, type WaitCheck } from './actors.js';
+import { anonymizeFor, checkFile, dicomKind, type CheckRequest, type CheckResult } from './check.js';
 import { acquirePool } from './pool.js';
+import {
+  HAS_PROC_FD, inFd, openDirVerified, openForRead, readAllFd, stillAllowed, type PolicySnapshot, type VerifiedDir,
+} from './verified.js';
 
 /** Where a stream's CPU work (read, completeness check, anonymize) runs. */
 export type WorkRoute = 'auto' | 'inline' | 'pool';
@@ -35,7 +39,28 @@ export interface DataInterfaceOptions {
   pollIntervalMs?: number;
   /** Piscina threads (default: cores - 1, 1..4). */
   poolThreads?: number;
+  /**
+   * The operator's PHI policy for what leaves through the *remote* methods (remoteFacade: every relay,
+   * LAN or WebRTC session). 'anonymize' (default): every DICOM file that leaves (getFile, getNewestFile,
+   * watchFile, scanner streams), recognised by content, is anonymized; a client's `anonymize=false`
+   * is ignored (the stream is anonymized, and a note is logged); a DICOM file that cannot be
+   * anonymized is refused. 'allow-raw': a client may receive raw DICOM (streams opened with
+   * anonymize=false; getFile/getNewestFile/watchFile, which have no flag, send files as they are),
+   * and every raw DICOM file sent is logged. In-process calls are not affected (README, "What leaves
+   * the building").
+   */
+  phi?: PhiPolicy;
+  /** Where the PHI lines go (raw DICOM sent; a client's request for raw refused). Default: raw-sent lines to stderr. */
+  log?: (line: string) => void;
 }
+
+export type PhiPolicy = 'anonymize' | 'allow-raw';
+export const PHI_POLICIES: readonly PhiPolicy[] = ['anonymize', 'allow-raw'];
+
+/** Largest N of `{TR:0Nd}`: a wider field is a ValidationError (a huge width would allocate the padding). */
+export const MAX_TR_WIDTH = 32;
+/** Longest wait (seconds) a timeout or demoStep may ask for: larger timeouts (Infinity too) are clamped to it. */
+export const MAX_TIMEOUT_SEC = 24 * 60 * 60;
 
 
 const TR_PLACEHOLDER = /\{([^{}]*)\}/g;
@@ -44,6 +69,9 @@ const TR_PLACEHOLDER = /\{([^{}]*)\}/g;
 export function compileFilePattern(filePattern: string): (index: number) => string {
   if (typeof filePattern !== 'string' || filePattern.length === 0) {
     throw new ValidationError('filePattern must be a non-empty string');
+  }
+  if (filePattern.length > MAX_NAME_BYTES || Buffer.byteLength(filePattern) > MAX_NAME_BYTES) {
+    throw new ValidationError(`filePattern too long (at most ${MAX_NAME_BYTES} bytes, a file name)`, { details: { reason: 'ENAMETOOLONG' } });
   }
   if (filePattern.includes('/') || filePattern.includes('\\') || filePattern.includes('\0')) {
     throw new ValidationError(`filePattern must be a file name (no folders): ${filePattern}`);
@@ -56,7 +84,11 @@ export function compileFilePattern(filePattern: string): (index: number) => stri
     if (!spec) {
       throw new ValidationError(`filePattern placeholder {${m[1]}} not supported: use {TR}, {TR:03d}, {TR:06d} (${filePattern})`);
     }
-    parts.push(filePattern.slice(last, m.index), { zero: spec[1] === '0', width: spec[2] ? Number(spec[2]) : 0 });
+    const width = spec[2] ? Number(spec[2]) : 0;
+    if (!(width <= MAX_TR_WIDTH)) {
+      throw new ValidationError(`filePattern {${m[1]}}: width ${spec[2].length > 12 ? `${spec[2].slice(0, 12)}...` : spec[2]} is more than ${MAX_TR_WIDTH}`, { details: { reason: 'WIDTH', max: MAX_TR_WIDTH } });
+    }
+    parts.push(filePattern.slice(last, m.index), { zero: spec[1] === '0', width });
     last = m.index! + m[0].length;
     found = true;
   }
@@ -69,11 +101,12 @@ export function compileFilePattern(filePattern: string): (index: number) => stri
     parts.map((p) => (typeof p === 'string' ? p : String(index).padStart(p.width, p.zero ? '0' : ' '))).join('');
 }
 
+/** A timeout in seconds: > 0, clamped to MAX_TIMEOUT_SEC (a timer of 2^31 ms or more would fire at once). */
 function checkTimeout(timeout: unknown, what: string): number {
-  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout <= 0) {
     throw new ValidationError(`${what}: timeout parameter must be > 0 secs (got ${String(timeout)})`);
   }
-  return timeout;
+  return Math.min(timeout, MAX_TIMEOUT_SEC);
 }
 
 function checkMinSize(minFileSize: unknown): number {
@@ -86,8 +119,8 @@ function checkMinSize(minFileSize: unknown): number {
 
 function checkDemoStep(demoStep: unknown): number {
   const n = demoStep == null ? 0 : demoStep;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
-    throw new ValidationError(`demoStep must be a number >= 0 (got ${String(demoStep)})`);
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > MAX_TIMEOUT_SEC) {
+    throw new ValidationError(`demoStep must be a number of seconds, 0..${MAX_TIMEOUT_SEC} (got ${String(demoStep)})`);
   }
   return n;
 }
@@ -97,6 +130,8 @@ interface Stream {
   imgDir: string;
   nameOf: (i: number) => string;
   nextIndex: number;
+  /** Opened with anonymize=true (false: raw, only in-process or under 'allow-raw'). */
+  anonymize: boolean;
   waiter: FileWaiter<DicomDataset>;
   release: () => void;
 }
@@ -107,6 +142,9 @@ interface Watch {
   waiter: FileWaiter<Uint8Array>;
   release: () => void;
 }
+
+/** The remote methods that hand out file bytes: each applies the PHI policy (remoteMethods). */
+const PHI_ROUTES = { getFile: 1, getNewestFile: 1, watchFile: 1, initScannerStream: 1, getImageData: 1 } as const;
 
 /** Inline work allowed per window before the pool takes over (auto route). */
 const INLINE_BUDGET_MS = 4;
@@ -120,7 +158,10 @@ const INLINE_MAX_BYTES = 8 * 1024 * 1024;
  */
 export class DataInterface {
   readonly policy: PathPolicy;
+  /** The operator's PHI policy for the remote methods (see DataInterfaceOptions.phi). */
+  readonly phi: PhiPolicy;
   readonly scannerClockSkew: number;
+  private readonly phiLog: ((line: string) => void) | undefined;
   private readonly hub: WatchHub;
   private readonly work: WorkRoute;
   private readonly pollIntervalMs: number;
@@ -145,11 +186,27 @@ export class DataInterface {
       throw new ValidationError('dataRemote: true is the SDK stub (@rtfmri/sdk); @rtfmri/runtime is the local DataInterface');
     }
     this.policy = new PathPolicy(opts.allowedDirs ?? [], opts.allowedFileTypes ?? []);
+    const phi = opts.phi ?? 'anonymize';
+    if (!PHI_POLICIES.includes(phi)) throw new ValidationError(`phi must be one of ${PHI_POLICIES.join(', ')} (got ${String(phi)})`);
+    this.phi = phi;
+    this.phiLog = opts.log;
     const skew = opts.scannerClockSkew ?? 0;
     if (typeof skew !== 'number' || !Number.isFinite(skew)) throw new ValidationError('scannerClockSkew must be a number');
     this.scannerClockSkew = skew;
     this.pollIntervalMs = opts.pollIntervalMs ?? 250;
-    this.hub = new WatchHub({ route: opts.watchRoute ?? 'auto', pollIntervalMs: Math.min(100, this.pollIntervalMs) });
+    this.hub = new WatchHub({
+      route: opts.watchRoute ?? 'auto',
+      pollIntervalMs: Math.min(100, this.pollIntervalMs),
+      // A stream's or watch's folder is checked again whenever its watcher is (re)started: still
+      // the same real path (no symlink swapped in along the way) and still allowed.
+      verifyDir: (dir) => {
+        try {
+          return fs.realpathSync.native(dir) === dir && this.policy.isRealPathAllowed(dir);
+        } catch {
+          return false;
+        }
+      },
+    });
     this.work = opts.work ?? 'auto';
     this.poolThreads = opts.poolThreads;
   }
@@ -184,29 +241,39 @@ export class DataInterface {
       (name, fn) => this.hub.on(dir, name, fn),
     );
     const id = ++this.lastStreamId;
-    this.streams.set(id, { id, imgDir, nameOf, nextIndex: 0, waiter, release });
+    this.streams.set(id, { id, imgDir, nameOf, nextIndex: 0, anonymize: anon, waiter, release });
     return id;
   }
 
   async getImageData(streamId: number, imageIndex?: number | null, timeout: number | null = 5): Promise<DicomDataset> {
+    return (await this.imageData(streamId, imageIndex, timeout, undefined)).ds;
+  }
+
+  private async imageData(streamId: number, imageIndex: number | null | undefined, timeout: number | null, options: FileWaitOptions | undefined): Promise<{ ds: DicomDataset; file: string }> {
     this.ensureOpen();
     timeout ??= 5;
     const s = this.streams.get(streamId);
     if (!s) {
       throw new StateError(`StreamID mismatch: no open stream ${String(streamId)}`, { details: { streamId } });
     }
-    if (imageIndex != null && (!Number.isInteger(imageIndex) || imageIndex < 0)) {
+    if (imageIndex != null && (!Number.isSafeInteger(imageIndex) || imageIndex < 0)) {
       throw new ValidationError(`imageIndex must be an integer >= 0 (got ${String(imageIndex)})`);
     }
-    checkTimeout(timeout, 'getImageData');
+    const secs = checkTimeout(timeout, 'getImageData');
     let index = -1;
+    let file = '';
     const ds = await s.waiter.request(
-      () => s.nameOf((index = imageIndex ?? s.nextIndex)),
-      timeout,
+      () => {
+        const name = s.nameOf((index = imageIndex ?? s.nextIndex));
+        file = path.join(s.imgDir, name);
+        return name;
+      },
+      secs,
       (name) => new NotFoundError(`getImageData: Dicom file ${path.join(s.imgDir, name)} not found or corrupted`, { details: { streamId, imageIndex: index } }),
+      options,
     );
     s.nextIndex = index + 1;
-    return ds;
+    return { ds, file };
   }
 
   /** Ends a stream: its id then gives "StreamID mismatch"; a pending getImageData is rejected. */
@@ -226,6 +293,7 @@ export class DataInterface {
     if (typeof filePattern !== 'string' || filePattern.length === 0 || filePattern.includes('/')) {
       throw new ValidationError('filePattern must be a file name pattern such as *.dcm');
     }
+    if (filePattern.length > MAX_NAME_BYTES) throw new ValidationError(`filePattern too long (at most ${MAX_NAME_BYTES} bytes)`);
     this.policy.checkPatternType(filePattern);
     const min = checkMinSize(minFileSize);
     const step = checkDemoStep(demoStep);
@@ -245,6 +313,10 @@ export class DataInterface {
   }
 
   async watchFile(filename: string, timeout: number | null = 5): Promise<Uint8Array> {
+    return (await this.watched(filename, timeout, undefined)).bytes;
+  }
+
+  private async watched(filename: string, timeout: number | null, options: FileWaitOptions | undefined): Promise<{ bytes: Uint8Array; file: string }> {
     this.ensureOpen();
     timeout ??= 5;
     if (typeof filename !== 'string' || filename.length === 0 || filename.includes('\0')) {
@@ -264,8 +336,9 @@ export class DataInterface {
       w = this.lastWatch;
     }
     this.policy.checkFileType(name);
-    checkTimeout(timeout, 'watchFile');
-    return w.waiter.request(name, timeout, (n) => new TimeoutError(`WatchFile: Timeout ${timeout}s: ${n}`));
+    const secs = checkTimeout(timeout, 'watchFile');
+    const bytes = await w.waiter.request(name, secs, (n) => new TimeoutError(`WatchFile: Timeout ${secs}s: ${n}`), options);
+    return { bytes, file: path.join(w.dir, name) };
   }
 
   // ---------------------------------------------------------------- validation work
@@ -284,22 +357,15 @@ export class DataInterface {
           }
         case 'small': return { status: 'small' };
         case 'incomplete': return { status: 'incomplete', size: r.size, mtimeMs: r.mtimeMs };
-        case 'symlink': {
-          // The name is a link: follow it only to a regular file inside the allowed dirs.
-          let real: string;
-          try { real = fs.realpathSync.native(req.path); } catch { return { status: 'missing' }; }
-          if (!this.policy.isRealPathAllowed(real)) {
-            throw new ValidationError(`Path ${req.path} not within list of allowed directories (symlink to ${real})`);
-          }
-          const again = { ...req, path: real };
-          const r2 = this.runCheck(again);
-          const done = (x: CheckResult) => (x.status === 'symlink' ? { status: 'missing' as const } : settle(x, again));
-          return r2 instanceof Promise ? r2.then(done) : done(r2);
-        }
+        case 'refused': throw this.refusal(req.path, r.why, r.real);
+        case 'unanonymizable':
+          throw new ValidationError(`${req.path} is DICOM that cannot be anonymized (${r.message.slice(0, 200)}): it is not sent`, { details: { reason: 'PHI', path: req.path } });
+        case 'error': throw mapFsError(Object.assign(new Error(r.message), { code: r.code }), req.path);
         default: return { status: 'missing' };
       }
     };
-    const validate = (request: CheckRequest): Validated<T> | Promise<Validated<T>> => {
+    const validate = (look: WaitCheck): Validated<T> | Promise<Validated<T>> => {
+      const request: CheckRequest = { ...look, policy: this.policy.snapshot() };
       const req = request.anonymize ? { ...request, uidSecret: this.uidSecret } : request;
       const r = this.runCheck(req);
       return r instanceof Promise ? r.then((x) => settle(x, req)) : settle(r, req);
@@ -369,16 +435,23 @@ export class DataInterface {
   /**
    * @internal getFile reading into memory from `alloc(size)` (the runtime service lends reused
    * reply buffers: a fresh 0.5 MB buffer per call costs page faults and GC on the hot path).
+   * `remote`: the PHI policy applies to what is returned.
    */
-  async readFileInto(filename: string, alloc?: (size: number) => Uint8Array): Promise<Uint8Array> {
+  async readFileInto(filename: string, alloc?: (size: number) => Uint8Array, remote = false): Promise<Uint8Array> {
     this.ensureOpen();
-    // Folder first: a directory is reported as one (the helpers skip those), not as a bad file type.
-    const real = this.policy.checkDir(filename);
-    if (isDirectory(real)) throw new ValidationError(`${filename} is a directory`, { details: { reason: 'EISDIR', path: filename } });
-    return readWhole(this.policy.checkFile(filename), filename, alloc);
+    // A first check on the name (refuses early, with the usual messages); the one that decides is
+    // made on the open descriptor.
+    this.policy.checkDir(filename);
+    // `..` is resolved by name (DESIGN "Semantics"), as the check above did, before the open.
+    const bytes = this.readVerified(path.resolve(filename), filename, alloc);
+    return remote ? this.phiOut(bytes, 'getFile', filename) : bytes;
   }
 
   async getNewestFile(filepattern: string): Promise<Uint8Array> {
+    return this.newestFile(filepattern, false);
+  }
+
+  private async newestFile(filepattern: string, remote: boolean): Promise<Uint8Array> {
     this.ensureOpen();
     const { base, rest } = this.splitChecked(filepattern);
     this.policy.checkPatternType(rest[rest.length - 1]);
@@ -387,7 +460,83 @@ export class DataInterface {
     if (files.length === 0) throw new NotFoundError(`No file found matching pattern ${filepattern}`, { details: { base } });
     let newest = files[0];
     for (const f of files) if (f.mtimeMs > newest.mtimeMs) newest = f;
-    return readWhole(this.policy.checkFile(newest.path), newest.path);
+    const bytes = this.readVerified(newest.path, newest.path);
+    return remote ? this.phiOut(bytes, 'getNewestFile', newest.path) : bytes;
+  }
+
+  /**
+   * Opens once, checks the open descriptor (its real path inside the allowed dirs; a folder or a
+   * non-regular file refused; the type of the name and of the file reached), reads from it.
+   */
+  private readVerified(p: string, shown: string, alloc?: (size: number) => Uint8Array): Uint8Array {
+    let o: ReturnType<typeof openForRead>;
+    try {
+      o = openForRead(p, this.policy.snapshot());
+    } catch (err) {
+      throw mapFsError(err, shown);
+    }
+    switch (o.status) {
+      case 'missing': throw new NotFoundError(`File not found ${shown}`, { details: { path: shown } });
+      case 'refused': throw this.refusal(shown, o.why, o.real);
+      case 'directory': throw new ValidationError(`${shown} is a directory`, { details: { reason: 'EISDIR', path: shown } });
+      case 'notfile': throw new ValidationError(`${shown} is not a regular file`, { details: { path: shown } });
+    }
+    try {
+      return readAllFd(o.fd, o.st.size, alloc);
+    } catch (err) {
+      throw mapFsError(err, shown);
+    } finally {
+      fs.closeSync(o.fd);
+    }
+  }
+
+  /** The ValidationError for a file whose open descriptor failed the policy. */
+  private refusal(shown: string, why: 'dir' | 'type', real: string): ValidationError {
+    if (why === 'dir') {
+      return new ValidationError(`Path ${shown} not within list of allowed directories (it resolves to ${real})`, { details: { path: shown } });
+    }
+    try {
+      this.policy.checkFileType(shown);
+      this.policy.checkFileType(real);
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        if (real !== shown) err.message += ` (${shown} resolves to ${real})`;
+        return err;
+      }
+    }
+    return new ValidationError(`File type of ${shown} not in list of allowed file types`, { details: { path: shown } });
+  }
+
+  /**
+   * The PHI policy on bytes about to leave through a remote method: DICOM (by content) leaves
+   * anonymized under 'anonymize' (or not at all, when it cannot be), as it is under 'allow-raw'
+   * (logged); anything else leaves as it is.
+   */
+  private phiOut(bytes: Uint8Array, method: string, shown: string): Uint8Array {
+    const kind = dicomKind(bytes);
+    if (kind === null) return bytes;
+    if (this.phi === 'allow-raw') {
+      this.auditRaw(method, shown);
+      return bytes;
+    }
+    if (kind !== 'broken') {
+      try {
+        return anonymizeFor(bytes, this.uidSecret);
+      } catch {
+        // refused below
+      }
+    }
+    throw new ValidationError(
+      `${method}: ${shown} is DICOM that cannot be anonymized (incomplete or corrupt); under the runtime's PHI policy ('anonymize') DICOM leaves only anonymized`,
+      { details: { reason: 'PHI', path: shown } },
+    );
+  }
+
+  /** One line per raw DICOM file sent to a remote caller. */
+  private auditRaw(method: string, file: string): void {
+    const line = `PHI: raw DICOM sent (policy allow-raw): ${method} ${file}`;
+    if (this.phiLog) this.phiLog(line);
+    else process.stderr.write(`${line}\n`);
   }
 
   async putFile(filename: string, data: string | Uint8Array, compress = false): Promise<void> {
@@ -400,17 +549,69 @@ export class DataInterface {
     else if (d instanceof Uint8Array) bytes = d;
     else if (d instanceof ArrayBuffer) bytes = new Uint8Array(d);
     else throw new ValidationError('putFile: data must be a string or bytes');
-    const dir = path.dirname(real);
     try {
-      await fs.promises.mkdir(dir, { recursive: true });
+      await this.writeVerified(real, bytes, filename);
     } catch (err) {
       throw mapFsError(err, filename);
     }
+  }
+
+  /**
+   * Whole-or-nothing write under verified folders. From the allowed dir that holds `real`, each
+   * folder on the way is created if missing, opened, and its open descriptor's real path checked;
+   * the next one is made and opened *through* that descriptor (Linux: /proc/self/fd/N/name, i.e.
+   * mkdirat/openat/renameat), so a folder swapped for a symlink meanwhile is never entered. The temp
+   * file is written in the last folder, whose real path is checked again right before the rename.
+   */
+  private async writeVerified(real: string, bytes: Uint8Array, shown: string): Promise<void> {
+    const snap = this.policy.snapshot();
+    const roots = snap.dirs === null ? [path.parse(real).root] : snap.dirs.filter((d) => isWithin(real, d));
+    const root = roots.sort((x, y) => y.length - x.length)[0];
+    if (!root) throw new ValidationError(`Path ${shown} not within list of allowed directories`, { details: { path: shown } });
+    const segs = path.relative(root, path.dirname(real)).split(path.sep).filter((x) => x !== '');
+    const name = path.basename(real);
+    // An allowed dir that does not exist yet is created (the operator named it).
+    if (!fs.existsSync(root)) fs.mkdirSync(root, { recursive: true });
+    const refusedAt = (where: string) =>
+      new ValidationError(`Path ${shown} not within list of allowed directories (${where} is outside)`, { details: { path: shown } });
+    const changed = () => new NotFoundError(`putFile ${shown}: a folder on the way changed while writing; nothing was written`, { details: { path: shown } });
+    let dir = this.openDir(root, snap, refusedAt, changed);
     try {
-      await writeFileAtomic(real, bytes);
-    } catch (err) {
-      throw mapFsError(err, filename);
+      let at = root;
+      for (const seg of segs) {
+        at = path.join(at, seg);
+        const next = HAS_PROC_FD ? inFd(dir.fd, seg) : at;
+        try {
+          fs.mkdirSync(next);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+        const opened = this.openDir(next, snap, refusedAt, changed);
+        fs.closeSync(dir.fd);
+        dir = opened;
+      }
+      const tmpName = path.basename(tempNameFor(real));
+      const tmp = HAS_PROC_FD ? inFd(dir.fd, tmpName) : path.join(dir.real, tmpName);
+      const dest = HAS_PROC_FD ? inFd(dir.fd, name) : path.join(dir.real, name);
+      try {
+        // 'wx': O_CREAT|O_EXCL, never follows a link planted under the temp name.
+        await fs.promises.writeFile(tmp, bytes, { flag: 'wx' });
+        if (!stillAllowed(dir, snap)) throw refusedAt(path.dirname(real));
+        await fs.promises.rename(tmp, dest);
+      } catch (err) {
+        await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      fs.closeSync(dir.fd);
     }
+  }
+
+  private openDir(p: string, snap: PolicySnapshot, refusedAt: (where: string) => Error, changed: () => Error): VerifiedDir {
+    const d = openDirVerified(p, snap);
+    if (d === null) throw changed();
+    if ('refused' in d) throw refusedAt(d.refused);
+    return d;
   }
 
   async listFiles(filepattern: string): Promise<string[]> {
@@ -452,6 +653,49 @@ export class DataInterface {
     return Date.now() / 1000;
   }
 
+  // ---------------------------------------------------------------- the remote methods
+
+  /**
+   * @internal What a remote caller reaches (remoteFacade, for every relay, LAN and WebRTC session):
+   * the allow-listed methods, with the PHI policy applied to every one that hands out file bytes.
+   * getImageData resolves with the dataset of the bytes to send. `alloc`: see readFileInto.
+   */
+  remoteMethods(alloc?: (size: number) => Uint8Array): Record<DataInterfaceMethod, (...args: unknown[]) => Promise<unknown>> {
+    const o = Object.create(null) as Record<DataInterfaceMethod, (...args: unknown[]) => Promise<unknown>>;
+    for (const m of DATA_INTERFACE_METHODS) {
+      if (!(m in PHI_ROUTES)) {
+        const f = (this as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[m]!;
+        o[m] = (...args) => f.apply(this, args);
+      }
+    }
+    const anonymizeAll = this.phi === 'anonymize';
+    o.getFile = (filename) => this.readFileInto(filename as string, alloc, true);
+    o.getNewestFile = (pattern) => this.newestFile(pattern as string, true);
+    o.watchFile = async (filename, timeout) => {
+      const { bytes, file } = await this.watched(filename as string, timeout as number | null, anonymizeAll ? { anonymize: true, phi: true } : undefined);
+      if (!anonymizeAll && dicomKind(bytes) !== null) this.auditRaw('watchFile', file);
+      return bytes;
+    };
+    o.initScannerStream = async (imgDir, filePattern, minFileSize, anonymize, demoStep) => {
+      const asked = anonymize ?? true;
+      if (typeof asked !== 'boolean') throw new ValidationError('anonymize must be a boolean');
+      const id = await this.initScannerStream(imgDir as string, filePattern as string, minFileSize as number, asked || anonymizeAll, demoStep as number);
+      if (!asked && anonymizeAll) {
+        this.phiLog?.(`PHI: initScannerStream ${String(imgDir)} ${String(filePattern)}: the client asked for anonymize=false; the runtime's policy is 'anonymize': stream ${id} is anonymized`);
+      }
+      return id;
+    };
+    o.getImageData = async (streamId, imageIndex, timeout) => {
+      // A raw stream (opened in-process, or under 'allow-raw') is still anonymized for a remote
+      // caller under 'anonymize'.
+      const raw = this.streams.get(streamId as number)?.anonymize === false;
+      const { ds, file } = await this.imageData(streamId as number, imageIndex as number | null | undefined, timeout as number | null, raw && anonymizeAll ? { anonymize: true } : undefined);
+      if (raw && !anonymizeAll) this.auditRaw('getImageData', file);
+      return ds;
+    };
+    return o;
+  }
+
   /** Closes every stream and watch (their pending calls are rejected) and the folder watchers. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -473,44 +717,37 @@ export class DataInterface {
   }
 }
 
-function isDirectory(p: string): boolean {
-  try { return fs.statSync(p).isDirectory(); } catch { return false; }
-}
-
-function readWhole(real: string, shown: string, alloc?: (size: number) => Uint8Array): Uint8Array {
-  let st: fs.Stats;
-  try { st = fs.statSync(real); } catch (err) { throw mapFsError(err, shown); }
-  if (st.isDirectory()) throw new ValidationError(`${shown} is a directory`, { details: { reason: 'EISDIR', path: shown } });
-  if (!st.isFile()) throw new ValidationError(`${shown} is not a regular file`, { details: { path: shown } });
-  try {
-    if (!alloc) return fs.readFileSync(real);
-    const fd = fs.openSync(real, 'r');
-    try {
-      // The size of the open file (it may have changed since the stat); bytes appended while we
-      // read are not included, as with any snapshot of a file being written.
-      const size = fs.fstatSync(fd).size;
-      const out = alloc(size);
-      let off = 0;
-      while (off < size) {
-        const n = fs.readSync(fd, out, off, size - off, off);
-        if (n === 0) break;
-        off += n;
-      }
-      return off === size ? out : out.subarray(0, off);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (err) {
-    throw mapFsError(err, shown);
-  }
-}
-
-function mapFsError(err: unknown, shown: string): Error {
+/**
+ * A typed error for a file-system failure (nothing untyped crosses the wire): the errno code goes in
+ * `details.reason`. Refusals and bad arguments (ENOENT aside) are ValidationError; a state of the
+ * control-room computer the caller cannot fix by asking differently (disk full, too many open
+ * files, I/O error) is StateError.
+ */
+export function mapFsError(err: unknown, shown: string): Error {
+  if (err instanceof RtfmriError) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOENT') return new NotFoundError(`File not found ${shown}`, { details: { path: shown } });
-  if (code === 'EISDIR') return new ValidationError(`${shown} is a directory`, { details: { reason: 'EISDIR', path: shown } });
-  if (code === 'ENOTDIR') return new ValidationError(`${shown}: a parent is not a directory`, { details: { reason: 'ENOTDIR', path: shown } });
-  if (code === 'ENAMETOOLONG') return new ValidationError(`${shown.slice(0, 200)}: path too long`, { details: { reason: code } });
-  if (code === 'EACCES' || code === 'EPERM') return new ValidationError(`${shown}: permission denied`, { details: { reason: code, path: shown } });
-  return err instanceof Error ? err : new Error(String(err));
+  if (typeof code !== 'string') return err instanceof Error ? err : new Error(String(err));
+  const p = shown.length > 200 ? `${shown.slice(0, 200)}...` : shown;
+  const details = { reason: code, path: p };
+  switch (code) {
+    case 'ENOENT': return new NotFoundError(`File not found ${p}`, { details });
+    case 'EISDIR': return new ValidationError(`${p} is a directory`, { details });
+    case 'ENOTDIR': return new ValidationError(`${p}: a parent is not a directory`, { details });
+    case 'ENAMETOOLONG': return new ValidationError(`${p}: path too long`, { details });
+    case 'ELOOP': return new ValidationError(`${p}: too many levels of symbolic links`, { details });
+    case 'EEXIST': return new ValidationError(`${p}: already exists`, { details });
+    case 'ENOTEMPTY': return new ValidationError(`${p}: folder not empty`, { details });
+    case 'EINVAL': return new ValidationError(`${p}: invalid argument`, { details });
+    case 'EFBIG': return new ValidationError(`${p}: file too large`, { details });
+    case 'EXDEV': return new ValidationError(`${p}: crosses file systems`, { details });
+    case 'EACCES':
+    case 'EPERM': return new ValidationError(`${p}: permission denied`, { details });
+    case 'EROFS': return new ValidationError(`${p}: read-only file system`, { details });
+    case 'ENOSPC': return new StateError(`${p}: no space left on device`, { details });
+    case 'EDQUOT': return new StateError(`${p}: disk quota exceeded`, { details });
+    case 'EMFILE':
+    case 'ENFILE': return new StateError(`${p}: too many open files on the control-room computer`, { details });
+    case 'EIO': return new StateError(`${p}: input/output error`, { details });
+    default: return new StateError(`${p}: file system error ${code}`, { details });
+  }
 }

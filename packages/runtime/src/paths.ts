@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ValidationError } from './errors.js';
 import { hasGlob, isWithin, realpathNearest } from '@rtfmri/files';
+import type { PolicySnapshot } from './verified.js';
 
 /** Linux's limits (PATH_MAX, NAME_MAX), in bytes: longer paths are refused before any fs call. */
 export const MAX_PATH_BYTES = 4096;
@@ -53,6 +54,11 @@ export class PathPolicy {
     return this.allowedDirs.map((d) => realpathNearest(d));
   }
 
+  /** The policy as plain data, for checks on open descriptors (main thread and the pool's workers). */
+  snapshot(): PolicySnapshot {
+    return { dirs: this.allDirs ? null : this.canonicalAllowed(), types: this.allTypes ? null : [...this.typeSet] };
+  }
+
   /**
    * Canonicalises an absolute path: refuses relative paths and NUL bytes, resolves `.`/`..` and
    * symlinks. Returns both the lexical form (what the caller sees back, e.g. in listings) and the
@@ -66,7 +72,14 @@ export class PathPolicy {
       throw new ValidationError(`Path ${p} not within list of allowed directories: a full (absolute) path is required`);
     }
     const resolved = path.resolve(p);
-    return { resolved, real: realpathNearest(resolved) };
+    try {
+      return { resolved, real: realpathNearest(resolved) };
+    } catch (err) {
+      // ELOOP (a symlink loop), EACCES on a parent, ...: a typed refusal, never a raw fs error.
+      const code = String((err as NodeJS.ErrnoException)?.code ?? 'EIO');
+      const why = code === 'ELOOP' ? 'too many levels of symbolic links' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code;
+      throw new ValidationError(`Path ${p}: ${why}`, { details: { reason: code, path: p } });
+    }
   }
 
   /** Throws unless the path (after canonicalisation) is inside an allowed dir; returns the real path. */

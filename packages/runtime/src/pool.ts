@@ -64,7 +64,7 @@ export function acquirePool(threads?: number): PoolHandle {
     queued: () => s.pool.queueSize,
     warm: () => (s.warm ??= Promise.all(
       Array.from({ length: s.pool.options.maxThreads }, () =>
-        s.pool.run({ path: '/nonexistent/rtfmri-warm-up', minFileSize: 0, dicom: false, anonymize: false })),
+        s.pool.run({ path: '/nonexistent/rtfmri-warm-up', minFileSize: 0, dicom: false, anonymize: false, policy: { dirs: [], types: [] } } satisfies CheckRequest)),
     ).then(() => undefined)),
     release: async () => {
       if (released) return;

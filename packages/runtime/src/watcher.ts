@@ -60,16 +60,28 @@ export interface WatchHubOptions {
   route?: WatchRoute;
   /** Polling interval of the polling route, ms. */
   pollIntervalMs?: number;
+  /**
+   * Checked whenever a folder's watcher is (re)started: false (e.g. a folder on the path was swapped
+   * for a symlink since the stream was set up) and the folder is treated as absent until it passes
+   * again. Events only wake waiters; what they read is checked on its own open descriptor.
+   */
+  verifyDir?: (dir: string) => boolean;
 }
 
 export class WatchHub {
   private readonly folders = new Map<string, Folder>();
   readonly route: WatchRoute;
   private readonly pollIntervalMs: number;
+  private readonly verifyDir: (dir: string) => boolean;
 
   constructor(opts: WatchHubOptions = {}) {
     this.route = opts.route ?? 'auto';
     this.pollIntervalMs = opts.pollIntervalMs ?? 100;
+    this.verifyDir = opts.verifyDir ?? (() => true);
+  }
+
+  private usable(dir: string): boolean {
+    return fs.existsSync(dir) && this.verifyDir(dir);
   }
 
   /** Starts (or shares) the watcher of a real, existing folder. Returns a release function. */
@@ -114,10 +126,11 @@ export class WatchHub {
   }
 
   private start(f: Folder): void {
-    if (!fs.existsSync(f.dir)) {
-      // Waiters still poll their own file meanwhile; once the folder appears, events take over.
+    if (!this.usable(f.dir)) {
+      // Waiters still poll their own file meanwhile; once the folder appears (and passes the
+      // check), events take over.
       f.retry = setInterval(() => {
-        if (!fs.existsSync(f.dir)) return;
+        if (!this.usable(f.dir)) return;
         clearInterval(f.retry);
         f.retry = undefined;
         this.start(f);
@@ -134,6 +147,13 @@ export class WatchHub {
           if (filename == null) { for (const n of [...f.byName.keys()]) this.dispatch(f, n); return; }
           this.dispatch(f, typeof filename === 'string' ? filename : String(filename));
         });
+        if (!this.verifyDir(f.dir)) {
+          // Swapped between the check and the watch: watch again once it passes.
+          f.native.close();
+          f.native = undefined;
+          this.start(f);
+          return;
+        }
         f.native.on('error', () => {
           // The folder vanished or the watch broke: fall back to polling for this folder.
           f.native?.close();

@@ -6,6 +6,12 @@ import { rmrf, sampleDir, sleep, tmpDir } from './util.js';
 import { mosaic, hasAnonymize, writeChunked, writeRenamedIn } from './data.js';
 
 const SAMPLE = sampleDir();
+/**
+ * These tests compare delivered bytes with the files (streams opened with anonymize=false): the
+ * operator allows raw DICOM, so they mean the same when the SDK's suite runs them through a relay
+ * (phi.test.ts covers the policy itself). The raw-sent lines are not wanted here.
+ */
+const RAW = { phi: 'allow-raw', log: () => {} } as const;
 
 describe('file patterns', () => {
   it('{TR}, {TR:03d}, {TR:06d}', () => {
@@ -26,7 +32,7 @@ describe('scanner streams', () => {
   let di: DataInterface;
   beforeEach(() => {
     A = tmpDir();
-    di = new DataInterface({ allowedDirs: [A, ...(SAMPLE ? [SAMPLE] : [])], allowedFileTypes: ['.dcm'], pollIntervalMs: 250 });
+    di = new DataInterface({ allowedDirs: [A, ...(SAMPLE ? [SAMPLE] : [])], allowedFileTypes: ['.dcm'], pollIntervalMs: 250, ...RAW });
   });
   afterEach(async () => {
     await di.close();
@@ -199,7 +205,7 @@ describe('scanner streams', () => {
   });
 
   it('the Piscina pool route delivers the same dataset', async () => {
-    const pooled = new DataInterface({ allowedDirs: [A], allowedFileTypes: ['.dcm'], work: 'pool' });
+    const pooled = new DataInterface({ allowedDirs: [A], allowedFileTypes: ['.dcm'], work: 'pool', ...RAW });
     try {
       const bytes = await mosaic(2);
       const id = await pooled.initScannerStream(A, 'q{TR}.dcm', 0, false);
@@ -218,7 +224,7 @@ describe('scanner streams', () => {
     const synth = (await import('@rtfmri/dicom-wasm/synthetic')).syntheticEpiVolume;
     const big = synth(0, { tile: 400, seriesHeaderBytes: 1000 });
     expect(big.length).toBeGreaterThan(8 * 1024 * 1024);
-    const auto = new DataInterface({ allowedDirs: [A], allowedFileTypes: ['.dcm'] });
+    const auto = new DataInterface({ allowedDirs: [A], allowedFileTypes: ['.dcm'], ...RAW });
     try {
       const id = await auto.initScannerStream(A, 'big{TR}.dcm', 0, false);
       fs.writeFileSync(path.join(A, 'big0.dcm'), await mosaic(0));
@@ -290,7 +296,7 @@ describe('watches', () => {
   beforeEach(() => {
     A = tmpDir();
     B = tmpDir();
-    di = new DataInterface({ allowedDirs: [A, B], allowedFileTypes: ['.dcm', '.txt'] });
+    di = new DataInterface({ allowedDirs: [A, B], allowedFileTypes: ['.dcm', '.txt'], ...RAW });
   });
   afterEach(async () => {
     await di.close();
@@ -320,7 +326,7 @@ describe('watches', () => {
   });
 
   it('extension-less names: a DICOM file (sniffed) only when whole, other files as they are', async () => {
-    const any = new DataInterface({ allowedDirs: [A], allowedFileTypes: ['*'] });
+    const any = new DataInterface({ allowedDirs: [A], allowedFileTypes: ['*'], ...RAW });
     try {
       await any.initWatch(A, '*', 0);
       const bytes = await mosaic(0);

@@ -6,7 +6,8 @@ import { connectWs, type WsClientOptions } from '@rtfmri/transport/node';
 import * as T from '@rtfmri/transport';
 import { expose, type Link } from '@rtfmri/transport';
 import { DATA_INTERFACE_METHODS } from '@rtfmri/relay/protocol';
-import { DataInterface, type DataInterfaceOptions } from '../data-interface.js';
+import { DataInterface, mapFsError, type DataInterfaceOptions } from '../data-interface.js';
+import type { DicomDataset } from '@rtfmri/dicom-wasm';
 import { sharedToken, type TokenPolicy } from '@rtfmri/relay';
 import { startRelayServer, type RelayServer } from '@rtfmri/relay';
 import { RuntimeService } from './service.js';
@@ -15,33 +16,28 @@ import { ReplyBuffers } from './reply-buffers.js';
 import { recycleDelivered } from '../check.js';
 
 /**
- * What a remote caller reaches: DataInterface's allow-listed methods, with getImageData sending
- * the (anonymized) file bytes as they are; the SDK parses them on its side.
+ * What a remote caller reaches: DataInterface's allow-listed methods with the runtime's PHI policy
+ * applied (DataInterface.remoteMethods: every route that hands out file bytes), getImageData
+ * sending the file bytes as they are (anonymized unless the operator allowed raw and the client
+ * asked for it); the SDK parses them on its side. Every error leaves as a typed error.
  */
 export function remoteFacade(di: DataInterface, link?: Link): Record<string, (...args: unknown[]) => Promise<unknown>> {
+  const buffers = link && ReplyBuffers.usable(link) ? new ReplyBuffers(link) : undefined;
+  // Only the file name crosses over: a caller cannot pass the allocator.
+  const methods = di.remoteMethods(buffers?.take);
   const o: Record<string, (...args: unknown[]) => Promise<unknown>> = Object.create(null);
   for (const m of DATA_INTERFACE_METHODS) {
-    const f = (di as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[m]!;
-    o[m] = (...args) => f.apply(di, args).catch(wireError);
+    const f = methods[m];
+    o[m] = (...args) => f(...args).catch(wireError);
   }
-  if (link && ReplyBuffers.usable(link)) {
-    const buffers = new ReplyBuffers(link);
-    // Only the file name crosses over: a caller cannot pass the allocator.
-    o.getFile = (...args) => di.readFileInto(args[0] as string, buffers.take).catch(wireError);
-    // The delivered (anonymized) bytes are held by nobody once sent: once the socket has flushed
-    // them, their memory becomes the spare of a later image.
-    o.getImageData = async (...args) => {
-      const ds = await di.getImageData(...(args as [number, number | undefined, number | undefined])).catch(wireError);
-      const bytes = ds.toBytes();
-      void buffers.flushed().then((ok) => ok && recycleDelivered(bytes));
-      return bytes;
-    };
-  } else {
-    o.getImageData = async (...args) => {
-      const ds = await di.getImageData(...(args as [number, number | undefined, number | undefined])).catch(wireError);
-      return ds.toBytes();
-    };
-  }
+  o.getImageData = async (...args) => {
+    const ds = (await methods.getImageData(...args).catch(wireError)) as DicomDataset;
+    const bytes = ds.toBytes();
+    // The delivered bytes are held by nobody once sent: once the socket has flushed them, their
+    // memory becomes the spare of a later image.
+    if (buffers) void buffers.flushed().then((ok) => ok && recycleDelivered(bytes));
+    return bytes;
+  };
   return o;
 }
 
@@ -59,8 +55,14 @@ const MAX_ERROR_MESSAGE = 2048;
  * The transport's typed class for an error of the same name, so it crosses the wire typed; long
  * messages (which may echo a huge argument back) are cut, so an error reply never outgrows a frame.
  */
-function wireError(e: unknown): never {
-  if (!(e instanceof Error)) throw e;
+function wireError(thrown: unknown): never {
+  if (!(thrown instanceof Error)) throw thrown;
+  let e: Error = thrown;
+  // A file-system error that escaped its method's own mapping still leaves typed (errno in details.reason).
+  const errno = (e as NodeJS.ErrnoException).code;
+  if (!(e instanceof T.RtfmriError) && typeof errno === 'string' && /^E[A-Z0-9]+$/.test(errno)) {
+    e = mapFsError(e, String((e as NodeJS.ErrnoException).path ?? ''));
+  }
   const cls = e instanceof T.RtfmriError ? undefined : WIRE_ERRORS[e.name];
   const long = e.message.length > MAX_ERROR_MESSAGE;
   if (!cls && !long) throw e;
@@ -130,6 +132,8 @@ export async function startRuntimeServer(opts: RuntimeServerOptions): Promise<Ru
     work: opts.work,
     pollIntervalMs: opts.pollIntervalMs,
     poolThreads: opts.poolThreads,
+    phi: opts.phi,
+    log: opts.log,
   });
   let relayServer: RelayServer | undefined;
   let dial: () => Promise<Link> | Link;
