@@ -6,8 +6,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as dicom from '@rtfmri/dicom-wasm';
 import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
-import { createLocalLinkPair, RpcPeer } from '@rtfmri/transport';
-import { DataInterface, serveSession, type DataInterfaceOptions } from '../src/index.js';
+import { createLocalLinkPair, RpcPeer, type Link } from '@rtfmri/transport';
+import { DATA_INTERFACE_METHODS, DataInterface, remoteFacade, serveSession, type DataInterfaceOptions } from '../src/index.js';
 import { rmrf, sleep, tmpDir } from './util.js';
 
 const SMALL = { tile: 16, slices: 4, seriesHeaderBytes: 2000, volumes: 20 };
@@ -149,6 +149,22 @@ describe('PHI policy: what leaves through the remote methods', () => {
     // non-DICOM: not logged
     await r.call('getFile', path.join(A, 'notes.txt'));
     expect(log.filter((l) => l.includes('notes.txt'))).toEqual([]);
+  });
+
+  it('the WebSocket route (reused reply buffers) applies the policy too', async () => {
+    make();
+    // remoteFacade lends reply buffers on ws links; the link is only asked for its state and backlog.
+    const ws = { kind: 'ws', state: 'open', bufferedAmount: 0, drain: async () => {} } as unknown as Link;
+    const facade = remoteFacade(di, ws);
+    expectNoPhi((await facade.getFile!(path.join(A, 'vol_000.dcm'))) as Uint8Array, original);
+    const notes = fs.readFileSync(path.join(A, 'notes.txt'));
+    expect(Buffer.compare(Buffer.from((await facade.getFile!(path.join(A, 'notes.txt'))) as Uint8Array), notes)).toBe(0);
+  });
+
+  it('every remote method is either a PHI route or hands out no file bytes (a new method must pick one)', () => {
+    const phiRoutes = ['getFile', 'getNewestFile', 'watchFile', 'initScannerStream', 'getImageData'];
+    const noFileBytes = ['closeStream', 'initWatch', 'putFile', 'listFiles', 'listDirs', 'getAllowedFileTypes', 'getClockSkew', 'ping'];
+    expect([...DATA_INTERFACE_METHODS].sort()).toEqual([...phiRoutes, ...noFileBytes].sort());
   });
 
   it('in-process calls (dataRemote: false, the operator\'s own machine) keep the API\'s local behaviour', async () => {
