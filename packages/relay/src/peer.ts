@@ -2,7 +2,7 @@
 // session to the runtime it names, re-opened when that runtime comes back) and the runtime side
 // (one SessionLink per connected client). No Node-only imports (the browser SDK uses the client).
 import { AuthError, DisconnectedError, Liveness, ProtocolError, TimeoutError, type CloseInfo, type Link } from '@rtfmri/transport';
-import { ackBytes, computeMac, CONTROL_MIN, control, DEAD_AFTER_MS, F, frameHeader, frameSid, HEARTBEAT_MS, parseControl, PONG_FRAME, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './framing.js';
+import { ackBytes, computeMac, CONTROL_MIN, control, DEAD_AFTER_MS, F, frameHeader, frameSid, parseControl, PONG_FRAME, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './framing.js';
 import { SessionLink, SessionSender } from './session-link.js';
 
 const dec = new TextDecoder();
@@ -15,7 +15,6 @@ const dec = new TextDecoder();
 function keepAlive(link: Link, deadAfterMs = DEAD_AFTER_MS): (frame: Uint8Array) => boolean {
   // This side only watches (the relay pings, this side answers); any frame from the relay counts.
   const live = new Liveness(link, {
-    periodMs: Math.min(HEARTBEAT_MS, deadAfterMs / 2),
     deadAfterMs,
     onDead: (ms) => link.close(`relay silent for ${ms} ms`, new DisconnectedError(`not connected: relay silent for ${ms} ms`)),
   });

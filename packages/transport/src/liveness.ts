@@ -1,18 +1,22 @@
-// Liveness of a physical link: one timer per link, periodic pings, any received frame counts as
-// proof of life, the link is closed after `deadAfterMs` of silence. Used by the relay's framing (its
-// own 1-byte PING/PONG frames) and by an RpcPeer that runs directly on a physical link (a WebRTC
-// data channel: unsolicited PONG frames). Links carried inside another link (relay sessions) need
-// none: the carrier's liveness covers them. No Node-only imports.
+// Liveness of a physical link: one timer per link, any received frame counts as proof of life,
+// the link is closed after `deadAfterMs` of silence. Used by the relay's framing (its own 1-byte
+// PING/PONG frames) and by an RpcPeer that runs directly on a physical link (a WebRTC data
+// channel: unsolicited PONG frames). Links carried inside another link (relay sessions) need none:
+// the carrier's liveness covers them. No Node-only imports.
 import { DisconnectedError } from './errors.js';
 import type { Link } from './link.js';
 
 export interface LivenessOptions {
-  /** Timer period, ms: a ping goes out (when `ping` is given) and the silence is checked this often. */
-  periodMs: number;
-  /** Silence after which the peer is declared dead, ms (noticed within one period after that). */
+  /** Silence after which the peer is declared dead, ms. */
   deadAfterMs: number;
-  /** Sent every period. Undefined: send nothing, only watch (the other end pings, this end answers). */
+  /**
+   * Sent every `periodMs` (the silence is checked at each tick too, so a dead peer is noticed
+   * within one period after deadAfterMs). Undefined: send nothing, only watch (the other end
+   * pings and this end answers); the timer then wakes about once per deadAfterMs, not per period.
+   */
   ping?: Uint8Array;
+  /** Ping period, ms. Default deadAfterMs / 4. */
+  periodMs?: number;
   /**
    * Called once when the peer is declared dead, with the silence in ms. Default: close the link
    * with a DisconnectedError ("not connected: no frame from the peer for <n> ms").
@@ -26,71 +30,111 @@ const afterIo: (f: () => void) => void =
     ? (f) => void (globalThis as unknown as { setImmediate: (f: () => void) => unknown }).setImmediate(f)
     : (f) => void setTimeout(f, 0);
 
+function unref(t: unknown): void {
+  (t as { unref?: () => void }).unref?.();
+}
+
+/** A stall of our own event loop longer than this is not counted as the peer's silence. */
+const STALL_MS = 50;
+
 /**
- * Watches one link. The owner calls `heard()` for every frame it receives (a single store: no clock
- * read per frame); the timer does the rest. Stops by itself when the link closes.
+ * Watches one link. The owner calls `heard()` for every frame it receives; the timer does the
+ * rest. Stops by itself when the link closes.
  */
 export class Liveness {
-  private fresh = false;
-  /** Time of the last tick that found a frame heard since the one before (or of the start). */
-  private lastHeard: number;
-  private lastTick: number;
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private dead = false;
+  private lastHeard = Date.now();
+  /** When the armed timer is due (to tell a late timer, i.e. a stalled event loop). */
+  private due = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+  private readonly period: number;
 
   constructor(
     private readonly link: Link,
     private readonly opts: LivenessOptions,
   ) {
-    this.lastHeard = this.lastTick = Date.now();
-    this.timer = setInterval(() => this.tick(), opts.periodMs);
-    (this.timer as { unref?: () => void }).unref?.();
+    this.period = Math.max(1, opts.periodMs ?? opts.deadAfterMs / 4);
+    if (opts.ping) {
+      // The first tick at the next multiple of the period (wall clock), then every period: the
+      // links of one process with the same period then tick in the same event-loop turn (Node
+      // keeps timers of one duration in one list), one wake-up for all of them.
+      const first = this.period - (Date.now() % this.period);
+      this.arm(first, () => {
+        if (this.stopped) return;
+        this.timer = setInterval(() => this.tick(), this.period);
+        unref(this.timer);
+        this.due = Date.now();
+        this.tick();
+      });
+    } else {
+      this.arm(opts.deadAfterMs, () => this.check());
+    }
     link.onClose(() => this.stop());
   }
 
   /** A frame arrived from the peer. */
   heard(): void {
-    this.fresh = true;
+    this.lastHeard = Date.now();
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
 
+  private arm(ms: number, f: () => void): void {
+    this.due = Date.now() + ms;
+    this.timer = setTimeout(f, ms);
+    unref(this.timer);
+  }
+
+  /** Our own event loop stalled (GC, a long synchronous job): the peer's frames may be waiting unread. */
+  private forgiveStall(now: number, nextDue: number): void {
+    const late = now - this.due;
+    this.due = nextDue;
+    if (late > STALL_MS) this.lastHeard = Math.max(this.lastHeard, Math.min(now, this.lastHeard + late));
+  }
+
+  /** Pinging side: every period. */
   private tick(): void {
     const link = this.link;
     if (link.state === 'closed') return this.stop();
     const now = Date.now();
-    const late = now - this.lastTick - this.opts.periodMs;
-    this.lastTick = now;
-    if (this.fresh) {
-      this.fresh = false;
-      this.lastHeard = now;
-    } else if (late > 50) {
-      // Our own event loop stalled (GC, a long synchronous job): the peer's frames may be waiting
-      // unread in the socket, so the stall does not count as the peer's silence.
-      this.lastHeard += late;
-    }
-    const ping = this.opts.ping;
-    if (ping && link.state === 'open') {
+    this.forgiveStall(now, now + this.period);
+    if (link.state === 'open') {
       try {
-        link.send(ping);
+        link.send(this.opts.ping!);
       } catch {
         // closing; the close handler stops the timer
       }
     }
-    // The peer's last frame came at most one period before lastHeard, so this is >= deadAfterMs
-    // of real silence and at most one period more.
-    if (now - this.lastHeard < this.opts.deadAfterMs) return;
-    // Check again once the I/O phase has read whatever already arrived.
+    if (now - this.lastHeard >= this.opts.deadAfterMs) this.verdict();
+  }
+
+  /** Watching side: once per deadAfterMs while frames keep coming. */
+  private check(): void {
+    if (this.stopped || this.link.state === 'closed') return this.stop();
+    const now = Date.now();
+    this.forgiveStall(now, now);
+    const left = this.lastHeard + this.opts.deadAfterMs - now;
+    if (left > 0) return this.arm(left, () => this.check());
+    this.verdict();
+  }
+
+  /** Silent for deadAfterMs: look again once the I/O phase has read whatever already arrived. */
+  private verdict(): void {
+    const heardBefore = this.lastHeard;
     afterIo(() => {
-      if (this.fresh || this.dead || this.timer === undefined || link.state === 'closed') return;
-      this.dead = true;
+      if (this.stopped || this.link.state === 'closed') return;
+      if (this.lastHeard !== heardBefore) {
+        if (!this.opts.ping) this.check();
+        return;
+      }
       this.stop();
       const silent = Date.now() - this.lastHeard;
       if (this.opts.onDead) this.opts.onDead(silent);
-      else link.close(`no frame from the peer for ${silent} ms`, new DisconnectedError(`not connected: no frame from the peer for ${silent} ms`));
+      else this.link.close(`no frame from the peer for ${silent} ms`, new DisconnectedError(`not connected: no frame from the peer for ${silent} ms`));
     });
   }
 }

@@ -451,8 +451,9 @@ export class RpcPeer {
     if (!s) return;
     this.serving.delete(id);
     s.done();
-    // Request streams the impl did not read to the end: tell the sender to stop.
-    this.inbound.drop(0, id, new CancelledError('call finished before its stream was read'), true);
+    // Request streams the impl did not read to the end: tell the sender to stop. (Checked first:
+    // making the error for every call would cost more than the call.)
+    if (this.inbound.has(0, id)) this.inbound.drop(0, id, new CancelledError('call finished before its stream was read'), true);
   }
 
   private onCancel(r: Reader): void {
@@ -463,7 +464,7 @@ export class RpcPeer {
     if (!s) return;
     s.sending.aborted = true;
     s.abort(new CancelledError(`call ${s.method} cancelled by the caller`));
-    this.inbound.drop(0, id, new CancelledError('call cancelled'), false);
+    if (this.inbound.has(0, id)) this.inbound.drop(0, id, new CancelledError('call cancelled'), false);
     this.finishServing(id);
   }
 
@@ -500,7 +501,7 @@ export class RpcPeer {
     if (!p) return;
     this.settled(id, p);
     p.sending.aborted = true;
-    this.inbound.drop(1, id, new CancelledError('call failed'), true);
+    if (this.inbound.has(1, id)) this.inbound.drop(1, id, new CancelledError('call failed'), true);
     p.reject(v instanceof Error ? v : new RtfmriError(String(v)));
   }
 

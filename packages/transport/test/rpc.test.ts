@@ -89,6 +89,25 @@ describe('liveness', () => {
     expect(ms).toBeGreaterThanOrEqual(150);
     expect(ms).toBeLessThan(600);
   });
+
+  it('watchLiveness without a ping (the side that only answers): sends nothing, stays open while frames come, closes after deadAfterMs of silence', async () => {
+    const [a, b] = T.createLocalLinkPair();
+    const got: Uint8Array[] = [];
+    b.onMessage((m) => got.push(m));
+    let dead = -1;
+    const live = T.watchLiveness(a, { deadAfterMs: 200, onDead: (ms) => (dead = ms) });
+    a.onMessage(() => live.heard());
+    const talk = setInterval(() => b.send(Uint8Array.of(1)), 50);
+    await new Promise((r) => setTimeout(r, 600));
+    clearInterval(talk);
+    expect(dead).toBe(-1);
+    expect(got).toHaveLength(0);
+    const t0 = Date.now();
+    while (dead < 0 && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 10));
+    expect(dead).toBeGreaterThanOrEqual(200);
+    expect(Date.now() - t0).toBeLessThan(600);
+    a.close();
+  });
 });
 
 describe('frames and options', () => {
