@@ -590,8 +590,12 @@ function elementValue(s: Shared, r: number): unknown {
     const dict = resolveVr(rawVrOf(s.rows[o + R_TAG]) ?? 'UN');
     if (dict && dict !== 'SQ' && dict !== 'UN') vr = dict === 'US' && rawVrOf(s.rows[o + R_TAG]) === 'xs' ? vrOfImplicit(s, r) : dict;
     else if ((s.rows[o + R_TAG] >>> 16) & 1) {
-      const e = privateEntryOfRow(s, r);
-      if (e && e.vr !== 'SQ' && e.vr !== 'UN') vr = e.vr;
+      const el = s.rows[o + R_TAG] & 0xffff;
+      if (el >= 0x10 && el <= 0xff) vr = 'LO'; // a private creator
+      else {
+        const e = privateEntryOfRow(s, r);
+        if (e && e.vr !== 'SQ' && e.vr !== 'UN') vr = e.vr;
+      }
     }
   }
   return decodeValue(vr, s.bytes, s.rows[o + R_VAL], s.rows[o + R_LEN], !(flags & F_BE), charsetOf(s)) as DicomValue;
@@ -608,7 +612,7 @@ class Element implements DicomElement {
   get tagHex(): string { return tagHex(this.tag); }
   get vr(): string { return vrOfRow(this.s, this.r); }
   /** The standard keyword, or for a private element of a known creator its private keyword. */
-  get keyword(): string | undefined { return keywordOf(this.tag) ?? privateEntryOfRow(this.s, this.r)?.keyword; }
+  get keyword(): string | undefined { return keywordOf(this.tag) ?? (privateEntryOfRow(this.s, this.r)?.keyword || undefined); }
   get isPrivate(): boolean { return ((this.tag >>> 16) & 1) === 1; }
   get value(): unknown { return elementValue(this.s, this.r); }
   get headerOffset(): number { return this.s.rows[this.r * ROW_WORDS + R_HDR]; }

@@ -16,6 +16,7 @@ export interface PrivateEntry {
   element: number;
   vr: string;
   vm: string;
+  /** '' when the source names it 'Unknown' (its VR still decodes the value) */
   keyword: string;
 }
 
@@ -31,6 +32,7 @@ function index(): void {
     let m = byCreator.get(creator);
     if (!m) byCreator.set(creator, (m = new Map()));
     m.set((group << 8) | element, e);
+    if (keyword === '') continue; // 'Unknown' in the source: a VR, no keyword
     const list = byKeyword.get(keyword) ?? [];
     list.push(e);
     byKeyword.set(keyword, list);

@@ -465,13 +465,21 @@ describe('anonymize across transfer syntaxes and sequence shapes', () => {
 
 describe('session UIDs', () => {
   it('derive from SHA-256(secret, NUL, UID) as a version-8 UUID (checked against node:crypto)', () => {
-    const cases = [['k', '1.2.3'], ['', ''], ['x'.repeat(55), '1.2'], ['s'.repeat(200), `1.3.12.2.1107.5.2.19.45031.${'9'.repeat(280)}`]];
+    // secrets of 256 characters and more too (they were hashed with only the first 256 characters
+    // of secret + NUL before the buffer was sized for the whole prefix)
+    const cases = [['k', '1.2.3'], ['', ''], ['x'.repeat(55), '1.2'], ['s'.repeat(200), `1.3.12.2.1107.5.2.19.45031.${'9'.repeat(280)}`],
+      ['y'.repeat(255), '1.2'], ['y'.repeat(256), '1.2'], [`${'z'.repeat(300)}a`, '1.2.3'], [`${'z'.repeat(300)}b`, `1.2.${'7'.repeat(300)}`]];
     for (const [secret, uid] of cases) {
       const d = createHash('sha256').update(Buffer.from(`${secret}\0${uid}`, 'latin1')).digest();
       d[6] = (d[6] & 0x0f) | 0x80;
       d[8] = (d[8] & 0x3f) | 0x80;
       expect(createUidMap({ secret }).map(uid)).toBe(`2.25.${BigInt('0x' + d.subarray(0, 16).toString('hex'))}`);
     }
+  });
+
+  it('depend on every character of a long secret', () => {
+    expect(createUidMap({ secret: `${'z'.repeat(300)}a` }).map('1.2')).not.toBe(createUidMap({ secret: `${'z'.repeat(300)}b` }).map('1.2'));
+    expect(createUidMap({ secret: 'y'.repeat(256) }).map('1.2')).not.toBe(createUidMap({ secret: 'y'.repeat(257) }).map('1.2'));
   });
 
   it('are the same as in earlier versions (pinned replacements)', () => {

@@ -1,10 +1,13 @@
 // Mutation fuzzing shared by the normal test run (fuzz.test.ts) and the long run (scripts/fuzz-long.ts).
 // Contract checked: parseDicom throws only DicomParseError (never 'internal error'), isComplete
 // never throws, and a dataset that parsed can be fully read (every value, item and pixel view).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DicomDataset, DicomParseError, encapsulated, isComplete, parseDicom, writeDicom } from '../src/index.js';
+import { gunzipSync } from 'node:zlib';
+import { anonymize, createUidMap, DicomDataset, DicomParseError, encapsulated, isComplete, parseDicom, writeDicom } from '../src/index.js';
+import { syntheticEpiVolume } from '../src/synthetic.js';
+import { findingsElements } from './phi-fixtures.js';
 import { writeDataSet } from '../src/writer.js';
 import { everyVr } from './parse-fixtures.js';
 
@@ -124,3 +127,53 @@ export function seeds(): { name: string; bytes: Uint8Array }[] {
   return out;
 }
 
+
+export interface AnonFuzzStats { cases: number; accepted: number; rejected: number; unreadableOutput: number }
+
+const fuzzUids = createUidMap({ secret: 'fuzz' });
+
+/**
+ * The anonymizer's contract on one input: a DicomParseError (nothing else), or an output that
+ * parses and can be read whole. `unreadableOutput` counts the refusals of the full path's own
+ * re-parse check (each one a bug to look at; the contract still holds).
+ */
+export function checkAnonymize(bytes: Uint8Array, stats: AnonFuzzStats, label: string): void {
+  stats.cases++;
+  let out: Uint8Array;
+  try {
+    out = anonymize(bytes, { uidMap: fuzzUids });
+  } catch (e) {
+    if (!(e instanceof DicomParseError)) throw new Error(`${label}: anonymize threw a non-DicomParseError: ${(e as Error)?.stack ?? e}`);
+    if (e.message.includes('does not re-parse')) stats.unreadableOutput++;
+    stats.rejected++;
+    return;
+  }
+  try {
+    readAll(parseDicom(out));
+  } catch (e) {
+    throw new Error(`${label}: anonymize accepted the input but its output does not parse: ${(e as Error)?.message ?? e}`);
+  }
+  stats.accepted++;
+}
+
+const PYDICOM_FILES = '/usr/lib/python3/dist-packages/pydicom/data/test_files';
+const NIBABEL_FILES = '/usr/lib/python3/dist-packages/nibabel/nicom/tests/data';
+
+/**
+ * Every corpus: the parser's seeds, the findings file in three encodings, a synthetic mosaic, and
+ * when present pydicom's and nibabel's test files (up to `maxBytes` each) and the real mosaic.
+ */
+export function corpusSeeds(maxBytes = 60_000): { name: string; bytes: Uint8Array }[] {
+  const out = seeds();
+  for (const ts of ['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']) out.push({ name: `findings ${ts}`, bytes: writeDicom(findingsElements(3), { transferSyntaxUID: ts }) });
+  out.push({ name: 'synthetic mosaic', bytes: syntheticEpiVolume(1, { tile: 16, slices: 9, seriesHeaderBytes: 2000 }) });
+  for (const [dir, tag] of [[PYDICOM_FILES, 'pydicom'], [NIBABEL_FILES, 'nibabel']]) {
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.dcm') || n.endsWith('.dcm.gz')).sort()) {
+      let b = readFileSync(join(dir, f));
+      if (f.endsWith('.gz')) b = gunzipSync(b);
+      if (b.length <= maxBytes) out.push({ name: `${tag} ${f}`, bytes: new Uint8Array(b) });
+    }
+  }
+  return out;
+}

@@ -91,6 +91,7 @@ export function findingsElements(frames = 6): WriteElement[] {
         elements: [
           { tag: 'Rows', vr: 'US', value: 2 },
           { tag: 'Columns', vr: 'US', value: 5 },
+          { tag: 'BitsAllocated', vr: 'US', value: 8 },
           { tag: 'PixelData', vr: 'OB', value: new TextEncoder().encode('ICONPIXELS') },
         ],
       }],
