@@ -3,7 +3,7 @@
 // The peer connection itself lives wherever RTCPeerConnection exists (the page); this side only
 // needs a Negotiator (a WebRtcOfferer, or a comlink proxy of one) and gets the channel back.
 import { DataChannelLink } from '@rtfmri/transport/browser';
-import { DisconnectedError, isWebRtcSignal, type Link } from '@rtfmri/transport';
+import { DisconnectedError, isWebRtcSignal, randomSessionId, type Link } from '@rtfmri/transport';
 
 /** What the offering side does (WebRtcOfferer's methods; may be async across a worker boundary). */
 export interface Negotiator {
@@ -19,12 +19,6 @@ export interface SessionSignaling {
   onSignal(handler: (msg: unknown) => void): () => void;
 }
 
-function sessionId(): string {
-  const b = new Uint8Array(9);
-  globalThis.crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-}
-
 /**
  * Negotiates one data channel over `signaling`; resolves with the open link. The link closes when
  * `session` (the relay session it was negotiated on) closes, so a runtime that goes away is seen at
@@ -36,7 +30,7 @@ export async function openDataChannel(
   session: Link,
   timeoutMs = 5000,
 ): Promise<DataChannelLink> {
-  const id = sessionId();
+  const id = randomSessionId();
   const channel = await negotiator.create(id);
   const link = new DataChannelLink(channel, { timeoutMs, onClose: () => void Promise.resolve(negotiator.close(id)).catch(() => {}) });
   const off = signaling.onSignal((msg) => {
