@@ -160,7 +160,7 @@ export class RelayClient {
   private up(sid: number, instance: string): void {
     const link = new SessionLink(this.link, this.sender, sid, (reason) => {
       if (this.link.state === 'open') this.link.send(control(F.Close, { sid, reason }));
-      // Ended on this side (e.g. the RPC peer lost its heartbeat): say so, so the owner can reopen.
+      // Ended on this side (e.g. the RPC peer closed it after a protocol error): say so, so the owner can reopen.
       if (this.session === link) this.down(`session ended here (${reason})`);
     });
     this.session = link;

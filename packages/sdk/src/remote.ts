@@ -207,9 +207,9 @@ export class RemoteDataInterface {
   private reopenDelay = REOPEN_MIN_MS;
   private reopenTimer: ReturnType<typeof setTimeout> | undefined;
   /**
-   * A session can end while the relay link lives (the runtime closed it, or the RPC heartbeat
-   * gave up on it): ask the relay for a new one, with backoff. When the runtime itself is gone
-   * the relay ignores this and announces the runtime when it is back.
+   * A session can end while the relay link lives (the runtime closed it, or this side's RPC peer
+   * closed it after a protocol error): ask the relay for a new one, with backoff. When the
+   * runtime itself is gone the relay ignores this and announces the runtime when it is back.
    */
   private scheduleReopen(): void {
     if (this.reopenTimer || this.closed) return;
