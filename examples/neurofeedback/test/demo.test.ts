@@ -1,15 +1,10 @@
-// The demo end to end (relay and runtime as child processes from the runtime's dist), short.
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+// The demo end to end (relay and runtime as child processes of the built CLI), short.
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../src/demo.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const built = fs.existsSync(path.resolve(here, '../../../packages/runtime/dist/cli/main.js'));
 
 describe('rtfmri demo', () => {
-  it.runIf(built)('replays a synthetic run through relay + runtime: every volume in order, ROI follows the design, anonymized', async () => {
+  it('replays a synthetic run through relay + runtime: every volume in order, ROI follows the design, anonymized', async () => {
     const lines: string[] = [];
     const s = await runDemo({ tr: 0.15, volumes: 14, data: 'synthetic', out: (l) => lines.push(l) });
     expect(s.volumes).toBe(14);

@@ -2,7 +2,8 @@
 // connected through the relay with a session open and nothing to do. CPU time per wall second of
 // each process, from the kernel's per-thread run time (/proc/PID/task/*/schedstat, ns), over a
 // window after a settling period. Target: <= 1 ms/s per process (issue 9). Linux only.
-// Env: RTFMRI_BENCH_IDLE_S (window, default 20), RTFMRI_BENCH_JSON (figures file).
+// Env: RTFMRI_BENCH_IDLE_S (window, default 20), RTFMRI_BENCH_IDLE_SETTLE_S (before the window,
+// default 15), RTFMRI_BENCH_JSON (figures file).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -52,7 +53,8 @@ try {
   const url = relay.match[1]!;
   const serve = await start([cli, 'serve', '--connect', url, '--name', 'scanner1', '--allowed-dirs', data, '--allowed-file-types', '.dcm,.txt'], /serving/);
   const exp = await start([path.join(here, 'idle-experiment.mjs'), url, TOKEN], /experiment connected/);
-  await sleep(3000); // JIT, GC and connection set-up settle
+  // Start-up (JIT, the first GCs, connection set-up) costs ~40 ms/s for a few seconds: measure after.
+  await sleep(Number(process.env.RTFMRI_BENCH_IDLE_SETTLE_S ?? 15) * 1000);
   const procs = { relay: relay.child.pid!, runtime: serve.child.pid!, experiment: exp.child.pid! };
   const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuNs(pid)]));
   const t0 = performance.now();

@@ -77,7 +77,3 @@ export function cliPath(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   return path.resolve(here, '../../cli/bin/rtfmri.js');
 }
-export function runtimeDistBuilt(): boolean {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  return fs.existsSync(path.resolve(here, '../../runtime/dist/cli/main.js'));
-}
