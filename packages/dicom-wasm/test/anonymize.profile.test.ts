@@ -190,3 +190,13 @@ process.stdout.write(Buffer.from(out).toString('base64'));`;
   });
 });
 
+
+describe('options', () => {
+  it('refuses a date shift that is not a whole number of days (RangeError, before parsing)', () => {
+    const input = writeDicom(findingsElements(1), { transferSyntaxUID: EXPLICIT_VR_LE });
+    expect(() => anonymize(input, { dateShiftDays: 1.5 })).toThrow(RangeError);
+    expect(() => basicProfile({ temporal: 'sometimes' as never })).toThrow(RangeError);
+    const a = parseDicom(anonymize(input, { dateShiftDays: 1 }));
+    expect(s(a, 'StudyDate')).toBe('20190218');
+  });
+});

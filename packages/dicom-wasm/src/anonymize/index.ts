@@ -56,6 +56,7 @@ export interface AnonymizeOptions {
  * DicomParseError for input that does not parse.
  */
 export function anonymize(bytes: Uint8Array, options: AnonymizeOptions = {}): Uint8Array {
+  if (options.dateShiftDays !== undefined) shiftOf(options.dateShiftDays); // a bad option is a RangeError, not a parse error
   const ds = parseDicom(bytes);
   try {
     return anonymizeParsed(ds, options);
