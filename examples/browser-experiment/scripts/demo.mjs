@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { mintClientToken } from '@rtfmri/relay';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -80,8 +81,9 @@ export async function runBrowserDemo({ tr = 1, volumes = 60, host = '127.0.0.1',
     let opened;
     const pageOpened = new Promise((r) => (opened = r));
     server = await serveStatic(host, port, () => opened());
-    const q = new URLSearchParams({ relay: relayUrl, token, name: 'demo-scanner', dir: folder, pattern: 'epi_{TR:04d}.dcm', transport, n: String(volumes), timeout: String(Math.max(5, tr * 4)) });
-    const url = `http://${host}:${server.address().port}/index.html?${q}`;
+    const pageToken = mintClientToken(token, { sub: 'demo-page', runtimes: ['demo-scanner'], methods: 'stream', ttlSeconds: 6 * 3600 });
+    const q = new URLSearchParams({ relay: relayUrl, token: pageToken, name: 'demo-scanner', dir: folder, pattern: 'epi_{TR:04d}.dcm', transport, n: String(volumes), timeout: String(Math.max(5, tr * 4)) });
+    const url = `http://${host}:${server.address().port}/index.html#${q}`;
     out(`rtfmri demo --browser: open this page (the run of ${volumes} volumes, TR ${tr} s, starts once it is open):`);
     out('');
     out(`  ${url}`);

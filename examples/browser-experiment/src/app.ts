@@ -1,11 +1,13 @@
 // The participant display: streams the replayed run from the control-room runtime (directly over
 // WebRTC when it can, through the relay otherwise), draws each volume, plots the ROI time course.
-// Settings come from the URL: ?relay=ws://host:port&token=...&name=scanner1&dir=/data/scan
-//   &pattern=vol_{TR:03d}.dcm&transport=auto|webrtc|websocket&n=20&view=mosaic|slice
+// Settings come from the URL's fragment (#relay=...; never sent to a web server or its logs) or its
+// query: relay=ws://host:port&token=...&name=scanner1&dir=/data/scan&pattern=vol_{TR:03d}.dcm
+//   &transport=auto|webrtc|websocket&n=20&view=mosaic|slice. The token is a short-lived client
+//   token scoped to streams ('rtfmri token client --methods stream --ttl 3h'), never the site secret.
 import { DataInterface, DisconnectedError, TimeoutError, type FrameResult, type LinkStatus } from '@rtfmri/sdk/browser';
 import { syntheticRoi } from '@rtfmri/dicom-wasm/synthetic';
 
-const q = new URLSearchParams(location.search);
+const q = new URLSearchParams(location.hash.length > 1 ? location.hash.slice(1) : location.search);
 const cfg = {
   relay: q.get('relay') ?? `ws://${location.hostname}:8888`,
   token: q.get('token') ?? '',

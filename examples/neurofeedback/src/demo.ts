@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ready } from '@rtfmri/dicom-wasm';
 import { syntheticEpiSeries, blockDesign } from '@rtfmri/dicom-wasm/synthetic';
 import { findSeries, replayFiles, type ReplayEvent } from '@rtfmri/runtime';
-import { DataInterface } from '@rtfmri/sdk';
+import { DataInterface, mintClientToken } from '@rtfmri/sdk';
 import { bar, percentile, runNeurofeedback, type VolumeResult } from './neurofeedback.js';
 
 export interface DemoOptions {
@@ -171,7 +171,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     await runtime.waitFor(/registered with the relay/, 15_000);
     out(`  runtime: 'demo-scanner' (pid ${runtime.child.pid}) dialed out to the relay`);
 
-    di = new DataInterface({ dataRemote: true, url, token, name: 'demo-scanner', clientId: 'neurofeedback' });
+    // The experiment holds a client token minted from the site secret, never the secret itself.
+    di = new DataInterface({ dataRemote: true, url, token: mintClientToken(token, { sub: 'neurofeedback', runtimes: ['demo-scanner'] }), name: 'demo-scanner' });
     await di.waitForRuntime(15);
     out(`  experiment: connected through the relay; streaming ${pattern}`);
     out('');

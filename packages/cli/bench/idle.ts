@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mintClientToken } from '@rtfmri/relay/protocol';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const WINDOW_S = Number(process.env.RTFMRI_BENCH_IDLE_S ?? 20);
@@ -52,7 +53,7 @@ try {
   const relay = await start([cli, 'relay', '--port', '0', '--host', '127.0.0.1'], /relay listening on (ws:\/\/\S+)/);
   const url = relay.match[1]!;
   const serve = await start([cli, 'serve', '--connect', url, '--name', 'scanner1', '--allowed-dirs', data, '--allowed-file-types', '.dcm,.txt'], /serving/);
-  const exp = await start([path.join(here, 'idle-experiment.mjs'), url, TOKEN], /experiment connected/);
+  const exp = await start([path.join(here, 'idle-experiment.mjs'), url, mintClientToken(TOKEN)], /experiment connected/);
   // Start-up (JIT, the first GCs, connection set-up) costs ~40 ms/s for a few seconds: measure after.
   await sleep(Number(process.env.RTFMRI_BENCH_IDLE_SETTLE_S ?? 15) * 1000);
   const procs = { relay: relay.child.pid!, runtime: serve.child.pid!, experiment: exp.child.pid! };

@@ -18,7 +18,7 @@ import * as dicom from '@rtfmri/dicom-wasm';
 import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
 import { RpcPeer } from '@rtfmri/transport';
 import { connectWs } from '@rtfmri/transport/node';
-import { RelayClient } from '@rtfmri/relay/protocol';
+import { mintClientToken, RelayClient } from '@rtfmri/relay/protocol';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const N = Number(process.env.RTFMRI_BENCH_N ?? 200);
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
   const runtime = cli(['serve', '--connect', url, '--name', 'bench', '--allowed-dirs', dir, '--allowed-file-types', '.dcm']);
   await runtime.waitFor(/registered with the relay/);
   const link = await connectWs(url);
-  const rc = await RelayClient.attach(link, { target: 'bench', token: TOKEN, id: 'bench' });
+  const rc = await RelayClient.attach(link, { target: 'bench', token: mintClientToken(TOKEN, { sub: 'bench' }) });
   if (!rc.session) throw new Error('runtime not connected');
   const peer = new RpcPeer(rc.session);
   await peer.ready;

@@ -11,6 +11,7 @@ type Loader = { name: string; summary: string; load: () => Promise<Command> };
 // Heavier commands are loaded on demand so `rtfmri replay` starts fast.
 const commands: Loader[] = [
   { name: 'relay', summary: 'the cloud relay: routes experiment calls to control-room runtimes', load: async () => (await import('@rtfmri/relay/cli')).relayCommand },
+  { name: 'token', summary: 'mint a scoped client token or a runtime credential from the site secret', load: async () => (await import('@rtfmri/relay/cli')).tokenCommand },
   { name: 'serve', summary: 'the control-room runtime: dials out to a relay (or listens on a LAN)', load: async () => (await import('./serve-cmd.js')).serveCommand },
   { name: 'replay', summary: replayCommand.summary, load: async () => replayCommand },
   { name: 'upload', summary: 'copy files from a runtime to this machine (with progress)', load: async () => (await import('./transfer-cmd.js')).uploadCommand },

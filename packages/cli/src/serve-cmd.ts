@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { PHI_POLICIES, startRuntimeServer, type PhiPolicy } from '@rtfmri/runtime';
-import { bool, checkUrl, type Command, existingDirs, list, num, parse, port, readTextFile, stamp, str, tokenFrom, untilAborted, UsageError } from '@rtfmri/relay/cli';
+import { bool, checkUrl, type Command, existingDirs, list, num, parse, port, readTextFile, stamp, str, TOKEN_OPTIONS, tokenFrom, untilAborted, UsageError } from '@rtfmri/relay/cli';
 
 const help = `Usage: rtfmri serve --connect ws(s)://HOST:PORT --name NAME --allowed-dirs DIRS --allowed-file-types TYPES [options]
        rtfmri serve --listen PORT --name NAME --allowed-dirs DIRS --allowed-file-types TYPES [options]
@@ -13,9 +13,12 @@ on this computer's network directly.
 Options:
   --connect URL             relay to dial, ws://host:port or wss://host:port
   --listen PORT             serve clients directly on PORT instead
-  --host ADDR               with --listen: address to listen on (default 0.0.0.0)
+  --host ADDR               with --listen: address to listen on (default 127.0.0.1; 0.0.0.0 for the
+                            LAN, with --cert/--key)
   --name NAME               the name clients use to reach this runtime (default scanner1)
-  --token TOKEN             this runtime's token (or env RTFMRI_TOKEN)
+  --token-file FILE         the site secret, or this runtime's token from 'rtfmri token runtime'
+                            (first line; mode 600), or env RTFMRI_TOKEN
+  --token TOKEN             the same on the command line (visible in ps: prefer --token-file)
   --allowed-dirs DIRS       comma-separated folders that may be read/written ('*': all)
   --allowed-file-types T    comma-separated extensions, e.g. .dcm,.txt ('*': all)
   --scanner-clock-skew S    seconds the scanner's clock is ahead of this computer's (default 0)
@@ -45,7 +48,7 @@ export const serveCommand: Command = {
         listen: { type: 'string' },
         host: { type: 'string' },
         name: { type: 'string' },
-        token: { type: 'string' },
+        ...TOKEN_OPTIONS,
         'allowed-dirs': { type: 'string', multiple: true },
         'allowed-file-types': { type: 'string', multiple: true },
         'scanner-clock-skew': { type: 'string' },
@@ -76,7 +79,7 @@ export const serveCommand: Command = {
     if (!PHI_POLICIES.includes(phi)) throw new UsageError(`--phi: use ${PHI_POLICIES.join(' or ')} (got '${phi}')`);
     if (!!str(p, 'cert') !== !!str(p, 'key')) throw new UsageError('--cert and --key go together');
     if (str(p, 'cert') && !listen) throw new UsageError('--cert/--key are for --listen (the relay holds the certificate otherwise)');
-    const token = tokenFrom(str(p, 'token'));
+    const token = await tokenFrom(p, io.err, 'this runtime\'s credential (the site secret or a runtime token)');
     const allowedDirs = await existingDirs(dirsRaw, '--allowed-dirs');
     const cert = str(p, 'cert') ? await readTextFile(str(p, 'cert')!, '--cert') : undefined;
     const key = str(p, 'key') ? await readTextFile(str(p, 'key')!, '--key') : undefined;
@@ -102,7 +105,7 @@ export const serveCommand: Command = {
         token,
         connect,
         listen,
-        listenHost: str(p, 'host') ?? '0.0.0.0',
+        listenHost: str(p, 'host') ?? '127.0.0.1',
         cert,
         key,
         ws: ca ? { ca } : undefined,

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { bool, checkUrl, parse, readTextFile, str, tokenFrom, UsageError, type Command, type Io } from '@rtfmri/relay/cli';
+import { bool, checkUrl, parse, readTextFile, str, TOKEN_OPTIONS, tokenFrom, UsageError, type Command, type Io } from '@rtfmri/relay/cli';
 import {
   DataInterface,
   downloadFilesFromCloud,
@@ -13,7 +13,8 @@ import {
 const common = `Connection:
   --url URL          the relay (or a runtime started with --listen): ws://host:port or wss://host:port
   --name NAME        the runtime to reach (default scanner1)
-  --token TOKEN      this client's token (or env RTFMRI_TOKEN)
+  --token-file FILE  this client's token ('rtfmri token client'; mode 600), or env RTFMRI_TOKEN
+  --token TOKEN      the same on the command line (visible in ps: prefer --token-file)
   --client-id ID     who this client is, for the relay's tokens file (default cli)
   --ca FILE          trust this CA for wss:// (self-signed relay certificate)
   --quiet            no progress bar
@@ -41,7 +42,7 @@ ${common}`;
 const OPTIONS = {
   url: { type: 'string' },
   name: { type: 'string' },
-  token: { type: 'string' },
+  ...TOKEN_OPTIONS,
   'client-id': { type: 'string' },
   ca: { type: 'string' },
   quiet: { type: 'boolean' },
@@ -105,7 +106,7 @@ function make(kind: 'upload' | 'download'): Command {
       if (!url) throw new UsageError('--url is required (the relay, ws://host:port)');
       checkUrl(url, '--url');
       if (kind === 'upload' && bool(p, 'delete-after')) throw new UsageError('--delete-after is for download (files on this machine)');
-      const token = tokenFrom(str(p, 'token'));
+      const token = await tokenFrom(p, io.err, 'a client token');
       const [src, out] = p.positionals as [string, string];
       const ca = str(p, 'ca') ? await readTextFile(str(p, 'ca')!, '--ca') : undefined;
       let isDir: boolean;

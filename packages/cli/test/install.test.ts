@@ -27,7 +27,7 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs = 240_000): { s
 
 /** Starts a bin of the installed app; resolves with the first stdout match of `re`. */
 function startBin(args: string[], re: RegExp): Promise<RegExpMatchArray> {
-  const child = spawn(process.execPath, [path.join(app, 'node_modules', '.bin', args[0]!), ...args.slice(1)], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(app, 'node_modules', '.bin', args[0]!), ...args.slice(1)], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTFMRI_TOKEN: TOKEN } });
   children.push(child);
   return new Promise((resolve, reject) => {
     let text = '';
@@ -87,8 +87,15 @@ describe('installed from packed tarballs with npm, outside the repository', () =
     const data = path.join(work, 'data');
     fs.mkdirSync(data);
     fs.writeFileSync(path.join(data, 'hello.txt'), 'from the control room');
-    const [, url] = await startBin(['rtfmri', 'relay', '--port', '0', '--host', '127.0.0.1', '--token', TOKEN], /relay listening on (ws:\/\/\S+)/);
-    await startBin(['rtfmri', 'serve', '--connect', url!, '--name', 'scanner1', '--token', TOKEN, '--allowed-dirs', data, '--allowed-file-types', '.txt'], /serving/);
+    const [, url] = await startBin(['rtfmri', 'relay', '--port', '0'], /relay listening on (ws:\/\/\S+)/);
+    await startBin(['rtfmri', 'serve', '--connect', url!, '--name', 'scanner1', '--allowed-dirs', data, '--allowed-file-types', '.txt'], /serving/);
+    // The experiment gets a client token minted from the site secret (kept in a mode-600 file).
+    const secretFile = path.join(work, 'site-secret');
+    fs.writeFileSync(secretFile, TOKEN + '\n', { mode: 0o600 });
+    const minted = run('npx', ['--no-install', 'rtfmri', 'token', 'client', '--runtimes', 'scanner1', '--ttl', '1h', '--token-file', secretFile], app, 60_000);
+    expect(minted.status, minted.out).toBe(0);
+    const clientToken = minted.out.trim().split('\n').pop()!;
+    expect(clientToken).toMatch(/^rtfmri1\.c\./);
     fs.writeFileSync(
       path.join(app, 'experiment.mjs'),
       `import { DataInterface } from '@rtfmri/sdk';
@@ -100,7 +107,7 @@ console.log(JSON.stringify({ rtt: typeof rtt, text, files: await di.listFiles(pr
 await di.close();
 `,
     );
-    const r = run(process.execPath, ['experiment.mjs', url!, TOKEN, path.join(data, 'hello.txt'), path.join(data, '*.txt')], app, 60_000);
+    const r = run(process.execPath, ['experiment.mjs', url!, clientToken, path.join(data, 'hello.txt'), path.join(data, '*.txt')], app, 60_000);
     expect(r.status, r.out).toBe(0);
     const got = JSON.parse(r.out.trim().split('\n').pop()!);
     expect(got).toEqual({ rtt: 'number', text: 'from the control room', files: [path.join(data, 'hello.txt')] });

@@ -11,11 +11,16 @@
 // authenticates, routes and tells each side when the other comes and goes. Control frames are
 // [type][UTF-8 JSON], at most MAX_CONTROL bytes.
 //
-// Handshake (challenge-response, the token never crosses the wire):
-//   relay -> peer   CHALLENGE [0x81][version][32-byte nonce]
-//   peer  -> relay  HELLO     { role: 'runtime'|'client', id, target?, instance?, mac }
-//                   mac = hex(HMAC-SHA256(token, nonce || UTF-8("rtfmri-relay-v1\n" role \n id \n target)))
-//   relay -> peer   WELCOME   { sid?, instance?, up? }        or REFUSED { code, message } + close
+// Handshake (mutual challenge-response; no key ever crosses the wire; see tokens.ts for the keys):
+//   relay -> peer   CHALLENGE [0x81][version][32-byte relay nonce Nr]
+//   peer  -> relay  HELLO     { role: 'runtime'|'client', id, target?, instance?, claims?, nonce: hex(Np), mac }
+//                   mac   = hex(HMAC-SHA256(key, "rtfmri-relay-v3 hello\n" role \n id \n target \n claims || Nr || Np))
+//   relay -> peer   WELCOME   { sid?, instance?, up?, proof }   or REFUSED { code, message } + close
+//                   proof = hex(HMAC-SHA256(key, "rtfmri-relay-v3 welcome\n" role \n id \n target \n claims || Nr || Np))
+// The peer's key: a runtime's is derived from the site secret and its name; a client's is its
+// token's (a minted token's signature, sent as `claims` + proof of the signature). The relay looks
+// the key up by role and name (a runtime name can only be proven with a runtime key), and proves
+// it holds the same key in WELCOME: a peer accepts nothing from a relay that cannot.
 // Then relay -> client  UP { sid, instance } / DOWN { sid, reason } as the named runtime comes and goes,
 //      relay -> runtime OPEN { sid, client } / CLOSE { sid, reason } as clients come and go,
 //      client -> relay  CLOSE { sid } ends a session without dropping the link,
@@ -33,7 +38,7 @@
 // the RPC on them run no timer.
 import { hex, hmacSha256, randomBytes, timingSafeEqual } from '@rtfmri/transport';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const MAX_CONTROL = 4096;
 export const NONCE_BYTES = 32;
 
@@ -90,6 +95,10 @@ export interface Hello {
   target?: string;
   /** Runtime: a random id per process, so clients can tell a restart from a reconnect. */
   instance?: string;
+  /** Client: the claims of a minted client token (base64url JSON, see tokens.ts). */
+  claims?: string;
+  /** The peer's nonce (hex, 32 bytes). */
+  nonce: string;
   mac: string;
 }
 
@@ -99,6 +108,8 @@ export interface Welcome {
   up?: boolean;
   /** To a runtime: the relay acknowledges session bytes (F.Ack) in steps of this many bytes. */
   flow?: number;
+  /** The relay's proof that it holds the peer's key. */
+  proof?: string;
 }
 
 const enc = new TextEncoder();
@@ -160,21 +171,31 @@ export function frameSid(frame: Uint8Array): number {
   return frame.length >= 5 ? new DataView(frame.buffer, frame.byteOffset, 5).getUint32(1) : -1;
 }
 
-function macInput(nonce: Uint8Array, role: Role, id: string, target: string): Uint8Array {
-  const text = enc.encode(`rtfmri-relay-v1\n${role}\n${id}\n${target}`);
-  const out = new Uint8Array(nonce.length + text.length);
-  out.set(nonce);
-  out.set(text, nonce.length);
+function macInput(kind: 'hello' | 'welcome', relayNonce: Uint8Array, peerNonce: Uint8Array, h: Pick<Hello, 'role' | 'id' | 'target' | 'claims'>): Uint8Array {
+  const text = enc.encode(`rtfmri-relay-v3 ${kind}\n${h.role}\n${h.id}\n${h.target ?? ''}\n${h.claims ?? ''}`);
+  const out = new Uint8Array(text.length + relayNonce.length + peerNonce.length);
+  out.set(text);
+  out.set(relayNonce, text.length);
+  out.set(peerNonce, text.length + relayNonce.length);
   return out;
 }
 
-export function computeMac(token: string, nonce: Uint8Array, role: Role, id: string, target = ''): string {
-  return hex(hmacSha256(enc.encode(token), macInput(nonce, role, id, target)));
+/** The peer's proof in HELLO, or the relay's in WELCOME (hex). */
+export function handshakeMac(kind: 'hello' | 'welcome', key: Uint8Array, relayNonce: Uint8Array, peerNonce: Uint8Array, h: Pick<Hello, 'role' | 'id' | 'target' | 'claims'>): string {
+  return hex(hmacSha256(key, macInput(kind, relayNonce, peerNonce, h)));
 }
 
-export function verifyMac(token: string, nonce: Uint8Array, hello: Hello): boolean {
-  const want = enc.encode(computeMac(token, nonce, hello.role, hello.id, hello.target ?? ''));
-  return timingSafeEqual(want, enc.encode(hello.mac));
+export function verifyHandshakeMac(kind: 'hello' | 'welcome', key: Uint8Array, relayNonce: Uint8Array, peerNonce: Uint8Array, h: Pick<Hello, 'role' | 'id' | 'target' | 'claims'>, mac: unknown): boolean {
+  if (typeof mac !== 'string') return false;
+  return timingSafeEqual(enc.encode(handshakeMac(kind, key, relayNonce, peerNonce, h)), enc.encode(mac));
+}
+
+/** Parses the hex nonce of a HELLO (exactly NONCE_BYTES). */
+export function peerNonceOf(hello: Hello): Uint8Array | undefined {
+  if (!/^[0-9a-f]+$/.test(hello.nonce) || hello.nonce.length !== NONCE_BYTES * 2) return undefined;
+  const out = new Uint8Array(NONCE_BYTES);
+  for (let i = 0; i < NONCE_BYTES; i++) out[i] = parseInt(hello.nonce.slice(2 * i, 2 * i + 2), 16);
+  return out;
 }
 
 /** Names: printable, no path or control characters, bounded. */
@@ -188,9 +209,14 @@ export function parseHello(frame: Uint8Array): Hello | undefined {
   if (!v) return undefined;
   if (v.role !== 'runtime' && v.role !== 'client') return undefined;
   if (!validName(v.id) || typeof v.mac !== 'string' || v.mac.length > 128) return undefined;
+  if (typeof v.nonce !== 'string' || v.nonce.length !== NONCE_BYTES * 2) return undefined;
   if (v.role === 'client' && !validName(v.target)) return undefined;
   if (v.instance !== undefined && (typeof v.instance !== 'string' || v.instance.length > 128)) return undefined;
-  return { role: v.role, id: v.id, target: v.target as string | undefined, instance: v.instance as string | undefined, mac: v.mac };
+  if (v.claims !== undefined && (v.role !== 'client' || typeof v.claims !== 'string' || v.claims.length > 2048)) return undefined;
+  return {
+    role: v.role, id: v.id, target: v.target as string | undefined, instance: v.instance as string | undefined,
+    claims: v.claims as string | undefined, nonce: v.nonce, mac: v.mac,
+  };
 }
 
 export function randomInstance(): string {

@@ -1,9 +1,11 @@
 // The two ends that talk to a relay over a physical link: the experiment's client side (one
 // session to the runtime it names, re-opened when that runtime comes back) and the runtime side
 // (one SessionLink per connected client). No Node-only imports (the browser SDK uses the client).
-import { AuthError, DisconnectedError, Liveness, ProtocolError, TimeoutError, type CloseInfo, type Link } from '@rtfmri/transport';
-import { ackBytes, computeMac, CONTROL_MIN, control, DEAD_AFTER_MS, F, frameHeader, frameSid, parseControl, PONG_FRAME, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './framing.js';
+import { AuthError, DisconnectedError, hex, Liveness, ProtocolError, randomBytes, TimeoutError, type CloseInfo, type Link } from '@rtfmri/transport';
+import { ackBytes, handshakeMac, verifyHandshakeMac, CONTROL_MIN, control, DEAD_AFTER_MS, F, frameHeader, frameSid, NONCE_BYTES, parseControl, PONG_FRAME, PROTOCOL_VERSION, randomInstance, type Role, type Welcome } from './framing.js';
+import { DATA_INTERFACE_METHODS } from './methods.js';
 import { SessionLink, SessionSender } from './session-link.js';
+import { CLIENT_TOKEN_PREFIX, parseClientToken, runtimeKeyFromToken, RUNTIME_TOKEN_PREFIX } from './tokens.js';
 
 const dec = new TextDecoder();
 
@@ -34,10 +36,19 @@ interface Handshaken {
   takeOver(handler: (frame: Uint8Array) => void): void;
 }
 
-async function handshake(link: Link, role: Role, id: string, token: string, target: string | undefined, instance: string | undefined, timeoutMs: number): Promise<Handshaken> {
+interface Credential {
+  key: Uint8Array;
+  /** A minted client token's claims (sent in HELLO). */
+  claims?: string;
+}
+
+async function handshake(link: Link, role: Role, id: string, cred: Credential, target: string | undefined, instance: string | undefined, timeoutMs: number): Promise<Handshaken> {
   await link.opened;
   return new Promise<Handshaken>((resolve, reject) => {
     let step: 'challenge' | 'welcome' | 'after' = 'challenge';
+    let relayNonce = new Uint8Array(0);
+    const peerNonce = randomBytes(NONCE_BYTES);
+    const said = { role, id, target, claims: cred.claims };
     // Frames right behind WELCOME (e.g. a session OPEN) can arrive in the same read: they are
     // kept for whoever takes the link over instead of being dropped between two listeners.
     let queued: Uint8Array[] = [];
@@ -61,9 +72,10 @@ async function handshake(link: Link, role: Role, id: string, token: string, targ
       if (step === 'challenge') {
         if (frame[0] !== F.Challenge || frame.length < 10) return fail(new ProtocolError('relay did not send a challenge'));
         if (frame[1] !== PROTOCOL_VERSION) return fail(new ProtocolError(`relay speaks protocol ${frame[1]}, this side ${PROTOCOL_VERSION}`));
-        const mac = computeMac(token, frame.subarray(2), role, id, target ?? '');
+        relayNonce = frame.slice(2);
+        const mac = handshakeMac('hello', cred.key, relayNonce, peerNonce, said);
         step = 'welcome';
-        link.send(control(F.Hello, { role, id, target, instance, mac }));
+        link.send(control(F.Hello, { role, id, target, instance, claims: cred.claims, nonce: hex(peerNonce), mac }));
         return;
       }
       if (frame[0] === F.Refused) {
@@ -72,11 +84,16 @@ async function handshake(link: Link, role: Role, id: string, token: string, targ
         return fail(new AuthError(`relay refused ${role} '${id}': ${msg}`, { details: { code: body.code } }));
       }
       if (frame[0] !== F.Welcome) return fail(new ProtocolError(`unexpected frame ${frame[0]} during the handshake`));
+      const welcome = (parseControl(frame) ?? {}) as Welcome;
+      // Mutual: nothing is accepted from a relay that cannot show it holds this side's key.
+      if (!verifyHandshakeMac('welcome', cred.key, relayNonce, peerNonce, said, welcome.proof)) {
+        return fail(new AuthError(`the relay could not prove it knows ${role} '${id}''s credential: not trusting it (a relay without the secret, or the wrong relay URL)`, { details: { code: 'RELAY_UNPROVEN' } }));
+      }
       clearTimeout(timer);
       offClose();
       step = 'after';
       resolve({
-        welcome: (parseControl(frame) ?? {}) as Welcome,
+        welcome,
         takeOver(handler) {
           next = handler;
           const q = queued;
@@ -102,6 +119,18 @@ export interface RelayClientOptions {
   handshakeTimeoutMs?: number;
 }
 
+const enc = new TextEncoder();
+
+/** A client's key: a minted token's signature (and its claims, whose `sub` names the client), or a plain per-client token. */
+function clientCredential(opts: RelayClientOptions): { id: string; cred: Credential } {
+  if (opts.token.startsWith(RUNTIME_TOKEN_PREFIX)) throw new AuthError('this is a runtime token: an experiment needs a client token (rtfmri token client)');
+  const minted = parseClientToken(opts.token);
+  if (opts.token.startsWith(CLIENT_TOKEN_PREFIX) && !minted) throw new AuthError('malformed client token');
+  if (minted) return { id: minted.claims.sub, cred: { key: minted.key, claims: minted.claimsB64 } };
+  if (!opts.token) throw new AuthError('a token is required');
+  return { id: opts.id ?? 'experiment', cred: { key: enc.encode(opts.token) } };
+}
+
 export type SessionEvent = { up: true; link: SessionLink; instance: string } | { up: false; reason: string };
 
 /** The experiment's side: holds the current session to the named runtime, if it is connected. */
@@ -121,7 +150,14 @@ export class RelayClient {
   }
 
   static async attach(link: Link, opts: RelayClientOptions): Promise<RelayClient> {
-    const h = await handshake(link, 'client', opts.id ?? 'experiment', opts.token, opts.target, undefined, opts.handshakeTimeoutMs ?? 10_000);
+    let id: string, cred: Credential;
+    try {
+      ({ id, cred } = clientCredential(opts));
+    } catch (e) {
+      link.close((e as Error).message);
+      throw e;
+    }
+    const h = await handshake(link, 'client', id, cred, opts.target, undefined, opts.handshakeTimeoutMs ?? 10_000);
     const w = h.welcome;
     const c = new RelayClient(link, opts.target);
     c.downReason = `runtime '${opts.target}' is not connected to the relay`;
@@ -233,6 +269,8 @@ export interface RelayRuntimeOptions {
 export interface SessionInfo {
   sid: number;
   client: string;
+  /** The methods this client's credential allows on this runtime (the relay's word). */
+  methods: readonly string[];
 }
 
 /** The runtime's side of one connection to the relay. */
@@ -254,7 +292,18 @@ export class RelayRuntimeConnection {
 
   static async register(link: Link, opts: RelayRuntimeOptions): Promise<RelayRuntimeConnection> {
     const instance = opts.instance ?? randomInstance();
-    const h = await handshake(link, 'runtime', opts.name, opts.token, undefined, instance, opts.handshakeTimeoutMs ?? 10_000);
+    if (opts.token.startsWith(CLIENT_TOKEN_PREFIX)) {
+      link.close('a client token cannot register a runtime');
+      throw new AuthError(`a client token cannot register runtime '${opts.name}': serve needs the site secret or a runtime token ('rtfmri token runtime')`);
+    }
+    let key: Uint8Array;
+    try {
+      key = runtimeKeyFromToken(opts.token, opts.name);
+    } catch (e) {
+      link.close((e as Error).message);
+      throw new AuthError((e as Error).message);
+    }
+    const h = await handshake(link, 'runtime', opts.name, { key }, undefined, instance, opts.handshakeTimeoutMs ?? 10_000);
     const r = new RelayRuntimeConnection(link, instance);
     const step = h.welcome.flow;
     if (typeof step === 'number' && Number.isFinite(step) && step > 0) r.flowStep = step;
@@ -316,7 +365,8 @@ export class RelayRuntimeConnection {
         if (this.flowStep) link.enableFlow(this.flowStep);
         this.sessions.set(sid, link);
         link.onClose(() => this.sessions.delete(sid));
-        for (const h of this.handlers) h(link, { sid, client: String(b.client ?? '') });
+        const methods = Array.isArray(b.methods) ? b.methods.filter((m): m is string => typeof m === 'string') : [...DATA_INTERFACE_METHODS];
+        for (const h of this.handlers) h(link, { sid, client: String(b.client ?? ''), methods });
         return;
       }
       case F.Ack:

@@ -4,3 +4,4 @@ export * from './framing.js';
 export { DATA_INTERFACE_METHODS, type DataInterfaceMethod } from './methods.js';
 export { RelayClient, RelayRuntimeConnection, type RelayClientOptions, type RelayRuntimeOptions, type SessionEvent, type SessionInfo } from './peer.js';
 export { SessionLink, SessionSender } from './session-link.js';
+export * from './tokens.js';

@@ -16,53 +16,94 @@ import {
   newNonce,
   parseControl,
   parseHello,
-  verifyMac,
+  handshakeMac,
+  peerNonceOf,
+  verifyHandshakeMac,
   type Hello,
 } from './framing.js';
+import { grantFromClaims, normaliseMethods, parseClaims, runtimeKey, type ClientGrant } from './tokens.js';
 
-/** Who may connect. Returning undefined refuses; the token is never logged or sent. */
+/**
+ * Who may connect, by role. A runtime name is proven only with a runtime key; a client gets a
+ * grant (key, runtimes, methods, expiry). Returning undefined refuses; keys are never logged or
+ * sent.
+ */
 export interface TokenPolicy {
-  runtime(name: string): string | undefined;
-  /** Token of client `id`, only if it may reach runtime `target`. */
-  client(id: string, target: string): string | undefined;
+  runtime(name: string): Uint8Array | undefined;
+  /** The grant of client `id` (with the claims of a minted token, when it sent some). */
+  client(id: string, claims: string | undefined): ClientGrant | undefined;
 }
 
-/** One token for every runtime and client (simple deployments, tests, the demo). */
-export function sharedToken(token: string): TokenPolicy {
-  return { runtime: () => token, client: () => token };
+/** Whether a grant lets its holder reach `target` now. */
+export function grantAllows(g: ClientGrant, target: string, nowMs = Date.now()): boolean {
+  return (g.runtimes === '*' || g.runtimes.includes(target)) && (g.expiresAtMs === undefined || nowMs < g.expiresAtMs);
+}
+
+/**
+ * One site secret (simple deployments, the demo, tests): runtimes prove a key derived from it and
+ * their name; clients present tokens minted from it (`mintClientToken`, `rtfmri token client`),
+ * never the secret itself.
+ */
+export function sharedToken(secret: string): TokenPolicy {
+  if (!secret) throw new RangeError('the site secret is empty');
+  return {
+    runtime: (name) => runtimeKey(secret, name),
+    client: (id, claims) => {
+      if (claims === undefined) return undefined;
+      const g = grantFromClaims(secret, claims);
+      return g && parseClaims(claims)?.sub === id ? g : undefined;
+    },
+  };
 }
 
 /**
  * A tokens file: `{ "runtimes": { "scanner1": "token" }, "clients": { "alice": { "token": "...",
- * "runtimes": ["scanner1"] } } }`; a client without "runtimes" may reach any runtime; a client
- * entry may also be a bare token string.
+ * "runtimes": ["scanner1"], "methods": "stream", "expires": "2026-12-31T00:00:00Z" } }, "secret": "..." }`.
+ * A runtime proves a key derived from its own token and name (so `rtfmri serve --token` takes that
+ * token as it is); a client proves its token. A client without "runtimes" may reach any runtime,
+ * without "methods" call every method; a client entry may also be a bare token string. With
+ * "secret", clients may also present tokens minted from it. A token used for both a runtime and a
+ * client is refused: it would let that client register the runtime.
  */
 export function tokenPolicyFromJson(json: unknown): TokenPolicy {
   const bad = (why: string) => new RangeError(`tokens file: ${why}`);
   if (!json || typeof json !== 'object') throw bad('expected a JSON object');
-  const { runtimes = {}, clients = {} } = json as { runtimes?: unknown; clients?: unknown };
+  const { runtimes = {}, clients = {}, secret } = json as { runtimes?: unknown; clients?: unknown; secret?: unknown };
   if (typeof runtimes !== 'object' || runtimes === null) throw bad('"runtimes" must be an object');
   if (typeof clients !== 'object' || clients === null) throw bad('"clients" must be an object');
-  const rt = new Map<string, string>();
+  if (secret !== undefined && (typeof secret !== 'string' || !secret)) throw bad('"secret" must be a non-empty string');
+  const rt = new Map<string, Uint8Array>();
+  const runtimeTokens = new Set<string>();
   for (const [k, v] of Object.entries(runtimes)) {
     if (typeof v !== 'string' || !v) throw bad(`runtime '${k}' needs a non-empty token string`);
-    rt.set(k, v);
+    rt.set(k, runtimeKey(v, k));
+    runtimeTokens.add(v);
   }
-  const cl = new Map<string, { token: string; runtimes?: string[] }>();
+  const cl = new Map<string, ClientGrant>();
+  const enc = new TextEncoder();
   for (const [k, v] of Object.entries(clients)) {
-    if (typeof v === 'string' && v) cl.set(k, { token: v });
-    else if (v && typeof v === 'object' && typeof (v as { token?: unknown }).token === 'string') {
-      const r = (v as { runtimes?: unknown }).runtimes;
-      if (r !== undefined && (!Array.isArray(r) || !r.every((x) => typeof x === 'string'))) throw bad(`client '${k}': "runtimes" must be a list of names`);
-      cl.set(k, { token: (v as { token: string }).token, runtimes: r as string[] | undefined });
-    } else throw bad(`client '${k}' needs a token`);
+    const entry = typeof v === 'string' ? { token: v } : (v as { token?: unknown; runtimes?: unknown; methods?: unknown; expires?: unknown } | null);
+    if (!entry || typeof entry.token !== 'string' || !entry.token) throw bad(`client '${k}' needs a token`);
+    if (runtimeTokens.has(entry.token) || entry.token === secret) throw bad(`client '${k}' uses a runtime's token (or the secret): a client credential must never be able to register a runtime`);
+    const r = entry.runtimes;
+    if (r !== undefined && (!Array.isArray(r) || !r.every((x) => typeof x === 'string'))) throw bad(`client '${k}': "runtimes" must be a list of names`);
+    let methods: readonly string[];
+    try {
+      methods = normaliseMethods(entry.methods === undefined ? '*' : (entry.methods as string | string[]));
+    } catch (e) {
+      throw bad(`client '${k}': ${(e as Error).message}`);
+    }
+    let expiresAtMs: number | undefined;
+    if (entry.expires !== undefined) {
+      expiresAtMs = typeof entry.expires === 'string' ? Date.parse(entry.expires) : NaN;
+      if (!Number.isFinite(expiresAtMs)) throw bad(`client '${k}': "expires" must be an ISO date`);
+    }
+    cl.set(k, { key: enc.encode(entry.token), runtimes: (r as string[] | undefined) ?? '*', methods, ...(expiresAtMs !== undefined ? { expiresAtMs } : {}) });
   }
+  const minted = typeof secret === 'string' ? sharedToken(secret) : undefined;
   return {
     runtime: (name) => rt.get(name),
-    client: (id, target) => {
-      const c = cl.get(id);
-      return c && (!c.runtimes || c.runtimes.includes(target)) ? c.token : undefined;
-    },
+    client: (id, claims) => (claims !== undefined ? minted?.client(id, claims) : cl.get(id)),
   };
 }
 
@@ -70,7 +111,13 @@ export interface RelayOptions {
   tokens: TokenPolicy;
   /** One line per event (connections, refusals). Default: none. */
   log?: (line: string) => void;
+  /** How long a connection may take to authenticate, ms (default 5000). */
   handshakeTimeoutMs?: number;
+  /**
+   * Connections not yet authenticated: at most `total` at once, and `perAddress` from one
+   * address (defaults 256 / 16); more are closed at once.
+   */
+  unauthenticated?: { total?: number; perAddress?: number };
   /** Ping period and silence limit for admitted peers, ms (defaults 1000 / 4000). */
   heartbeatMs?: number;
   deadAfterMs?: number;
@@ -102,6 +149,9 @@ interface ClientConn {
   link: Link;
   id: string;
   target: string;
+  grant: ClientGrant;
+  /** The relay's proof for this client's WELCOME (sent when its session opens at once). */
+  proof: string;
   peer: string;
   sid?: number;
   /** Session the client's next RPC frames are for (its last SELECT). */
@@ -165,19 +215,47 @@ export class Relay {
     };
   }
 
+  /** Unauthenticated connections, per address. */
+  private readonly pending = new Map<string, number>();
+  private pendingTotal = 0;
+
   /** Takes an open (or opening) link from any transport; the relay owns it from now on. */
   accept(link: Link, peer = 'unknown peer'): void {
     if (this.closing) return void link.close('relay shutting down');
+    // Unauthenticated peers cost bounded memory: a cap in total and per address, and a short
+    // handshake deadline; one refused here gets no challenge (nothing to learn).
+    const address = peer.replace(/:\d+$/, '');
+    const caps = { total: 256, perAddress: 16, ...this.opts.unauthenticated };
+    const fromAddress = this.pending.get(address) ?? 0;
+    if (this.pendingTotal >= caps.total || fromAddress >= caps.perAddress) {
+      this.refusedCount++;
+      this.log(`refused connection from ${peer}: too many unauthenticated connections (${fromAddress} from this address, ${this.pendingTotal} in all)`);
+      return void link.close('too many unauthenticated connections');
+    }
+    this.pending.set(address, fromAddress + 1);
+    this.pendingTotal++;
+    let counted = true;
+    const authenticated = () => {
+      if (!counted) return;
+      counted = false;
+      this.pendingTotal--;
+      const n = (this.pending.get(address) ?? 1) - 1;
+      if (n > 0) this.pending.set(address, n);
+      else this.pending.delete(address);
+    };
     this.links.add(link);
-    void link.closed.then(() => this.links.delete(link));
+    void link.closed.then(() => {
+      this.links.delete(link);
+      authenticated();
+    });
     const nonce = newNonce();
-    const timer = setTimeout(() => this.refuse(link, peer, 'AUTH', 'authentication timed out', undefined), this.opts.handshakeTimeoutMs ?? 10_000);
+    const timer = setTimeout(() => this.refuse(link, peer, 'AUTH', 'authentication timed out', undefined), this.opts.handshakeTimeoutMs ?? 5000);
     const off = link.onMessage((frame) => {
       off();
       clearTimeout(timer);
       const hello = parseHello(frame);
       if (!hello) return this.refuse(link, peer, 'PROTOCOL', 'expected a well-formed HELLO', undefined);
-      this.onHello(link, peer, nonce, hello);
+      if (this.onHello(link, peer, nonce, hello)) authenticated();
     });
     link.onClose(() => clearTimeout(timer));
     void link.opened.then(
@@ -205,16 +283,34 @@ export class Relay {
     setTimeout(() => link.close(`refused: ${message}`), 50);
   }
 
-  private onHello(link: Link, peer: string, nonce: Uint8Array, hello: Hello): void {
-    const token = hello.role === 'runtime' ? this.opts.tokens.runtime(hello.id) : this.opts.tokens.client(hello.id, hello.target!);
-    // One message whatever failed (unknown id, wrong token, runtime not allowed): no oracle.
-    if (token === undefined || !verifyMac(token, nonce, hello)) return this.refuse(link, peer, 'AUTH', 'authentication failed', hello);
-    if (link.state !== 'open') return;
-    if (hello.role === 'runtime') this.addRuntime(link, peer, hello);
-    else this.addClient(link, peer, hello);
+  /** True when the peer is admitted. */
+  private onHello(link: Link, peer: string, nonce: Uint8Array, hello: Hello): boolean {
+    const peerNonce = peerNonceOf(hello);
+    let key: Uint8Array | undefined;
+    let grant: ClientGrant | undefined;
+    if (hello.role === 'runtime') key = this.opts.tokens.runtime(hello.id);
+    else {
+      grant = this.opts.tokens.client(hello.id, hello.claims);
+      key = grant?.key;
+    }
+    // One message whatever failed (unknown id, wrong key, runtime not allowed): no oracle.
+    if (!key || !peerNonce || !verifyHandshakeMac('hello', key, nonce, peerNonce, hello, hello.mac)) {
+      this.refuse(link, peer, 'AUTH', 'authentication failed', hello);
+      return false;
+    }
+    if (grant && !grantAllows(grant, hello.target!)) {
+      const expired = grant.expiresAtMs !== undefined && Date.now() >= grant.expiresAtMs;
+      this.refuse(link, peer, expired ? 'EXPIRED' : 'AUTH', expired ? 'this client token has expired' : 'authentication failed', hello);
+      return false;
+    }
+    if (link.state !== 'open') return false;
+    const proof = handshakeMac('welcome', key, nonce, peerNonce, hello);
+    if (hello.role === 'runtime') this.addRuntime(link, peer, hello, proof);
+    else this.addClient(link, peer, hello, grant!, proof);
+    return true;
   }
 
-  private addRuntime(link: Link, peer: string, hello: Hello): void {
+  private addRuntime(link: Link, peer: string, hello: Hello, proof: string): void {
     const existing = this.runtimes.get(hello.id);
     if (existing) {
       return this.refuse(link, peer, 'NAME_IN_USE', `a runtime named '${hello.id}' is already connected (from ${existing.peer}); refusing the second one`, hello);
@@ -222,7 +318,7 @@ export class Relay {
     const rt: RuntimeConn = { link, name: hello.id, instance: hello.instance ?? '', peer, sessions: new Map(), inSid: -1, outSid: -1 };
     this.runtimes.set(rt.name, rt);
     this.log(`runtime '${rt.name}' connected from ${peer} (instance ${rt.instance || '-'})`);
-    link.send(control(F.Welcome, { instance: rt.instance, flow: this.buf.ackStep }));
+    link.send(control(F.Welcome, { instance: rt.instance, flow: this.buf.ackStep, proof }));
     const live = this.watch(link);
     link.onMessage((frame) => {
       live.heard();
@@ -232,13 +328,22 @@ export class Relay {
     for (const c of this.clients) if (c.target === rt.name && c.sid === undefined) this.openSession(rt, c, true);
   }
 
-  private addClient(link: Link, peer: string, hello: Hello): void {
-    const c: ClientConn = { link, id: hello.id, target: hello.target!, peer, inSid: -1, openedAt: 0, unacked: 0, ackWaiting: false };
+  private addClient(link: Link, peer: string, hello: Hello, grant: ClientGrant, proof: string): void {
+    const c: ClientConn = { link, id: hello.id, target: hello.target!, grant, proof, peer, inSid: -1, openedAt: 0, unacked: 0, ackWaiting: false };
+    if (grant.expiresAtMs !== undefined) {
+      // A token's expiry ends what it opened, not only new connections.
+      const t = setTimeout(() => {
+        this.log(`client '${c.id}' token expired; disconnecting it`);
+        link.close('client token expired');
+      }, Math.min(2 ** 31 - 1, Math.max(0, grant.expiresAtMs - Date.now())));
+      (t as { unref?: () => void }).unref?.();
+      link.onClose(() => clearTimeout(t));
+    }
     this.clients.add(c);
     const rt = this.runtimes.get(c.target);
     this.log(`client '${c.id}' connected from ${peer} for runtime '${c.target}'${rt ? '' : ' (not connected yet)'}`);
     if (rt) this.openSession(rt, c, false);
-    else link.send(control(F.Welcome, { up: false }));
+    else link.send(control(F.Welcome, { up: false, proof }));
     const live = this.watch(link);
     link.onMessage((frame) => {
       live.heard();
@@ -254,8 +359,8 @@ export class Relay {
     c.openedAt = Date.now();
     c.unacked = 0;
     rt.sessions.set(sid, c);
-    safeSend(rt.link, control(F.Open, { sid, client: c.id }));
-    safeSend(c.link, control(announce ? F.Up : F.Welcome, announce ? { sid, instance: rt.instance } : { sid, instance: rt.instance, up: true }));
+    safeSend(rt.link, control(F.Open, { sid, client: c.id, methods: c.grant.methods }));
+    safeSend(c.link, control(announce ? F.Up : F.Welcome, announce ? { sid, instance: rt.instance } : { sid, instance: rt.instance, up: true, proof: c.proof }));
   }
 
   private fromRuntime(rt: RuntimeConn, frame: Uint8Array): void {

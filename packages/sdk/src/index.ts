@@ -2,6 +2,7 @@
 export { DataInterface, type DataInterfaceOptions, type DataInterfaceApi } from './data-interface.js';
 export { RemoteDataInterface, REMOTE_METHODS, type RemoteOptions } from './remote.js';
 export { hostRelay, type HostedRelay, type HostRelayOptions } from './relay-host.js';
+export { mintClientToken, mintRuntimeToken, METHOD_SCOPES, type MintClientOptions } from '@rtfmri/relay/protocol';
 export {
   measureClockSkew,
   getDicomAcquisitionTime,
@@ -32,3 +33,10 @@ export {
   AuthError,
   RtfmriError,
 } from '@rtfmri/transport';
+// rt-cloud's helpers (imageHandling, utils) with their names and argument orders, and NIfTI-1
+// (MOVING-FROM-RTCLOUD.md maps every rt-cloud function); the file-based ones are Node only.
+export * from './rtcloud/index.js';
+export {
+  readDicomFromFile, writeDicomFile, findNewestFile, convertDicomFileToNifti, readNifti, saveNifti, saveAsNiftiImage,
+  getAxesForTransform,
+} from './rtcloud/node.js';

@@ -6,10 +6,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRuntimeServer, type RuntimeServer } from '@rtfmri/runtime';
 import { syntheticEpiVolume, type SyntheticEpiOptions } from '@rtfmri/dicom-wasm/synthetic';
-import { DataInterface, hostRelay, type HostedRelay } from '../src/index.js';
+import { DataInterface, hostRelay, mintClientToken, type HostedRelay } from '../src/index.js';
 
 export type Mode = 'local' | 'remote';
 export const TOKEN = 'test-token-7f3a';
+/** What an experiment holds: a client token minted from the site secret, never the secret. */
+export const CLIENT_TOKEN = mintClientToken(TOKEN);
 
 export interface Setup {
   mode: Mode;
@@ -30,7 +32,7 @@ export async function setup(mode: Mode, opts: { allowedDirs: string[]; allowedFi
   const relay = await hostRelay({ token: TOKEN, log: (l) => relayLog.push(l) });
   const runtime = await startRuntimeServer({ connect: relay.url, name, token: TOKEN, allowedDirs: opts.allowedDirs, allowedFileTypes: opts.allowedFileTypes, scannerClockSkew: opts.scannerClockSkew });
   await runtime.service.whenConnected();
-  const di = new DataInterface({ dataRemote: true, url: relay.url, token: TOKEN, name });
+  const di = new DataInterface({ dataRemote: true, url: relay.url, token: CLIENT_TOKEN, name });
   await di.waitForRuntime(10);
   return {
     mode,

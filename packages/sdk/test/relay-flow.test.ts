@@ -7,6 +7,7 @@ import { connectWs } from '@rtfmri/transport/node';
 import { RelayClient } from '@rtfmri/relay/protocol';
 import { parseDicom } from '@rtfmri/dicom-wasm';
 import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
+import { mintClientToken } from '../src/index.js';
 import { setup, sleep, tmpDir, TOKEN, type Setup } from './harness.js';
 
 function content(k: number, size: number): Uint8Array {
@@ -86,7 +87,7 @@ describe('relay flow control: a client that stops reading', () => {
 
     // A raw client of the same relay and runtime, whose socket we stop reading.
     const link = await connectWs(s.relay!.url);
-    const rc = await RelayClient.attach(link, { target: 'scanner1', token: TOKEN, id: 'slow' });
+    const rc = await RelayClient.attach(link, { target: 'scanner1', token: mintClientToken(TOKEN, { sub: 'slow' }) });
     // A live client that stops reading. The RPC on a relay session runs no heartbeat, so only
     // the relay link's liveness (4 s of silence) bounds the pause below.
     const peer = new RpcPeer(rc.session!);

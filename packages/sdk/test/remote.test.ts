@@ -9,7 +9,7 @@ import { RelayClient } from '@rtfmri/relay/protocol';
 import { RpcPeer, RtfmriError } from '@rtfmri/transport';
 import { connectWs } from '@rtfmri/transport/node';
 import { AuthError, DataInterface, DisconnectedError, hostRelay, type HostedRelay } from '../src/index.js';
-import { cliPath, sleep, tmpDir, TOKEN, writeVolume } from './harness.js';
+import { CLIENT_TOKEN, cliPath, sleep, tmpDir, TOKEN, writeVolume } from './harness.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
@@ -39,7 +39,7 @@ async function relayWithLog(opts: { port?: number; tokens?: unknown; deadAfterMs
 }
 
 function client(url: string, extra: Partial<ConstructorParameters<typeof DataInterface>[0]> = {}): DataInterface {
-  const di = new DataInterface({ dataRemote: true, url, token: TOKEN, name: 'scanner1', ...extra });
+  const di = new DataInterface({ dataRemote: true, url, token: CLIENT_TOKEN, name: 'scanner1', ...extra });
   cleanups.push(() => di.close());
   return di;
 }
@@ -192,7 +192,7 @@ describe('remote DataInterface through the relay', () => {
     const rt = await runtime(relay.url, d);
     await rt.service.whenConnected();
     const link = await connectWs(relay.url);
-    const rc = await RelayClient.attach(link, { target: 'scanner1', token: TOKEN });
+    const rc = await RelayClient.attach(link, { target: 'scanner1', token: CLIENT_TOKEN });
     cleanups.push(() => rc.close());
     const session = rc.session!;
     expect(session).toBeDefined();
@@ -296,7 +296,7 @@ describe('remote DataInterface through the relay', () => {
     await other.waitForRuntime(10);
 
     const link = await connectWs(relay.url);
-    const rc = await RelayClient.attach(link, { target: 'scanner1', token: TOKEN });
+    const rc = await RelayClient.attach(link, { target: 'scanner1', token: CLIENT_TOKEN });
     cleanups.push(() => rc.close());
     const peer = new RpcPeer(rc.session!);
     for (const m of ['close', 'constructor', '__proto__', 'toString', '_private', 'nope', 'streamState']) {
@@ -314,7 +314,7 @@ describe('remote DataInterface through the relay', () => {
     expect(huge.message).toMatch(/path too long/);
     // garbage RPC frames inside an authenticated session: that session ends, nothing else
     const link2 = await connectWs(relay.url);
-    const rc2 = await RelayClient.attach(link2, { target: 'scanner1', token: TOKEN });
+    const rc2 = await RelayClient.attach(link2, { target: 'scanner1', token: CLIENT_TOKEN });
     cleanups.push(() => rc2.close());
     const down = new Promise<string>((r) => rc2.onSession((ev) => !ev.up && r(ev.reason)));
     rc2.session!.send(new Uint8Array([0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]));
@@ -410,7 +410,7 @@ describe('remote DataInterface through the relay', () => {
     fs.writeFileSync(path.join(d, 'one.txt'), 'one hop');
     const { relay } = await relayWithLog();
     await runtime(relay.url, d);
-    const di = new DataInterface({ dataRemote: true, link: relay.localLink('experiment'), token: TOKEN, name: 'scanner1' });
+    const di = new DataInterface({ dataRemote: true, link: relay.localLink('experiment'), token: CLIENT_TOKEN, name: 'scanner1' });
     cleanups.push(() => di.close());
     await di.waitForRuntime(10);
     expect(new TextDecoder().decode(await di.getFile(path.join(d, 'one.txt')))).toBe('one hop');

@@ -23,7 +23,8 @@ vi.mock('@rtfmri/runtime', async (importOriginal) => {
         const { RemoteDataInterface } = await import('../src/remote.js');
         const service = new actual.RuntimeService({ dial: () => connectWs(relayUrl), name, token: TOKEN, serveSession: (l) => actual.serveSession(real, l) });
         await service.whenConnected();
-        const remote = new RemoteDataInterface({ url: relayUrl, dial: (u) => connectWs(u), token: TOKEN, name });
+        const { mintClientToken } = await import('@rtfmri/relay/protocol');
+        const remote = new RemoteDataInterface({ url: relayUrl, dial: (u) => connectWs(u), token: mintClientToken(TOKEN), name });
         await remote.waitForRuntime(10);
         return { remote, service };
       })();

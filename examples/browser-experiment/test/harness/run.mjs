@@ -10,7 +10,7 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { replayFiles, fillPattern, nowMs } from '@rtfmri/runtime';
-import { startRelayServer, sharedToken } from '@rtfmri/relay';
+import { mintClientToken, startRelayServer, sharedToken } from '@rtfmri/relay';
 import { encapsulated, writeDicom } from '@rtfmri/dicom-wasm';
 import { syntheticEpiSeries, syntheticEpiElements } from '@rtfmri/dicom-wasm/synthetic';
 import { createRequire } from 'node:module';
@@ -19,6 +19,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', '..', 'dist');
 const cfg = { scenarios: ['webrtc'], n: 8, tr: 0.25, out: join(here, '..', '..', 'test-output'), ...JSON.parse(process.argv[2] ?? '{}') };
 const TOKEN = 'browser-test-token';
+// The page holds a stream-only, short-lived client token, as a participant's page should.
+const PAGE_TOKEN = mintClientToken(TOKEN, { sub: 'page', runtimes: ['scanner1'], methods: 'stream', ttlSeconds: 3600 });
 const NAME = 'scanner1';
 const PATTERN = 'vol_{TR:03d}.dcm';
 // The veth address exists only inside this namespace (netns.mjs made it).
@@ -96,7 +98,7 @@ async function openPage(browser, scanDir, transport, n, noWebRtc = false, extra 
   lastPage = { page, errors };
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  const q = new URLSearchParams({ relay: relay.url, token: TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport, n: String(n), timeout: '2', roi: 'synthetic', ...extra });
+  const q = new URLSearchParams({ relay: relay.url, token: PAGE_TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport, n: String(n), timeout: '2', roi: 'synthetic', ...extra });
   await page.goto(`http://127.0.0.1:${http.address().port}/index.html?${q}`);
   await page.waitForFunction(() => window.rtfmri && (window.rtfmri.state === 'live' || window.rtfmri.state === 'error'), null, { timeout: 20_000 });
   return { page, errors };
@@ -307,7 +309,7 @@ async function scenario(name) {
     const browser = await launch();
     const page = await browser.newPage();
     await page.addInitScript(() => { delete window.RTCPeerConnection; });
-    const q = new URLSearchParams({ relay: relay.url, token: TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport: 'webrtc', n: String(n), timeout: '2' });
+    const q = new URLSearchParams({ relay: relay.url, token: PAGE_TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport: 'webrtc', n: String(n), timeout: '2' });
     await page.goto(`http://127.0.0.1:${http.address().port}/index.html?${q}`);
     const { done } = replay(scanDir, 2, 0.05);
     await done;
@@ -323,7 +325,7 @@ async function scenario(name) {
     const errors = [];
     lastPage = { page, errors };
     page.on('pageerror', (e) => errors.push(String(e)));
-    const q = new URLSearchParams({ relay: relay.url, token: TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, n: String(n) });
+    const q = new URLSearchParams({ relay: relay.url, token: PAGE_TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, n: String(n) });
     await page.goto(`http://127.0.0.1:${http.address().port}/minimal.html?${q}`);
     const { done } = replay(scanDir, n, cfg.tr);
     await done;

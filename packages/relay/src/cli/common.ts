@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { UsageError } from './args.js';
+import { str, UsageError, type Parsed } from './args.js';
 
 /** Timestamped log line (ISO time, ms). */
 export function stamp(line: string): string {
@@ -18,11 +18,40 @@ export function checkUrl(url: string, flag: string): string {
   return url;
 }
 
-export function tokenFrom(value: string | undefined, flag = '--token'): string {
-  const t = value ?? process.env.RTFMRI_TOKEN;
-  if (!t) throw new UsageError(`a token is required: ${flag} TOKEN or the RTFMRI_TOKEN environment variable`);
-  return t;
+/**
+ * A secret from `--token-file FILE` (first line; refused when others may read it), the
+ * RTFMRI_TOKEN environment variable, or `--token` (visible to every user in `ps`: a warning is
+ * printed, and it is never the only way).
+ */
+export async function tokenFrom(p: Parsed, warn: (line: string) => void, what = 'a token'): Promise<string> {
+  const file = str(p, 'token-file');
+  const argv = str(p, 'token');
+  if (file && argv) throw new UsageError('give --token-file or --token, not both');
+  if (file) return readSecretFile(file, '--token-file');
+  if (argv) {
+    warn('warning: --token on the command line is visible to other users of this machine (ps); use --token-file FILE (mode 600) or the RTFMRI_TOKEN environment variable');
+    return argv;
+  }
+  const env = process.env.RTFMRI_TOKEN;
+  if (env) return env;
+  throw new UsageError(`${what} is required: --token-file FILE, or the RTFMRI_TOKEN environment variable`);
 }
+
+/** The first line of a secret file that only its owner can read. */
+export async function readSecretFile(path: string, flag: string): Promise<string> {
+  const st = await stat(path).catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError(`${flag}: cannot read ${path} (${e.code ?? e.message})`);
+  });
+  if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+    throw new UsageError(`${flag}: ${path} can be read by other users (mode ${(st.mode & 0o777).toString(8)}): run 'chmod 600 ${path}'`);
+  }
+  const text = (await readTextFile(path, flag)).split(/\r?\n/)[0]!.trim();
+  if (!text) throw new UsageError(`${flag}: ${path} is empty`);
+  return text;
+}
+
+/** The options every command that takes a secret accepts. */
+export const TOKEN_OPTIONS = { token: { type: 'string' }, 'token-file': { type: 'string' } } as const;
 
 export async function existingDirs(dirs: string[], flag: string): Promise<string[]> {
   const out: string[] = [];

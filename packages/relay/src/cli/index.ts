@@ -5,3 +5,4 @@ export * from './command.js';
 export * from './common.js';
 export { defaultIo, runCommand, packageVersion } from './run.js';
 export { relayCommand } from './relay-cmd.js';
+export { tokenCommand } from './token-cmd.js';

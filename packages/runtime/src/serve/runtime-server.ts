@@ -84,9 +84,11 @@ function wireError(thrown: unknown): never {
  * allow-listed, end to end with the SDK. `heartbeat` for a direct physical link (the data
  * channel), which nothing else watches; a relay session needs none (the relay link has one).
  */
-export function serveSession(di: DataInterface, link: Link, onError?: (e: Error) => void, options: { heartbeat?: boolean } = {}): void {
-  // The relay authenticated both ends; the session itself needs no second token.
-  expose(link, remoteFacade(di, link), DATA_INTERFACE_METHODS, { onError, heartbeat: options.heartbeat });
+export function serveSession(di: DataInterface, link: Link, onError?: (e: Error) => void, options: { heartbeat?: boolean; methods?: readonly string[] } = {}): void {
+  // The relay authenticated both ends and says which methods the client's credential allows
+  // (a participant page's token: streams only); anything else is refused as an unknown method.
+  const allowed = options.methods ? DATA_INTERFACE_METHODS.filter((m) => options.methods!.includes(m)) : DATA_INTERFACE_METHODS;
+  expose(link, remoteFacade(di, link), allowed, { onError, heartbeat: options.heartbeat });
 }
 
 export interface RuntimeServerOptions extends Omit<DataInterfaceOptions, 'dataRemote'> {
@@ -152,6 +154,8 @@ export async function startRuntimeServer(opts: RuntimeServerOptions): Promise<Ru
     const url = opts.connect!;
     dial = () => connectWs(url, opts.ws);
   }
+  /** The methods each open relay session's client may call. */
+  const sessionMethods = new Map<number, readonly string[]>();
   const service = new RuntimeService({
     dial,
     name: opts.name,
@@ -160,15 +164,20 @@ export async function startRuntimeServer(opts: RuntimeServerOptions): Promise<Ru
     log: opts.log,
     onFatal: opts.onFatal,
     serveSession: (link, info) => {
-      opts.log?.(`session ${info.sid} opened for client '${info.client}'`);
-      serveSession(di, link, (e) => opts.log?.(`session ${info.sid}: ${e.message}`));
-      void link.closed.then((c) => opts.log?.(`session ${info.sid} closed (${c.reason})`));
+      opts.log?.(`session ${info.sid} opened for client '${info.client}'${info.methods.length < DATA_INTERFACE_METHODS.length ? ` (methods: ${info.methods.join(', ')})` : ''}`);
+      sessionMethods.set(info.sid, info.methods);
+      serveSession(di, link, (e) => opts.log?.(`session ${info.sid}: ${e.message}`), { methods: info.methods });
+      void link.closed.then((c) => {
+        sessionMethods.delete(info.sid);
+        opts.log?.(`session ${info.sid} closed (${c.reason})`);
+      });
       // A session can open inside register(), before service.connection is set; a page's offer
       // comes a round trip later, so attaching on the next turn misses none.
       if (opts.webrtc !== false) {
         setTimeout(() => {
           const conn = service.connection;
-          if (conn) answerWebRtcOffers(conn, (l, sid) => serveSession(di, l, (e) => opts.log?.(`session ${sid} (webrtc): ${e.message}`), { heartbeat: true }), { log: opts.log, ...opts.webrtc });
+          // A data channel negotiated over a session gets that session's methods (none if it ended).
+          if (conn) answerWebRtcOffers(conn, (l, sid) => serveSession(di, l, (e) => opts.log?.(`session ${sid} (webrtc): ${e.message}`), { heartbeat: true, methods: sessionMethods.get(sid) ?? [] }), { log: opts.log, ...opts.webrtc });
         }, 0);
       }
     },
