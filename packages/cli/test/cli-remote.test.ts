@@ -35,6 +35,8 @@ const SITE_FILE = secretFile('site', TOKEN);
 const CLIENT_FILE = secretFile('client', CLIENT);
 const T_FILE = secretFile('t', 't');
 const WRONG_FILE = secretFile('wrong', 'wrong');
+const LOOSE_FILE = secretFile('loose', TOKEN);
+fs.chmodSync(LOOSE_FILE, 0o644);
 let root: string;
 let stop: AbortController;
 let relayIo: ReturnType<typeof capture>;
@@ -103,6 +105,8 @@ describe('rtfmri relay / serve / upload / download', () => {
     [['relay', '--port', '70000', '--token-file', T_FILE], 2, /--port must be at most 65535/],
     [['relay', '--tokens', '/no/such/tokens.json'], 2, /cannot read/],
     [['relay', '--cert', 'x.pem', '--token-file', T_FILE], 2, /--cert and --key go together/],
+    [['relay', '--token-file', LOOSE_FILE], 2, /can be read by other users \(mode 644\): run 'chmod 600/],
+    [['relay', '--token-file', SITE_FILE, '--token', TOKEN], 2, /--token-file or --token, not both/],
   ])('%j -> exit %i with one clear line', async (argv, code, re) => {
     const io = capture();
     const saved = process.env.RTFMRI_TOKEN;

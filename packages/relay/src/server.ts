@@ -21,6 +21,9 @@ export interface RelayServerOptions {
   deadAfterMs?: number;
   /** Flow control of slow clients (see RelayOptions.clientBuffer). */
   clientBuffer?: RelayOptions['clientBuffer'];
+  /** Handshake deadline and caps on unauthenticated connections (see RelayOptions). */
+  handshakeTimeoutMs?: number;
+  unauthenticated?: RelayOptions['unauthenticated'];
 }
 
 export interface RelayServer {
@@ -34,7 +37,7 @@ export interface RelayServer {
 }
 
 export async function startRelayServer(opts: RelayServerOptions): Promise<RelayServer> {
-  const relay = new Relay({ tokens: opts.tokens, log: opts.log, heartbeatMs: opts.heartbeatMs, deadAfterMs: opts.deadAfterMs, clientBuffer: opts.clientBuffer });
+  const relay = new Relay({ tokens: opts.tokens, log: opts.log, heartbeatMs: opts.heartbeatMs, deadAfterMs: opts.deadAfterMs, clientBuffer: opts.clientBuffer, handshakeTimeoutMs: opts.handshakeTimeoutMs, unauthenticated: opts.unauthenticated });
   const server = opts.cert && opts.key ? createHttpsServer({ cert: opts.cert, key: opts.key }) : undefined;
   let ws: WsServer;
   try {

@@ -20,6 +20,8 @@ export interface HostRelayOptions {
   /** Liveness of peers' links, ms (defaults 1000 / 4000). */
   heartbeatMs?: number;
   deadAfterMs?: number;
+  /** How long a connection may take to authenticate, ms (default 5000). */
+  handshakeTimeoutMs?: number;
 }
 
 export interface HostedRelay extends RelayServer {
@@ -40,6 +42,7 @@ export async function hostRelay(opts: HostRelayOptions): Promise<HostedRelay> {
     log: opts.log,
     heartbeatMs: opts.heartbeatMs,
     deadAfterMs: opts.deadAfterMs,
+    handshakeTimeoutMs: opts.handshakeTimeoutMs,
   });
   const secret = opts.token;
   const needSecret = (): string => {

@@ -83,8 +83,8 @@ export class RuntimeService {
         this.failures++;
         this.lastError = e as Error;
         const code = ((e as { details?: { code?: unknown } }).details ?? {}).code;
-        if ((e as Error).name === 'AuthError' && code === 'AUTH') {
-          this.log(`the relay refused this runtime's credentials: ${(e as Error).message}; not retrying`);
+        if ((e as Error).name === 'AuthError' && (code === 'AUTH' || code === 'RELAY_UNPROVEN')) {
+          this.log(code === 'AUTH' ? `the relay refused this runtime's credentials: ${(e as Error).message}; not retrying` : `${(e as Error).message}; not retrying`);
           this.stopped = true;
           this.opts.onFatal?.(e as Error);
           break;
