@@ -180,3 +180,6 @@ export class DataInterface {
     }
   }
 }
+// rt-cloud's helpers that need no file system (readRetryDicomFromDataInterface, anonymizeDicom,
+// parseDicomVolume, getDicomFileName, ...) and NIfTI-1 encode/decode and DICOM -> NIfTI.
+export * from '../rtcloud/index.js';
