@@ -5,7 +5,7 @@
 import { deflateSync } from 'fflate';
 import { ValidationError } from './errors.js';
 import { borrowWriter, encodeErrorBounded, encodeValue, releaseWriter, Writer, type OutgoingPart } from './codec.js';
-import { CF_CANCEL, DF_COMPRESSED, DF_DONE, DF_END, DF_ERROR, DF_RAW, DF_RESULT, F, MF_COMPRESSED, MF_EXTERNAL, MF_PARTS } from './frames.js';
+import { CF_CANCEL, DF_COMPRESSED, DF_DONE, DF_END, DF_ERROR, DF_RAW, DF_RESULT, F, inflateAllowed, MAX_INFLATED_VALUE, MF_COMPRESSED, MF_EXTERNAL, MF_PARTS } from './frames.js';
 import type { Link } from './link.js';
 import type { CallOptions } from './options.js';
 
@@ -245,7 +245,8 @@ function writeBody(w: Writer, body: Uint8Array, compress: CallOptions['compress'
   let payload = body;
   if (compress && body.length > 256) {
     const z = deflateSync(body, { level: 1 });
-    if (z.length < body.length * 0.9) {
+    // Never what the receiver refuses (see frames.ts): such a value goes uncompressed.
+    if (z.length < body.length * 0.9 && body.length <= MAX_INFLATED_VALUE && inflateAllowed(body.length, z.length)) {
       payload = z;
       flags |= MF_COMPRESSED;
     }

@@ -28,3 +28,18 @@ export const DF_ERROR = 8; // Data: the stream failed; an error value follows
 export const DF_RAW = 32; // Data: no payload here; the next link message is the payload, raw
 export const DF_DONE = 16; // Data: every part of this result has been sent (part 0, no payload)
 export const CF_CANCEL = 2; // Credit: the consumer stopped reading this stream
+
+/**
+ * Bounds on what a peer's compressed data may cost (a 1 MiB value inflated to 1 GiB was accepted).
+ * A structured value (its byte parts travel as chunks) inflates to at most 64 MiB, and no
+ * compressed piece above a 1 MiB floor to more than 64x its compressed size; the sender does not
+ * compress what the receiver would refuse (real data compresses far less).
+ */
+export const MAX_INFLATED_VALUE = 64 << 20;
+export const MAX_INFLATE_RATIO = 64;
+export const INFLATE_FLOOR = 1 << 20;
+
+/** Whether a receiver accepts `rawLen` bytes inflated from `compressedLen`. */
+export function inflateAllowed(rawLen: number, compressedLen: number): boolean {
+  return rawLen <= INFLATE_FLOOR || rawLen <= compressedLen * MAX_INFLATE_RATIO;
+}

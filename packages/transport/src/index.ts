@@ -9,6 +9,7 @@ export { isForbiddenMethodName, type CallOptions, type CallContext, type RpcPeer
 export { IncomingStream } from './incoming-stream.js';
 export { Liveness, watchLiveness, type LivenessOptions } from './liveness.js';
 export { ByteStream, encodeInline, decodeInline, MAX_ERROR_MESSAGE, MAX_ERROR_DETAILS } from './codec.js';
+export { MAX_INFLATED_VALUE, MAX_INFLATE_RATIO, INFLATE_FLOOR } from './frames.js';
 export { BrowserWebSocketLink, connectBrowserWs } from './ws-browser.js';
 export { concatParts, hex, randomBytes } from './bytes.js';
 export { hmacSha256, sha256, timingSafeEqual } from './hmac.js';

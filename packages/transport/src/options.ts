@@ -9,7 +9,7 @@ export interface HeartbeatOptions {
 }
 
 export interface RpcPeerOptions {
-  /** Largest frame accepted (bytes). Bigger frames: ProtocolError, link closed. Default 8 MiB + 4 KiB. */
+  /** Largest frame accepted (bytes). Bigger frames: ProtocolError, link closed. Default 1 MiB + 64 KiB (one chunk and headers). */
   maxFrameSize?: number;
   /** Largest single Uint8Array part accepted (bytes). Default 2 GiB - 1. */
   maxPartSize?: number;
@@ -80,7 +80,8 @@ export function isForbiddenMethodName(name: string): boolean {
 }
 
 export const DEFAULTS = {
-  maxFrameSize: 8 * 1024 * 1024 + 4096,
+  // A frame carries at most one chunk (1 MiB) plus headers: nothing bigger is ever sent.
+  maxFrameSize: 1024 * 1024 + 64 * 1024,
   maxPartSize: 2 ** 31 - 1,
   chunkSize: 1024 * 1024,
   inlineLimit: 16 * 1024,

@@ -4,13 +4,13 @@
 import { inflateSync } from 'fflate';
 import { ProtocolError, RtfmriError } from './errors.js';
 import { decodeValue, Reader } from './codec.js';
-import { DF_COMPRESSED, DF_DONE, DF_END, DF_ERROR, DF_RAW, DF_RESULT, MF_COMPRESSED, MF_EXTERNAL } from './frames.js';
+import { DF_COMPRESSED, DF_DONE, DF_END, DF_ERROR, DF_RAW, DF_RESULT, inflateAllowed, MAX_INFLATE_RATIO, MAX_INFLATED_VALUE, MF_COMPRESSED, MF_EXTERNAL } from './frames.js';
 import { IncomingStream, type CreditSender } from './incoming-stream.js';
 
 interface PartSinkBlob {
   kind: 'blob';
   len: number;
-  /** Allocated at the first chunk (or the chunk itself when it is the whole part). */
+  /** Allocated at the first chunk, whole up to 16 MiB, growing above (or the chunk itself when it is the whole part). */
   buf: Uint8Array | null;
   filled: number;
 }
@@ -101,7 +101,7 @@ export class Inbound {
       delivered: false,
     };
     const rawLen = inc.compressed ? r.varint() : 0;
-    if (inc.compressed && rawLen > this.limits.maxPartSize) throw new ProtocolError('value too large');
+    if (inc.compressed && rawLen > MAX_INFLATED_VALUE) throw new ProtocolError(`compressed value of ${rawLen} bytes inflated exceeds the limit of ${MAX_INFLATED_VALUE}`);
     if (flags & MF_EXTERNAL) {
       const extLen = r.varint();
       endOfFrame(r);
@@ -114,14 +114,20 @@ export class Inbound {
       return;
     }
     let body = r.rest();
-    if (inc.compressed) body = inflateExact(body, rawLen);
+    if (inc.compressed) {
+      checkInflateRatio(rawLen, body.length);
+      body = inflateExact(body, rawLen);
+    }
     this.msgs[dir].set(id, inc);
     this.decodeBody(inc, body);
   }
 
   private externalDone(inc: Incoming): void {
     let body = inc.external!.buf ?? new Uint8Array(0);
-    if (inc.compressed) body = inflateExact(body, inc.rawLen);
+    if (inc.compressed) {
+      checkInflateRatio(inc.rawLen, body.length);
+      body = inflateExact(body, inc.rawLen);
+    }
     inc.external = null;
     this.decodeBody(inc, body);
   }
@@ -221,9 +227,10 @@ export class Inbound {
       const room = sink.len - sink.filled;
       if (rawLen >= 0) {
         if (rawLen > room || rawLen === 0) throw new ProtocolError('data overruns its part');
-        if (!sink.buf) sink.buf = new Uint8Array(sink.len);
-        const out = inflateExact(r.rest(), rawLen, sink.buf.subarray(sink.filled, sink.filled + rawLen));
-        if (out.buffer !== sink.buf.buffer || out.byteOffset !== sink.buf.byteOffset + sink.filled) sink.buf.set(out, sink.filled);
+        checkInflateRatio(rawLen, r.remaining);
+        reserve(sink, rawLen);
+        const out = inflateExact(r.rest(), rawLen, sink.buf!.subarray(sink.filled, sink.filled + rawLen));
+        if (out.buffer !== sink.buf!.buffer || out.byteOffset !== sink.buf!.byteOffset + sink.filled) sink.buf!.set(out, sink.filled);
         sink.filled += rawLen;
       } else {
         const chunk = r.rest();
@@ -233,8 +240,8 @@ export class Inbound {
           // One piece: keep the received bytes (a plain Uint8Array view, no copy).
           sink.buf = plainView(chunk);
         } else {
-          if (!sink.buf) sink.buf = new Uint8Array(sink.len);
-          sink.buf.set(chunk, sink.filled);
+          reserve(sink, chunk.length);
+          sink.buf!.set(chunk, sink.filled);
         }
         sink.filled += chunk.length;
       }
@@ -260,6 +267,7 @@ export class Inbound {
       let chunk: Uint8Array;
       if (rawLen >= 0) {
         if (rawLen > this.limits.maxFrameSize * 4) throw new ProtocolError('compressed chunk too large');
+        checkInflateRatio(rawLen, r.remaining);
         chunk = inflateExact(r.rest(), rawLen);
       } else chunk = plainView(r.rest());
       if (flags & DF_RAW && chunk.length === 0) throw new ProtocolError('empty data frame');
@@ -294,6 +302,25 @@ export class Inbound {
 /** A plain Uint8Array over the same memory (a Node Buffer would otherwise leak out as a Buffer). */
 function plainView(b: Uint8Array): Uint8Array {
   return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function checkInflateRatio(rawLen: number, compressedLen: number): void {
+  if (!inflateAllowed(rawLen, compressedLen)) {
+    throw new ProtocolError(`compressed data claims ${rawLen} bytes from ${compressedLen} (more than ${MAX_INFLATE_RATIO}x)`);
+  }
+}
+
+/** Byte parts above this size grow as their data arrives (a peer's declared size is not an allocation). */
+const EAGER_ALLOC = 16 << 20;
+
+/** Room in a byte part's buffer for `need` more bytes: at once up to EAGER_ALLOC, then doubling. */
+function reserve(sink: PartSinkBlob, need: number): void {
+  const want = sink.filled + need;
+  if (sink.buf && sink.buf.length >= want) return;
+  const cap = sink.len <= EAGER_ALLOC ? sink.len : Math.min(sink.len, Math.max(want, EAGER_ALLOC, (sink.buf?.length ?? 0) * 2));
+  const grown = new Uint8Array(cap);
+  if (sink.buf) grown.set(sink.buf.subarray(0, sink.filled));
+  sink.buf = grown;
 }
 
 /** Inflate exactly `rawLen` bytes (into `out` when given); anything else is a ProtocolError. */

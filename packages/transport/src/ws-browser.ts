@@ -19,7 +19,7 @@ export class BrowserWebSocketLink extends BaseLink {
 
   constructor(
     readonly ws: W3CWebSocket,
-    maxMessageSize = 8 * 1024 * 1024 + 64 * 1024,
+    maxMessageSize = 1024 * 1024 + 128 * 1024,
   ) {
     super();
     this.maxMessageSize = maxMessageSize;

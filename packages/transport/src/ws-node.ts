@@ -7,7 +7,7 @@ import { BaseLink, type Link } from './link.js';
 import { DisconnectedError, ProtocolError } from './errors.js';
 
 /** Default ws maxPayload: the RPC's default max frame plus slack (the RPC checks its own limit too). */
-export const DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024 + 64 * 1024;
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024 + 128 * 1024;
 
 const BINARY = { binary: true } as const;
 /** Bytes queued under one cork that make a send flush at once (see send). */
