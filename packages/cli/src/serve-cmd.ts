@@ -1,5 +1,7 @@
 import { isIP } from 'node:net';
-import { PHI_POLICIES, startRuntimeServer, type PhiPolicy } from '@rtfmri/runtime';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadUidSecret, PHI_POLICIES, startRuntimeServer, type PhiPolicy } from '@rtfmri/runtime';
 import { bool, checkUrl, type Command, existingDirs, list, num, parse, port, readTextFile, stamp, str, TOKEN_OPTIONS, tokenFrom, untilAborted, UsageError } from '@rtfmri/relay/cli';
 
 const help = `Usage: rtfmri serve --connect ws(s)://HOST:PORT --name NAME --allowed-dirs DIRS --allowed-file-types TYPES [options]
@@ -26,6 +28,9 @@ Options:
                             sent is anonymized, whatever the client asks) or 'allow-raw' (a client
                             may get raw DICOM: patient name, IDs, institution; each raw file sent is
                             logged, and a warning is printed at start)
+  --uid-secret-file FILE    the site's anonymization secret (created once, mode 600; default
+                            ~/.rtfmri/uid-secret or env RTFMRI_UID_SECRET_FILE): the same scanner
+                            UID maps to the same anonymized UID after a restart
   --cert FILE --key FILE    with --listen: serve wss://
   --ca FILE                 with --connect wss://: trust this CA (self-signed relay certificate)
   --watch-polling           poll folders (mounted shares without file events)
@@ -53,6 +58,7 @@ export const serveCommand: Command = {
         'allowed-file-types': { type: 'string', multiple: true },
         'scanner-clock-skew': { type: 'string' },
         phi: { type: 'string' },
+        'uid-secret-file': { type: 'string' },
         cert: { type: 'string' },
         key: { type: 'string' },
         ca: { type: 'string' },
@@ -75,6 +81,13 @@ export const serveCommand: Command = {
     if (!dirsRaw?.length) throw new UsageError('--allowed-dirs is required (comma-separated folders, or * for all)');
     if (!types?.length) throw new UsageError('--allowed-file-types is required (e.g. .dcm,.txt, or * for all)');
     const skew = num(p, 'scanner-clock-skew') ?? 0;
+    const uidFile = resolve(str(p, 'uid-secret-file') ?? process.env.RTFMRI_UID_SECRET_FILE ?? join(homedir(), '.rtfmri', 'uid-secret'));
+    let uid: { secret: string; created: boolean };
+    try {
+      uid = loadUidSecret(uidFile);
+    } catch (e) {
+      throw new UsageError(`--uid-secret-file: ${(e as Error).message}`);
+    }
     const phi = (str(p, 'phi') ?? 'anonymize') as PhiPolicy;
     if (!PHI_POLICIES.includes(phi)) throw new UsageError(`--phi: use ${PHI_POLICIES.join(' or ')} (got '${phi}')`);
     if (!!str(p, 'cert') !== !!str(p, 'key')) throw new UsageError('--cert and --key go together');
@@ -112,6 +125,7 @@ export const serveCommand: Command = {
         allowedDirs,
         allowedFileTypes: types,
         phi,
+        uidSecret: uid.secret,
         scannerClockSkew: skew,
         watchRoute: bool(p, 'watch-polling') ? 'polling' : undefined,
         webrtc: bool(p, 'no-webrtc') ? false : { bindAddress: webrtcBind },
@@ -127,6 +141,7 @@ export const serveCommand: Command = {
     if (phi === 'allow-raw') {
       io.out(stamp("WARNING: --phi allow-raw: clients may receive raw DICOM (patient name, IDs, institution, device serial); every raw file sent is logged as 'PHI: raw DICOM sent'"));
     }
+    log(`anonymization secret ${uidFile}${uid.created ? ' (created now: back it up with the study data)' : ''}`);
     log(`runtime '${name}' (instance ${server.service.instance}) serving ${allowedDirs.join(',')} [${types.join(',')}], phi ${phi}, ${where}`);
     await untilAborted(stop.signal);
     if (!fatal) log('runtime shutting down');

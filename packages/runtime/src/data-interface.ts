@@ -50,6 +50,13 @@ export interface DataInterfaceOptions {
    * the building").
    */
   phi?: PhiPolicy;
+  /**
+   * The site's anonymization secret: replacement UIDs and date shifts are derived from it, so the
+   * same input maps to the same output in every process and after a restart (a run split by a
+   * runtime restart stays one series). Default: random per DataInterface. `rtfmri serve` keeps one
+   * in a mode-600 file (loadUidSecret).
+   */
+  uidSecret?: string;
   /** Where the PHI lines go (raw DICOM sent; a client's request for raw refused). Default: raw-sent lines to stderr. */
   log?: (line: string) => void;
 }
@@ -175,13 +182,17 @@ export class DataInterface {
   private closed = false;
   private readyP: Promise<void> | null = null;
   /** Session secret of the UID map (replacement UIDs are consistent across streams and threads). */
-  private readonly uidSecret = randomBytes(16).toString('hex');
+  private readonly uidSecret: string;
   private inlineWindowStart = 0;
   private inlineSpent = 0;
   /** How the last validations were routed (diagnostics, benchmark). */
   readonly routed = { inline: 0, pool: 0 };
 
   constructor(opts: DataInterfaceOptions = {}) {
+    if (opts.uidSecret !== undefined && (typeof opts.uidSecret !== 'string' || opts.uidSecret.length < 16)) {
+      throw new ValidationError('uidSecret must be a string of at least 16 characters');
+    }
+    this.uidSecret = opts.uidSecret ?? randomBytes(16).toString('hex');
     if (opts.dataRemote === true) {
       throw new ValidationError('dataRemote: true is the SDK stub (@rtfmri/sdk); @rtfmri/runtime is the local DataInterface');
     }

@@ -11,6 +11,7 @@ export {
   type WorkRoute,
 } from './data-interface.js';
 export { PathPolicy } from './paths.js';
+export { loadUidSecret } from './uid-secret.js';
 export { WatchHub, type WatchRoute } from './watcher.js';
 export { ValidationError, NotFoundError, TimeoutError, StateError, DisconnectedError } from './errors.js';
 // The control-room service (serve) and replay.

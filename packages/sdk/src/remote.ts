@@ -52,9 +52,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Extra time beyond a data wait for the bytes to travel: the RPC deadline never cuts the wait. */
 function waitDeadlineMs(timeoutSec: unknown): number | undefined {
-  if (typeof timeoutSec !== 'number' || !Number.isFinite(timeoutSec) || timeoutSec <= 0) return undefined;
-  return timeoutSec * 1000 + Math.max(5000, timeoutSec * 100);
+  if (typeof timeoutSec !== 'number' || Number.isNaN(timeoutSec) || timeoutSec <= 0) return undefined;
+  // The runtime clamps a wait to MAX_WAIT_SEC (Infinity included): so does its deadline here.
+  const t = Math.min(timeoutSec, MAX_WAIT_SEC);
+  return t * 1000 + Math.max(5000, t * 100);
 }
+
+/** The runtime's longest wait (24 h): longer timeouts, Infinity included, are clamped to it. */
+export const MAX_WAIT_SEC = 24 * 3600;
 
 export class RemoteDataInterface {
   readonly dataRemote = true;
