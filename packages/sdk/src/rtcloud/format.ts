@@ -26,6 +26,7 @@ export function formatValue(value: FormatArg, spec: string): string {
     align = '=';
   }
   let body: string;
+  let prefix = '';
   let neg = false;
   if (!isNum) {
     if (type && type !== 's') throw new ValidationError(`Unknown format code '${type}' for object of type 'str'`);
@@ -44,7 +45,7 @@ export function formatValue(value: FormatArg, spec: string): string {
       if (type === 'c') body = String.fromCodePoint(Number(abs));
       else body = abs.toString(radix);
       if (type === 'X') body = body.toUpperCase();
-      if (alt && radix !== 10) body = (radix === 2 ? '0b' : radix === 8 ? '0o' : type === 'X' ? '0X' : '0x') + body;
+      if (alt && radix !== 10) prefix = radix === 2 ? '0b' : radix === 8 ? '0o' : type === 'X' ? '0X' : '0x';
       if (grouping && radix === 10) body = groupDigits(body, grouping);
     } else {
       const f = Number(x);
@@ -68,7 +69,7 @@ export function formatValue(value: FormatArg, spec: string): string {
     }
     align ??= '>';
   }
-  const signStr = isNum ? (neg ? '-' : sign === '+' ? '+' : sign === ' ' ? ' ' : '') : '';
+  const signStr = (isNum ? (neg ? '-' : sign === '+' ? '+' : sign === ' ' ? ' ' : '') : '') + prefix;
   const len = signStr.length + body.length;
   if (width <= len) return signStr + body;
   const pad = fill.repeat(width - len);
