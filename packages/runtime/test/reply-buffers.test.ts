@@ -25,8 +25,9 @@ describe('ReplyBuffers', () => {
     const sock = (serverLink.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
     sock.pause();
     const rb = new ReplyBuffers(client);
-    const SIZE = 2 * 1024 * 1024;
-    const N = 16;
+    // One message per RPC frame at most (1 MiB + headers is the link's limit).
+    const SIZE = 1024 * 1024;
+    const N = 32;
     let queuedAtSomePoint = false;
     for (let i = 0; i < N; i++) {
       const b = rb.take(SIZE);

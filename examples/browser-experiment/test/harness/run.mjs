@@ -19,7 +19,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', '..', 'dist');
 const cfg = { scenarios: ['webrtc'], n: 8, tr: 0.25, out: join(here, '..', '..', 'test-output'), ...JSON.parse(process.argv[2] ?? '{}') };
 const TOKEN = 'browser-test-token';
-// The page holds a stream-only, short-lived client token, as a participant's page should.
+// Pages hold short-lived client tokens, never the site secret: the experimenter's page (which also
+// lists and reads files) a read-only one, the minimal participant page a stream-only one.
+const READ_TOKEN = mintClientToken(TOKEN, { sub: 'page', runtimes: ['scanner1'], methods: 'read', ttlSeconds: 3600 });
 const PAGE_TOKEN = mintClientToken(TOKEN, { sub: 'page', runtimes: ['scanner1'], methods: 'stream', ttlSeconds: 3600 });
 const NAME = 'scanner1';
 const PATTERN = 'vol_{TR:03d}.dcm';
@@ -98,7 +100,7 @@ async function openPage(browser, scanDir, transport, n, noWebRtc = false, extra 
   lastPage = { page, errors };
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  const q = new URLSearchParams({ relay: relay.url, token: PAGE_TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport, n: String(n), timeout: '2', roi: 'synthetic', ...extra });
+  const q = new URLSearchParams({ relay: relay.url, token: READ_TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport, n: String(n), timeout: '2', roi: 'synthetic', ...extra });
   await page.goto(`http://127.0.0.1:${http.address().port}/index.html?${q}`);
   await page.waitForFunction(() => window.rtfmri && (window.rtfmri.state === 'live' || window.rtfmri.state === 'error'), null, { timeout: 20_000 });
   return { page, errors };
