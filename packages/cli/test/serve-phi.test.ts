@@ -4,21 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/main.js';
-import type { Io } from '@rtfmri/relay/cli';
+import { capture, until } from './io.js';
 
-function capture(signal = new AbortController().signal): Io & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l), errWrite: (c) => stderr.push(c), errIsTTY: false, signal };
-}
-
-async function until(pred: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('rtfmri serve --phi', () => {
   let dir: string;

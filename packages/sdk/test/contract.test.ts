@@ -14,19 +14,11 @@ import {
   measureClockSkew,
   getDicomRepetitionTime,
 } from '../src/index.js';
-import { setup, sleep, tmpDir, volume, writeVolume, type Mode, type Setup } from './harness.js';
+import { setup, sleep, tmpDir, volume, writeVolume, type Mode, type Setup, failure } from './harness.js';
 
 const hasAnonymize = typeof (dicom as { anonymize?: unknown }).anonymize === 'function';
 
 /** Errors are compared by name and message (the classes differ until the runtime re-exports transport's). */
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe.each<Mode>(['local', 'remote'])('DataInterface contract (%s)', (mode) => {
   let A: string;

@@ -79,3 +79,13 @@ export function cliPath(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   return path.resolve(here, '../../cli/bin/rtfmri.js');
 }
+
+/** The error a promise rejects with (fails the test when it resolves). */
+export async function failure(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}

@@ -9,21 +9,13 @@ import { RelayClient } from '@rtfmri/relay/protocol';
 import { RpcPeer, RtfmriError } from '@rtfmri/transport';
 import { connectWs } from '@rtfmri/transport/node';
 import { AuthError, DataInterface, DisconnectedError, hostRelay, type HostedRelay } from '../src/index.js';
-import { CLIENT_TOKEN, cliPath, sleep, tmpDir, TOKEN, writeVolume } from './harness.js';
+import { CLIENT_TOKEN, cliPath, sleep, tmpDir, TOKEN, writeVolume, failure } from './harness.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function relayWithLog(opts: { port?: number; tokens?: unknown; deadAfterMs?: number } = {}): Promise<{ relay: HostedRelay; log: string[] }> {
   const log: string[] = [];

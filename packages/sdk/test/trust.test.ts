@@ -5,12 +5,17 @@ import fs from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startRuntimeServer, type RuntimeServer } from '@rtfmri/runtime';
 import {
-  challenge, control, F, mintClientToken, mintRuntimeToken, newNonce, parseClientToken, RelayClient, RelayRuntimeConnection,
+  challenge, control, mintClientToken, mintRuntimeToken, newNonce, parseClientToken, RelayClient, RelayRuntimeConnection,
 } from '@rtfmri/relay/protocol';
 import { AuthError, type Link } from '@rtfmri/transport';
 import { connectWs, createWsServer, type WsServer } from '@rtfmri/transport/node';
 import { DataInterface, hostRelay, type HostedRelay } from '../src/index.js';
-import { sleep, tmpDir, TOKEN } from './harness.js';
+import { sleep, tmpDir, TOKEN, failure } from './harness.js';
+
+// Relay frame types (framing.ts's const enum F, which a test cannot import across packages).
+const HELLO = 0x82;
+const WELCOME = 0x83;
+const OPEN = 0x87;
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
@@ -19,14 +24,6 @@ afterEach(async () => {
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function relay(extra: Partial<Parameters<typeof hostRelay>[0]> = {}): Promise<{ relay: HostedRelay; log: string[] }> {
   const log: string[] = [];
@@ -100,10 +97,10 @@ describe('trust boundary: names, relays, scopes, floods', () => {
           void link.opened.then(() => link.send(challenge(newNonce())));
           link.onMessage((frame) => {
             seen.push(`0x${frame[0]!.toString(16)}`);
-            if (frame[0] === F.Hello) {
+            if (frame[0] === HELLO) {
               const body = JSON.parse(new TextDecoder().decode(frame.subarray(1))) as { role: string };
-              link.send(control(F.Welcome, { up: true, sid: 1, instance: 'x', flow: 1 << 20, ...(proof !== undefined ? { proof } : {}) }));
-              if (body.role === 'runtime') link.send(control(F.Open, { sid: 1, client: 'attacker' }));
+              link.send(control(WELCOME, { up: true, sid: 1, instance: 'x', flow: 1 << 20, ...(proof !== undefined ? { proof } : {}) }));
+              if (body.role === 'runtime') link.send(control(OPEN, { sid: 1, client: 'attacker' }));
             }
           });
         },

@@ -1,5 +1,6 @@
 // A Link over a W3C WebSocket (the browser's native one; also anything with the same API).
 // No Node-only imports.
+import { concatParts } from './bytes.js';
 import { BaseLink } from './link.js';
 import { DisconnectedError } from './errors.js';
 
@@ -49,15 +50,7 @@ export class BrowserWebSocketLink extends BaseLink {
     else if (data.length === 1) this.ws.send(data[0]);
     else if (typeof Blob !== 'undefined') this.ws.send(new Blob(data as unknown as BlobPart[]));
     else {
-      let n = 0;
-      for (const p of data) n += p.length;
-      const out = new Uint8Array(n);
-      let o = 0;
-      for (const p of data) {
-        out.set(p, o);
-        o += p.length;
-      }
-      this.ws.send(out);
+      this.ws.send(concatParts(data));
     }
   }
 
