@@ -1,8 +1,10 @@
 // Issue 10, "Bombs and unbounded inputs" (the runtime's part): pattern widths, timeouts, indexes,
 // and typed errors for the file system's failures (nothing untyped crosses the wire).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalLinkPair, RpcPeer } from '@rtfmri/transport';
 import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
@@ -98,11 +100,31 @@ describe('typed errors for file-system failures', () => {
     expect(fs.readdirSync(A).sort()).toEqual(['file.txt', 'loop.txt', 'taken.txt']);
   });
 
-  it('permission denied is a ValidationError (EACCES)', async (ctx) => {
-    if (process.getuid?.() === 0) ctx.skip(); // root reads and writes everything
-    fs.writeFileSync(path.join(A, 'locked.txt'), 'x');
-    fs.chmodSync(path.join(A, 'locked.txt'), 0);
-    expect(await reason(di.getFile(path.join(A, 'locked.txt')))).toMatchObject({ name: 'ValidationError', reason: 'EACCES' });
+  it('permission denied is a ValidationError (EACCES)', async () => {
+    if (process.getuid?.() !== 0) {
+      fs.writeFileSync(path.join(A, 'locked.txt'), 'x');
+      fs.chmodSync(path.join(A, 'locked.txt'), 0);
+      expect(await reason(di.getFile(path.join(A, 'locked.txt')))).toMatchObject({ name: 'ValidationError', reason: 'EACCES' });
+      return;
+    }
+    // Root reads everything: the same call runs in a child process as 'nobody' (setpriv), on the
+    // built runtime, against a folder it may enter and a file it may not read.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtfmri-eacces-'));
+    try {
+      fs.chmodSync(dir, 0o755);
+      fs.writeFileSync(path.join(dir, 'locked.txt'), 'x', { mode: 0 });
+      const runtime = path.resolve(fileURLToPath(import.meta.url), '../../dist/index.js');
+      const script = `const { DataInterface } = await import(${JSON.stringify(runtime)});
+const di = new DataInterface({ allowedDirs: [${JSON.stringify(dir)}], allowedFileTypes: ['.txt'] });
+try { await di.getFile(${JSON.stringify(path.join(dir, 'locked.txt'))}); console.log('{"read":true}'); }
+catch (e) { console.log(JSON.stringify({ name: e.name, reason: e.details?.reason })); }
+await di.close();`;
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ name: 'ValidationError', reason: 'EACCES' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('ENOSPC: a full disk is a StateError with reason ENOSPC, and no partial file is left', async (ctx) => {
