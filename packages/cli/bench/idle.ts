@@ -1,6 +1,6 @@
 // Idle cost: relay, runtime (`rtfmri serve`) and an experiment (SDK script) as three processes,
 // connected through the relay with a session open and nothing to do. CPU time per wall second of
-// each process, from the kernel's per-thread run time (/proc/PID/task/*/schedstat, ns), over a
+// each process, from the kernel's per-thread run time (/proc/PID/task/*/schedstat, ns), in two
 // windows: right after connecting, and the steady state. Target: <= 1 ms/s per process (issue 9). Linux only.
 // Env: RTFMRI_BENCH_IDLE_S (window, default 20), RTFMRI_BENCH_IDLE_SETTLE_S (start of the steady
 // window after connecting, default 40), RTFMRI_BENCH_JSON (figures file).
