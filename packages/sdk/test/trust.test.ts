@@ -180,4 +180,45 @@ describe('trust boundary: names, relays, scopes, floods', () => {
     expect(silent.filter((l) => l.state === 'open').length).toBe(0);
     expect(typeof (await client(r.url, mintClientToken(TOKEN)).ping())).toBe('number');
   });
+
+  it('hostile frames through the relay (BigInt, inflate bomb, oversized) end only the attacker\'s session; the runtime keeps serving others', async () => {
+    const { relay: r } = await relay();
+    await runtime(r.url);
+    const good = client(r.url, mintClientToken(TOKEN));
+    await good.waitForRuntime(5);
+    const varint = (v: number) => {
+      const o: number[] = [];
+      while (v >= 0x80) {
+        o.push((v % 0x80) | 0x80);
+        v = Math.floor(v / 0x80);
+      }
+      o.push(v);
+      return o;
+    };
+    const req = (method: string, head: number[], value: number[] | Uint8Array, flags = 0) =>
+      Uint8Array.from([0x10, 1, flags, method.length, ...Buffer.from(method), ...head, ...value]);
+    const { deflateSync } = await import('fflate');
+    const attacks: Array<[string, Uint8Array]> = [
+      // ping with a 192 KiB BigInt argument (it froze `rtfmri serve` for seconds before)
+      ['bigint', req('ping', [], [0x09, 1, 0x06, 0, ...varint(192 << 10), ...new Uint8Array(192 << 10).fill(0xa5)])],
+      ['inflate bomb', req('ping', varint(1 << 30), deflateSync(new Uint8Array(4 << 20)), 2)],
+      ['oversized frame', req('ping', [], [0x08, ...varint(3 << 20), ...new Uint8Array(3 << 20)])],
+    ];
+    for (const [what, frame] of attacks) {
+      const link = await connectWs(r.url);
+      const rc = await RelayClient.attach(link, { target: 'scanner1', token: mintClientToken(TOKEN, { sub: 'attacker' }) });
+      const session = rc.session!;
+      const answered = new Promise<string>((res) => {
+        session.onMessage((m) => res(`frame 0x${m[0]!.toString(16)}`));
+        session.onClose((c) => res(`closed: ${c.reason}`));
+      });
+      session.send(frame);
+      // Meanwhile the other client is served, call after call.
+      for (let i = 0; i < 10; i++) expect(typeof (await good.ping())).toBe('number');
+      const outcome = await Promise.race([answered, sleep(5000).then(() => 'nothing')]);
+      expect(outcome, what).not.toBe('nothing');
+      rc.close();
+    }
+    expect(typeof (await good.ping())).toBe('number');
+  });
 });
