@@ -12,6 +12,12 @@
 // yield a runtime key (that needs the secret), so no client can register a runtime.
 import { hmacSha256 } from '@rtfmri/transport';
 import { DATA_INTERFACE_METHODS } from './methods.js';
+import { FEEDBACK_METHODS, PAGE_FEEDBACK_METHODS, DISPLAY_FEEDBACK_METHODS } from './feedback-methods.js';
+
+export * from './feedback-methods.js';
+
+/** Every method a client token can name: the DataInterface's and the feedback channel's. */
+export const ALL_METHODS: readonly string[] = [...DATA_INTERFACE_METHODS, ...FEEDBACK_METHODS];
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
@@ -23,7 +29,11 @@ export const RUNTIME_TOKEN_PREFIX = 'rtfmri1.r.';
 export const METHOD_SCOPES: Record<string, readonly string[]> = {
   stream: ['initScannerStream', 'getImageData', 'closeStream', 'getClockSkew', 'ping'],
   read: ['initScannerStream', 'getImageData', 'closeStream', 'getClockSkew', 'ping', 'getFile', 'getNewestFile', 'initWatch', 'watchFile', 'listFiles', 'listDirs', 'getAllowedFileTypes'],
-  all: DATA_INTERFACE_METHODS,
+  // A participant's page: its feedback queue and its responses, nothing of the file system.
+  feedback: [...PAGE_FEEDBACK_METHODS, 'ping'],
+  // An experimenter's monitor: plots, logs and run status of the web display.
+  display: [...DISPLAY_FEEDBACK_METHODS, 'ping'],
+  all: ALL_METHODS,
 };
 
 export interface ClientClaims {
@@ -93,13 +103,13 @@ export function runtimeKeyFromToken(token: string, name: string): Uint8Array {
 }
 
 function normaliseMethods(methods: ClientClaims['methods'] | string): readonly string[] {
-  if (methods === '*') return DATA_INTERFACE_METHODS;
+  if (methods === '*') return ALL_METHODS;
   if (typeof methods === 'string') {
     const scope = METHOD_SCOPES[methods];
     if (!scope) throw new RangeError(`unknown method scope '${methods}' (known: ${Object.keys(METHOD_SCOPES).join(', ')}, or a list of methods)`);
     return scope;
   }
-  const known = new Set<string>(DATA_INTERFACE_METHODS);
+  const known = new Set<string>(ALL_METHODS);
   for (const m of methods) if (!known.has(m)) throw new RangeError(`unknown method '${m}'`);
   return methods;
 }

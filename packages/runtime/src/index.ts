@@ -17,4 +17,5 @@ export { ValidationError, NotFoundError, TimeoutError, StateError, DisconnectedE
 // The control-room service (serve) and replay.
 export { RuntimeService, type RuntimeServiceOptions } from './serve/service.js';
 export { startRuntimeServer, remoteFacade, serveSession, type RuntimeServer, type RuntimeServerOptions } from './serve/runtime-server.js';
+export { FeedbackHub, feedbackHubOf } from './serve/feedback.js';
 export { replayFiles, replayDir, findSeries, fillPattern, patternRegex, nowMs, type ReplaySource, type ReplayEvent, type ReplayOptions, type ReplayResult } from './serve/replay.js';

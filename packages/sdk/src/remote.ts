@@ -4,7 +4,7 @@
 // the native WebSocket).
 import { DisconnectedError, RpcPeer, StateError, ValidationError, AuthError, type Link } from '@rtfmri/transport';
 import { parseDicom, ready as dicomReady, type DicomDataset } from '@rtfmri/dicom-wasm';
-import { DATA_INTERFACE_METHODS, RelayClient, type SessionEvent } from '@rtfmri/relay/protocol';
+import { DATA_INTERFACE_METHODS, FEEDBACK_METHODS, RelayClient, type FeedbackMethod, type SessionEvent } from '@rtfmri/relay/protocol';
 
 /** The runtime's remotely callable methods, as they travel (the relay protocol's allow-list). */
 export const REMOTE_METHODS = DATA_INTERFACE_METHODS;
@@ -356,6 +356,15 @@ export class RemoteDataInterface {
 
   async ping(): Promise<number> {
     return (await this.call('ping', [])) as number;
+  }
+
+  /**
+   * One call of the result/feedback channel (feedback.ts's SubjectInterface and
+   * WebDisplayInterface use it): only FEEDBACK_METHODS; `waitSec` extends the deadline for a wait.
+   */
+  async callFeedback(method: FeedbackMethod, args: unknown[], waitSec?: number): Promise<unknown> {
+    if (!(FEEDBACK_METHODS as readonly string[]).includes(method)) throw new ValidationError(`unknown feedback method '${String(method)}'`);
+    return this.call(method, args, waitSec !== undefined ? waitDeadlineMs(waitSec) : undefined);
   }
 
   /** Closes this client's streams on the runtime (best effort) and the link. */

@@ -5,7 +5,8 @@
 import { connectWs, type WsClientOptions } from '@rtfmri/transport/node';
 import * as T from '@rtfmri/transport';
 import { expose, type Link } from '@rtfmri/transport';
-import { DATA_INTERFACE_METHODS } from '@rtfmri/relay/protocol';
+import { DATA_INTERFACE_METHODS, FEEDBACK_METHODS } from '@rtfmri/relay/protocol';
+import { feedbackHubOf } from './feedback.js';
 import { DataInterface, mapFsError, type DataInterfaceOptions } from '../data-interface.js';
 import type { DicomDataset } from '@rtfmri/dicom-wasm';
 import { sharedToken, type TokenPolicy } from '@rtfmri/relay';
@@ -84,11 +85,15 @@ function wireError(thrown: unknown): never {
  * allow-listed, end to end with the SDK. `heartbeat` for a direct physical link (the data
  * channel), which nothing else watches; a relay session needs none (the relay link has one).
  */
-export function serveSession(di: DataInterface, link: Link, onError?: (e: Error) => void, options: { heartbeat?: boolean; methods?: readonly string[] } = {}): void {
+export function serveSession(di: DataInterface, link: Link, onError?: (e: Error) => void, options: { heartbeat?: boolean; methods?: readonly string[]; client?: string } = {}): void {
   // The relay authenticated both ends and says which methods the client's credential allows
   // (a participant page's token: streams only); anything else is refused as an unknown method.
-  const allowed = options.methods ? DATA_INTERFACE_METHODS.filter((m) => options.methods!.includes(m)) : DATA_INTERFACE_METHODS;
-  expose(link, remoteFacade(di, link), allowed, { onError, heartbeat: options.heartbeat });
+  // The feedback channel's hub (feedback.ts) is the runtime's, shared by all its sessions; a
+  // page's queue is keyed by its client id, so it survives a reconnect.
+  const every = [...DATA_INTERFACE_METHODS, ...FEEDBACK_METHODS];
+  const allowed = options.methods ? every.filter((m) => options.methods!.includes(m)) : every;
+  const impl = Object.assign(remoteFacade(di, link), feedbackHubOf(di).facade(options.client ?? `session:${Math.random().toString(36).slice(2)}`));
+  expose(link, impl, allowed, { onError, heartbeat: options.heartbeat });
 }
 
 export interface RuntimeServerOptions extends Omit<DataInterfaceOptions, 'dataRemote'> {
@@ -156,6 +161,7 @@ export async function startRuntimeServer(opts: RuntimeServerOptions): Promise<Ru
   }
   /** The methods each open relay session's client may call. */
   const sessionMethods = new Map<number, readonly string[]>();
+  const sessionClients = new Map<number, string>();
   const service = new RuntimeService({
     dial,
     name: opts.name,
@@ -166,9 +172,11 @@ export async function startRuntimeServer(opts: RuntimeServerOptions): Promise<Ru
     serveSession: (link, info) => {
       opts.log?.(`session ${info.sid} opened for client '${info.client}'${info.methods.length < DATA_INTERFACE_METHODS.length ? ` (methods: ${info.methods.join(', ')})` : ''}`);
       sessionMethods.set(info.sid, info.methods);
-      serveSession(di, link, (e) => opts.log?.(`session ${info.sid}: ${e.message}`), { methods: info.methods });
+      sessionClients.set(info.sid, info.client);
+      serveSession(di, link, (e) => opts.log?.(`session ${info.sid}: ${e.message}`), { methods: info.methods, client: info.client });
       void link.closed.then((c) => {
         sessionMethods.delete(info.sid);
+        sessionClients.delete(info.sid);
         opts.log?.(`session ${info.sid} closed (${c.reason})`);
       });
       // A session can open inside register(), before service.connection is set; a page's offer
@@ -177,7 +185,7 @@ export async function startRuntimeServer(opts: RuntimeServerOptions): Promise<Ru
         setTimeout(() => {
           const conn = service.connection;
           // A data channel negotiated over a session gets that session's methods (none if it ended).
-          if (conn) answerWebRtcOffers(conn, (l, sid) => serveSession(di, l, (e) => opts.log?.(`session ${sid} (webrtc): ${e.message}`), { heartbeat: true, methods: sessionMethods.get(sid) ?? [] }), { log: opts.log, ...opts.webrtc });
+          if (conn) answerWebRtcOffers(conn, (l, sid) => serveSession(di, l, (e) => opts.log?.(`session ${sid} (webrtc): ${e.message}`), { heartbeat: true, methods: sessionMethods.get(sid) ?? [], client: sessionClients.get(sid) }), { log: opts.log, ...opts.webrtc });
         }, 0);
       }
     },

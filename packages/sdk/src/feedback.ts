@@ -1,0 +1,101 @@
+// The result/feedback channel, rt-cloud's names and argument orders (rtCommon/subjectInterface.py,
+// rtCommon/webDisplayInterface.py). Carried by the DataInterface's own link to the runtime, which
+// hosts the hub: the analysis script (token scope 'all') and the participant's page (scope
+// 'feedback') meet there. Works with the Node RemoteDataInterface and the browser DataInterface
+// alike (anything with callFeedback). Semantics and refusals: runtime/src/serve/feedback.ts.
+import type { DisplayEvent, FeedbackMessage, FeedbackMethod, SubjectResponse } from '@rtfmri/relay/protocol';
+
+export type { DisplayEvent, FeedbackMessage, SubjectResponse } from '@rtfmri/relay/protocol';
+
+/** What carries the calls: a remote DataInterface (Node or browser). */
+export interface FeedbackCarrier {
+  callFeedback(method: FeedbackMethod, args: unknown[], waitSec?: number): Promise<unknown>;
+}
+
+const NEEDS_REMOTE = 'the feedback channel needs a remote DataInterface (dataRemote: true): the runtime hosts the hub';
+
+function carrier(di: unknown): FeedbackCarrier {
+  if (di && typeof (di as FeedbackCarrier).callFeedback === 'function') return di as FeedbackCarrier;
+  // The Node SDK's DataInterface: its implementation is the remote stub (or the local runtime).
+  const impl = (di as { impl?: () => Promise<unknown> } | undefined)?.impl;
+  if (typeof impl === 'function') {
+    return {
+      async callFeedback(method, args, waitSec) {
+        const i = (await impl.call(di)) as Partial<FeedbackCarrier>;
+        if (typeof i.callFeedback !== 'function') throw new TypeError(NEEDS_REMOTE);
+        return i.callFeedback(method, args, waitSec);
+      },
+    };
+  }
+  throw new TypeError(NEEDS_REMOTE);
+}
+
+/**
+ * rt-cloud's SubjectInterface. The analysis side: setResult, setResultDict, setMessage,
+ * getResponse, getAllResponses. The page side: dequeueResult, addResponse.
+ */
+export class SubjectInterface {
+  readonly subjectRemote = true;
+  private readonly c: FeedbackCarrier;
+  constructor(di: FeedbackCarrier | object) {
+    this.c = carrier(di);
+  }
+
+  /** Queues a TR's result for the pages. Refused (ValidationError) for runId < 1, trId < 0, a non-finite value, a negative delay; StateError when the TR already has one. */
+  async setResult(runId: number, trId: number, value: number, onsetTimeDelayMs = 0): Promise<void> {
+    await this.c.callFeedback('setResult', [runId, trId, value, onsetTimeDelayMs]);
+  }
+  async setResultDict(values: Record<string, unknown>, onsetTimeDelayMs = 0, name = 'defaultname'): Promise<void> {
+    await this.c.callFeedback('setResultDict', [values, onsetTimeDelayMs, name]);
+  }
+  async setMessage(message: string): Promise<void> {
+    await this.c.callFeedback('setMessage', [message]);
+  }
+  /** The latest response the page sent for this TR, or {} when none. */
+  async getResponse(runId: number, trId: number): Promise<SubjectResponse | Record<string, never>> {
+    return (await this.c.callFeedback('getResponse', [runId, trId])) as SubjectResponse;
+  }
+  /** Every response since the previous call, oldest first. */
+  async getAllResponses(): Promise<SubjectResponse[]> {
+    return (await this.c.callFeedback('getAllResponses', [])) as SubjectResponse[];
+  }
+  /**
+   * The page's next result or message (its own queue). Empty: TimeoutError, at once unless
+   * `block`, else after `timeout` seconds (default 5).
+   */
+  async dequeueResult(block = false, timeout: number | null = null): Promise<FeedbackMessage> {
+    return (await this.c.callFeedback('dequeueResult', [block, timeout], block ? (timeout ?? 5) : undefined)) as FeedbackMessage;
+  }
+  /** The page's response for a TR (key, rt, onset times, ...), read by getResponse / getAllResponses. */
+  async addResponse(runId: number, trId: number, response: Record<string, unknown>): Promise<void> {
+    await this.c.callFeedback('addResponse', [runId, trId, response]);
+  }
+}
+
+/** rt-cloud's WebDisplayInterface: plots, user log and run status for the experimenter's view. */
+export class WebDisplayInterface {
+  private readonly c: FeedbackCarrier;
+  constructor(di: FeedbackCarrier | object) {
+    this.c = carrier(di);
+  }
+  async plotDataPoint(runId: number, trId: number, value: number): Promise<void> {
+    await this.c.callFeedback('plotDataPoint', [runId, trId, value]);
+  }
+  async clearRunPlot(runId: number): Promise<void> {
+    await this.c.callFeedback('clearRunPlot', [runId]);
+  }
+  async userLog(logStr: string): Promise<void> {
+    await this.c.callFeedback('userLog', [logStr]);
+  }
+  async sendRunStatus(statusStr: string): Promise<void> {
+    await this.c.callFeedback('sendRunStatus', [statusStr]);
+  }
+  /** Events after `afterSeq` (long poll up to `timeout` s): the monitor's feed. */
+  async getDisplayEvents(afterSeq = 0, timeout = 0): Promise<DisplayEvent[]> {
+    return (await this.c.callFeedback('getDisplayEvents', [afterSeq, timeout], timeout || undefined)) as DisplayEvent[];
+  }
+  /** rt-cloud's getPreviousDataPoints: per run (index runId - 1), the points {x: trId, y: value}. */
+  async getPreviousDataPoints(): Promise<Array<Array<{ x: number; y: number | null }>>> {
+    return (await this.c.callFeedback('getPreviousDataPoints', [])) as Array<Array<{ x: number; y: number | null }>>;
+  }
+}
