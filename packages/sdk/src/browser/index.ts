@@ -11,11 +11,13 @@ import type { LinkStatus, TransportChoice } from './remote-browser.js';
 import { WorkerApi, type BrowserApiMethod, type FrameResult, type WorkerInitOptions } from './worker-api.js';
 import type { WorkerExpose } from './worker-expose.js';
 import type { FrameView } from './frame.js';
+import type { FeedbackMethod } from '@rtfmri/relay/protocol';
 
 export type { LinkStatus, TransportChoice } from './remote-browser.js';
 export type { FrameResult } from './worker-api.js';
 export type { FrameView, VolumeFrame } from './frame.js';
 export { createBrowserRemote, type BrowserRemoteOptions } from './remote-browser.js';
+export { SubjectInterface, WebDisplayInterface, type FeedbackCarrier, type FeedbackMessage, type SubjectResponse, type DisplayEvent } from '../feedback.js';
 export { openDataChannel, type Negotiator } from './webrtc-upgrade.js';
 export { exposeWorker } from './worker-expose.js';
 export type { PixelDecoder } from './frame.js';
@@ -55,7 +57,7 @@ function retype(e: unknown): never {
   throw Cls ? Object.assign(new Cls(e.message), { stack: e.stack }) : e;
 }
 
-type Api = Pick<WorkerExpose, 'init' | 'linkStatus' | 'call' | 'close' | 'getImageBytes' | 'getVolumeFrame'>;
+type Api = Pick<WorkerExpose, 'init' | 'linkStatus' | 'call' | 'close' | 'getImageBytes' | 'getVolumeFrame' | 'feedback'>;
 
 export class DataInterface {
   readonly dataRemote = true;
@@ -168,6 +170,11 @@ export class DataInterface {
   }
   ping(): Promise<number> {
     return this.call('ping', []);
+  }
+  /** The result/feedback channel's carrier: use `new SubjectInterface(di)` / `new WebDisplayInterface(di)`. */
+  async callFeedback(method: FeedbackMethod, args: unknown[], waitSec?: number): Promise<unknown> {
+    await this.started;
+    return (this.api.feedback(method, args, waitSec) as Promise<unknown>).catch(retype);
   }
   /** Closes streams and links; the runtime releases everything of this page. */
   async close(): Promise<void> {

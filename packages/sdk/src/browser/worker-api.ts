@@ -4,6 +4,7 @@
 import { ready as dicomReady, type DicomDataset } from '@rtfmri/dicom-wasm';
 import { ValidationError } from '@rtfmri/transport';
 import type { RemoteDataInterface } from '../remote.js';
+import type { FeedbackMethod } from '@rtfmri/relay/protocol';
 import { createBrowserRemote, type BrowserRemoteOptions, type LinkStatus } from './remote-browser.js';
 import type { Negotiator } from './webrtc-upgrade.js';
 import { autoWindow, renderFrame, roiMean, toVolume, type FrameView, type PixelDecoder, type VolumeFrame } from './frame.js';
@@ -68,6 +69,11 @@ export class WorkerApi {
     if (method === 'initScannerStream') this.next.set(r as number, 0);
     if (method === 'closeStream') this.next.delete(args[0] as number);
     return r;
+  }
+
+  /** A call of the result/feedback channel (only FEEDBACK_METHODS; remote.ts checks). */
+  async feedback(method: FeedbackMethod, args: unknown[], waitSec?: number): Promise<unknown> {
+    return this.di.callFeedback(method, args, waitSec);
   }
 
   private async fetch(streamId: number, imageIndex?: number | null, timeout?: number): Promise<{ ds: DicomDataset; index: number }> {
