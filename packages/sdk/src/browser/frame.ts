@@ -11,6 +11,8 @@ export interface FrameView {
   roi?: RoiBox;
   /** Fixed display window; default: from the first frame of the stream (kept, so intensities compare). */
   window?: [number, number];
+  /** A frame is marked late when it arrives more than this many ms after its acquisition began (default two TRs, or 4000). */
+  lateAfterMs?: number;
 }
 
 export interface VolumeFrame {

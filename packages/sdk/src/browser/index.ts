@@ -17,6 +17,7 @@ export type { LinkStatus, TransportChoice } from './remote-browser.js';
 export type { FrameResult } from './worker-api.js';
 export type { FrameView, VolumeFrame } from './frame.js';
 export { createBrowserRemote, type BrowserRemoteOptions } from './remote-browser.js';
+export { measureClockSkew, getDicomAcquisitionTime, getDicomRepetitionTime, timeToNextTR, nowSeconds, type ClockSource } from '../timing.js';
 export { SubjectInterface, WebDisplayInterface, type FeedbackCarrier, type FeedbackMessage, type SubjectResponse, type DisplayEvent } from '../feedback.js';
 export { openDataChannel, type Negotiator } from './webrtc-upgrade.js';
 export { exposeWorker } from './worker-expose.js';

@@ -4,6 +4,7 @@
 import { ready as dicomReady, type DicomDataset } from '@rtfmri/dicom-wasm';
 import { ValidationError } from '@rtfmri/transport';
 import type { RemoteDataInterface } from '../remote.js';
+import { getDicomAcquisitionTime, getDicomRepetitionTime, measureClockSkew } from '../timing.js';
 import type { FeedbackMethod } from '@rtfmri/relay/protocol';
 import { createBrowserRemote, type BrowserRemoteOptions, type LinkStatus } from './remote-browser.js';
 import type { Negotiator } from './webrtc-upgrade.js';
@@ -29,6 +30,21 @@ export interface FrameResult extends VolumeFrame {
   receivedAt: number;
   readyAt: number;
   bytes: number;
+  /** The TR index of this volume in its run (the stream index: volume k of the run is TR k). */
+  trIndex: number;
+  /** AcquisitionTime (+ date) of the volume, epoch seconds on the scanner's clock; undefined when absent. */
+  acquisitionTime: number | undefined;
+  /** RepetitionTime in seconds; undefined when absent. */
+  repetitionTime: number | undefined;
+  /** Scanner clock minus this page's clock, seconds (measureClockSkew, once per runtime instance). */
+  clockSkew: number | undefined;
+  /** receivedAt minus the acquisition time on this page's clock, ms; undefined without an acquisition time. */
+  ageMs: number | undefined;
+  /**
+   * True when the volume arrived later than view.lateAfterMs (default two TRs, or 4 s) after its
+   * acquisition began: e.g. after a reconnect, a volume a newer one has already replaced at the scanner.
+   */
+  late: boolean;
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -38,6 +54,7 @@ export class WorkerApi {
   private status: LinkStatus = { connected: false };
   private next = new Map<number, number>();
   private windows = new Map<number, [number, number]>();
+  private skew: { instance: string | undefined; value: Promise<number | undefined> } | undefined;
 
   constructor(private readonly decoder?: () => Promise<PixelDecoder>) {}
 
@@ -76,6 +93,20 @@ export class WorkerApi {
     return this.di.callFeedback(method, args, waitSec);
   }
 
+  /** Acquisition time, TR index and lateness of a volume (the skew is measured once per runtime instance). */
+  private async frameTiming(ds: DicomDataset, index: number, receivedAt: number, view: FrameView) {
+    const di = this.di;
+    if (!this.skew || this.skew.instance !== di.runtimeInstance) {
+      this.skew = { instance: di.runtimeInstance, value: measureClockSkew(di, 3).then((s) => s.clockSkew, () => undefined) };
+    }
+    const clockSkew = await this.skew.value;
+    const repetitionTime = getDicomRepetitionTime(ds);
+    const acquisitionTime = getDicomAcquisitionTime(ds, { now: receivedAt / 1000 + (clockSkew ?? 0) });
+    const ageMs = acquisitionTime === undefined || clockSkew === undefined ? undefined : receivedAt - (acquisitionTime - clockSkew) * 1000;
+    const lateAfterMs = view.lateAfterMs ?? (repetitionTime ? 2000 * repetitionTime : 4000);
+    return { trIndex: index, acquisitionTime, repetitionTime, clockSkew, ageMs, late: ageMs !== undefined && ageMs > lateAfterMs };
+  }
+
   private async fetch(streamId: number, imageIndex?: number | null, timeout?: number): Promise<{ ds: DicomDataset; index: number }> {
     const index = imageIndex ?? this.next.get(streamId) ?? 0;
     const ds = await this.di.getImageData(streamId, index, timeout);
@@ -93,6 +124,7 @@ export class WorkerApi {
   async getVolumeFrame(streamId: number, imageIndex?: number | null, timeout?: number, view: FrameView = {}): Promise<FrameResult> {
     const { ds, index } = await this.fetch(streamId, imageIndex, timeout);
     const receivedAt = now();
+    const timing = await this.frameTiming(ds, index, receivedAt, view);
     await dicomReady();
     const needsDecoder = Array.isArray(ds.pixelData());
     const { vol, decoded } = await toVolume(ds, needsDecoder && this.decoder ? await this.decoder() : undefined);
@@ -116,6 +148,7 @@ export class WorkerApi {
       receivedAt,
       readyAt: now(),
       bytes: ds.bytes.byteLength,
+      ...timing,
     };
   }
 
