@@ -81,7 +81,7 @@ async function taskRun(): Promise<void> {
   const n = cfg.trs;
   const DELAY_TR = 3;
   const DELAY_MS = 200;
-  const { page, errors } = await openTask(pageToken, { trs: String(n), duration: '120', display: 'bar' });
+  const { page, errors } = await openTask(pageToken, { trs: String(n), duration: '400', display: 'bar' });
   await page.waitForFunction(() => (window as any).rtfmriTask?.state !== 'connecting', null, { timeout: 20_000 });
   await subj.setMessage('Get ready');
   const setAt: number[] = [];

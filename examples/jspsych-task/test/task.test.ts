@@ -54,9 +54,9 @@ describe.skipIf(!!why)('jsPsych neurofeedback task in Chromium', () => {
     // The onset delay (200 ms for TR 3) is counted from the result's arrival; the others show at once.
     expect(r.trials[DELAY_TR].onset_delay_ms).toBe(200);
     expect(r.trials[DELAY_TR].delay).toBeGreaterThanOrEqual(199);
-    expect(r.trials[DELAY_TR].delay).toBeLessThan(260);
-    expect(r.trials.filter((_: any, i: number) => i !== DELAY_TR).every((t: any) => t.delay < 20)).toBe(true);
-    // Keys pressed during even TRs' feedback, with times after the onset.
+    expect(r.trials[DELAY_TR].delay).toBeLessThan(400);
+    expect(r.trials.filter((_: any, i: number) => i !== DELAY_TR).every((t: any) => t.delay < 100)).toBe(true);
+    // Keys pressed during even TRs' feedback (shown 400 ms, so a press under load still lands), with times after the onset.
     for (const [i, t] of r.trials.entries()) {
       if (i % 2) expect(t.key).toBeNull();
       else {
