@@ -12,7 +12,16 @@ export interface FeedbackCarrier {
   callFeedback(method: FeedbackMethod, args: unknown[], waitSec?: number): Promise<unknown>;
 }
 
-const NEEDS_REMOTE = 'the feedback channel needs a remote DataInterface (dataRemote: true): the runtime hosts the hub';
+const NEEDS_REMOTE = 'the feedback channel needs a remote DataInterface (dataRemote: true), or the Node SDK with @rtfmri/runtime for dataRemote: false: the runtime hosts the hub';
+
+/**
+ * How a local (dataRemote: false) DataInterface reaches its hub: set by the Node entry
+ * (feedback-local.ts), so browser bundles never pull the runtime in.
+ */
+let localCarrier: ((impl: object) => Promise<FeedbackCarrier>) | undefined;
+export function setLocalFeedbackCarrier(f: (impl: object) => Promise<FeedbackCarrier>): void {
+  localCarrier = f;
+}
 
 function carrier(di: unknown): FeedbackCarrier {
   if (di && typeof (di as FeedbackCarrier).callFeedback === 'function') return di as FeedbackCarrier;
@@ -22,8 +31,9 @@ function carrier(di: unknown): FeedbackCarrier {
     return {
       async callFeedback(method, args, waitSec) {
         const i = (await impl.call(di)) as Partial<FeedbackCarrier>;
-        if (typeof i.callFeedback !== 'function') throw new TypeError(NEEDS_REMOTE);
-        return i.callFeedback(method, args, waitSec);
+        if (typeof i.callFeedback === 'function') return i.callFeedback(method, args, waitSec);
+        if (!localCarrier) throw new TypeError(NEEDS_REMOTE);
+        return (await localCarrier(i)).callFeedback(method, args, waitSec);
       },
     };
   }

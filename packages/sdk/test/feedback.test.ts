@@ -127,6 +127,29 @@ describe('feedback channel (rt-cloud subjectInterface / webDisplayInterface)', (
     expect((await failure(new SubjectInterface(monitorDi).setResult(1, 1, 1))).message).toMatch(/not allowed|unknown method|not exposed/i);
   });
 
+  it('dataRemote: false uses the hub of the in-process runtime, the one its served pages reach', async () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    const local = new DataInterface({ dataRemote: false, allowedDirs: [dir], allowedFileTypes: ['.txt'] });
+    cleanups.push(() => local.close());
+    const relay = await hostRelay({ token: TOKEN });
+    cleanups.push(() => relay.close());
+    const rt = await startRuntimeServer({ connect: relay.url, name: 'scanner1', token: TOKEN, dataInterface: (await local.impl()) as never, webrtc: false });
+    cleanups.push(() => rt.close());
+    await rt.service.whenConnected();
+    const page = new DataInterface({ dataRemote: true, url: relay.url, token: mintClientToken(TOKEN, { sub: 'page3', methods: 'feedback' }), clientId: 'page3' });
+    cleanups.push(() => page.close());
+    await page.waitForRuntime(5);
+    const here = new SubjectInterface(local);
+    expect(here.subjectRemote).toBe(true);
+    await here.setResult(1, 0, 0.5, 20);
+    const subjP = new SubjectInterface(page);
+    expect(await subjP.dequeueResult(true, 1)).toMatchObject({ kind: 'result', runId: 1, trId: 0, value: 0.5, onsetTimeDelayMs: 20 });
+    await subjP.addResponse(1, 0, { key: 'a' });
+    expect(await here.getResponse(1, 0)).toMatchObject({ key: 'a' });
+    expect(await failure(here.setResult(1, 0, 0.6))).toBeInstanceOf(StateError);
+  });
+
   it('a page that reconnects keeps its queue (keyed by its client id); results set before any page asked wait for it', async () => {
     const { analysis, relay } = await world();
     const subjA = new SubjectInterface(analysis);
