@@ -49,7 +49,7 @@ async function main() {
     max_value: Number(q.get('max') ?? 1),
     feedback_duration: Number(q.get('duration') ?? 500),
     result_timeout: Number(q.get('timeout') ?? 30),
-    label: q.get('label') ?? 'TR {value}',
+    label: q.get('label') ?? 'Brain state: {value}',
   }));
   await jsPsych.run(timeline);
 }

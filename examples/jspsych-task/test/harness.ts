@@ -4,7 +4,7 @@
 // Chromium (playwright-core) running the task page with a 'feedback' token. Prints JSON lines:
 // one per scenario, then {"done":true}. Run with `node --import tsx --conditions=source`.
 import { createServer, type Server } from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { extname, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,10 +57,15 @@ const relay = await hostRelay({ token: TOKEN, host: '127.0.0.1' });
 const rt = await startRuntimeServer({ connect: relay.url, name: 'scanner1', token: TOKEN, allowedDirs: [here], allowedFileTypes: ['.ts'], webrtc: false });
 await rt.service.whenConnected();
 const http = await serveStatic();
-const base = `http://127.0.0.1:${(http.address() as { port: number }).port}/index.html`;
+const base = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
+const OUT = join(here, '..', 'test-output');
 const browsers: Browser[] = [];
 
 async function openTask(token: string, extra: Record<string, string> = {}): Promise<{ page: Page; errors: string[] }> {
+  return openPage('index.html', token, extra);
+}
+
+async function openPage(file: string, token: string, extra: Record<string, string> = {}): Promise<{ page: Page; errors: string[] }> {
   const b = await chromium.launch({ executablePath: process.env.RTFMRI_CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   browsers.push(b);
   const page = await b.newPage();
@@ -68,7 +73,7 @@ async function openTask(token: string, extra: Record<string, string> = {}): Prom
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   const q = new URLSearchParams({ relay: relay.url, token, name: 'scanner1', run: '1', client: 'participant', ...extra });
-  await page.goto(`${base}?${q}`);
+  await page.goto(`${base}/${file}?${q}`);
   return { page, errors };
 }
 
@@ -83,6 +88,11 @@ async function taskRun(): Promise<void> {
   const DELAY_MS = 200;
   const { page, errors } = await openTask(pageToken, { trs: String(n), duration: '400', display: 'bar' });
   await page.waitForFunction(() => (window as any).rtfmriTask?.state !== 'connecting', null, { timeout: 20_000 });
+  // The experimenter's monitor (a 'display' token) follows the run's plot, status and log.
+  const monitorToken = mintClientToken(TOKEN, { sub: 'monitor', runtimes: ['scanner1'], methods: 'display', ttlSeconds: 600 });
+  const mon = await openPage('monitor.html', monitorToken, { client: 'monitor' });
+  await mon.page.waitForFunction(() => (window as any).rtfmriMonitor?.state !== 'connecting', null, { timeout: 20_000 });
+  await web.sendRunStatus('Run 1 running');
   await subj.setMessage('Get ready');
   const setAt: number[] = [];
   const values: number[] = [];
@@ -98,10 +108,26 @@ async function taskRun(): Promise<void> {
       // The participant answers during the feedback.
       await page.waitForSelector(`#rtfmri-feedback[data-tr="${tr}"]`, { timeout: 5000 });
       await page.keyboard.press(tr % 4 === 0 ? 'f' : 'j');
+      if (tr === 4) {
+        mkdirSync(OUT, { recursive: true });
+        await page.screenshot({ path: join(OUT, 'task-feedback.png') });
+      }
     }
     await web.plotDataPoint(1, tr, value);
+    await web.userLog(`run 1 TR ${tr}: ${value.toFixed(3)}`);
   }
   await page.waitForFunction(() => (window as any).rtfmriTask.state !== 'running', null, { timeout: 20_000 });
+  await web.sendRunStatus('Run 1 done');
+  await mon.page.waitForFunction(() => (window as any).rtfmriMonitor.status === 'Run 1 done', null, { timeout: 10_000 });
+  const monitor = await mon.page.evaluate(() => {
+    const m = (window as any).rtfmriMonitor;
+    return {
+      state: m.state, status: m.status, logs: m.logs.length, run1: m.runs[1], link: document.getElementById('link')!.textContent,
+      circles: document.querySelectorAll('.run[data-run="1"] circle').length, axisLabels: [...document.querySelectorAll('.run svg text')].map((t) => t.textContent).filter((t) => /TR|result/.test(t ?? '')),
+    };
+  });
+  mkdirSync(OUT, { recursive: true });
+  await mon.page.screenshot({ path: join(OUT, 'monitor.png') });
   const off = await clockOffset(page);
   const task = await page.evaluate(() => (window as any).rtfmriTask);
   await sleep(200);
@@ -117,7 +143,8 @@ async function taskRun(): Promise<void> {
     scenario: 'task',
     state: task.state,
     error: task.error,
-    errors,
+    errors: [...errors, ...mon.errors],
+    monitor,
     trials: trials.map((t) => ({ run_id: t.run_id, tr_id: t.tr_id, value: t.value, onset_delay_ms: t.onset_delay_ms, key: t.key_pressed, rt: t.key_response_time, timed_out: t.timed_out, skipped: t.skipped, message: t.message, delay: t.feedback_onset_time - t.result_received_time })),
     values,
     responses: responses.map((r) => ({ runId: r.runId, trId: r.trId, key: r.key })),

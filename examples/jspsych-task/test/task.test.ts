@@ -71,6 +71,18 @@ describe.skipIf(!!why)('jsPsych neurofeedback task in Chromium', () => {
     expect(r.response0).toMatchObject({ runId: 1, trId: 0, key: 'f', value: 0 });
   });
 
+  it("the experimenter's monitor ('display' token) shows the run's plot with axes, its status and log", () => {
+    const m = results.get('task').monitor;
+    expect(m.state).toBe('live');
+    expect(m.status).toBe('Run 1 done');
+    expect(m.logs).toBe(TRS);
+    expect(m.run1.map((p: any) => p.x)).toEqual([...Array(TRS).keys()]);
+    expect(m.run1.map((p: any) => p.y)).toEqual(results.get('task').values);
+    expect(m.circles).toBe(TRS);
+    expect(m.axisLabels).toEqual(expect.arrayContaining(['TR (volume index)', 'result']));
+    expect(m.link).toMatch(/via relay \(WebSocket\)/);
+  });
+
   it('benchmark: feedback value set in Node -> shown on the page, p50 <= 20 ms', () => {
     const l = results.get('task').latency;
     const f = (x: number) => Math.round(x * 10) / 10;
