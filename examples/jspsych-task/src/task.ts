@@ -31,6 +31,22 @@ async function main() {
   });
   await di.waitForRuntime(30);
   const subject = new SubjectInterface(di);
+  // Check the token's scope before the first trial (a page with a wrong token says so and runs
+  // nothing): a non-blocking dequeue, whose result, if any, goes to the first trial.
+  let early: Awaited<ReturnType<SubjectInterface['dequeueResult']>> | undefined;
+  try {
+    early = await subject.dequeueResult(false);
+  } catch (e) {
+    if ((e as Error).name !== 'TimeoutError') throw e;
+  }
+  const pageSubject = {
+    dequeueResult(block?: boolean, timeout?: number | null) {
+      const m = early;
+      early = undefined;
+      return m ? Promise.resolve(m) : subject.dequeueResult(block, timeout);
+    },
+    addResponse: (runId: number, trId: number, r: Record<string, unknown>) => subject.addResponse(runId, trId, r),
+  };
   status.state = 'running';
   const jsPsych = initJsPsych({
     on_trial_finish: (data: Record<string, unknown>) => status.trials.push(data),
@@ -41,7 +57,7 @@ async function main() {
   });
   const timeline = [...Array(trs).keys()].map((i) => ({
     type: RtfmriFeedbackPlugin,
-    subject,
+    subject: pageSubject,
     run_id: run,
     tr_id: firstTr + i,
     display: q.get('display') ?? 'bar',

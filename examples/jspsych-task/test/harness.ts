@@ -169,9 +169,19 @@ async function badToken(): Promise<void> {
   emit({ scenario: 'expired', state: s.state, error: s.error, text: s.text, trials: s.trials.length });
 }
 
+async function wrongScope(): Promise<void> {
+  // A token for streams only: it reaches the runtime, but not the feedback channel.
+  const streamOnly = mintClientToken(TOKEN, { sub: 'participant', methods: 'stream', ttlSeconds: 600 });
+  const { page } = await openTask(streamOnly, { trs: '2' });
+  await page.waitForFunction(() => (window as any).rtfmriTask?.state === 'error', null, { timeout: 20_000 });
+  const s = await page.evaluate(() => ({ ...(window as any).rtfmriTask, text: document.body.textContent }));
+  emit({ scenario: 'wrong-scope', state: s.state, error: s.error, text: s.text, trials: s.trials.length });
+}
+
 try {
   await taskRun();
   await badToken();
+  await wrongScope();
 } catch (e) {
   emit({ scenario: 'failed', failed: String((e as Error).stack ?? e) });
 } finally {

@@ -98,4 +98,11 @@ describe.skipIf(!!why)('jsPsych neurofeedback task in Chromium', () => {
     expect(r.text).toMatch(/Cannot start the task: .*expired/);
     expect(r.trials).toBe(0);
   });
+
+  it('a page with a wrong-scope token (stream only) is told which scope it needs, and runs no trial', () => {
+    const r = results.get('wrong-scope');
+    expect(r.state).toBe('error');
+    expect(r.text).toMatch(/Cannot start the task: dequeueResult: this token does not allow it \(a participant's page needs a token with scope 'feedback'/);
+    expect(r.trials).toBe(0);
+  });
 });

@@ -23,7 +23,25 @@ export function setLocalFeedbackCarrier(f: (impl: object) => Promise<FeedbackCar
   localCarrier = f;
 }
 
+const SCOPE_HINT = "a participant's page needs a token with scope 'feedback', an experimenter's monitor 'display', the analysis 'all'";
+
+/** A method the token does not allow: say which scope is needed (the error keeps its class). */
+function scoped(c: FeedbackCarrier): FeedbackCarrier {
+  return {
+    callFeedback: (method, args, waitSec) => c.callFeedback(method, args, waitSec).catch((e: unknown) => {
+      if (e instanceof Error && (e.name === 'RefusedMethodError' || /is not exposed/.test(e.message))) {
+        e.message = `${method}: this token does not allow it (${SCOPE_HINT}): ${e.message}`;
+      }
+      throw e;
+    }),
+  };
+}
+
 function carrier(di: unknown): FeedbackCarrier {
+  return scoped(rawCarrier(di));
+}
+
+function rawCarrier(di: unknown): FeedbackCarrier {
   if (di && typeof (di as FeedbackCarrier).callFeedback === 'function') return di as FeedbackCarrier;
   // The Node SDK's DataInterface: its implementation is the remote stub (or the local runtime).
   const impl = (di as { impl?: () => Promise<unknown> } | undefined)?.impl;

@@ -97,6 +97,8 @@ describe('feedback channel (rt-cloud subjectInterface / webDisplayInterface)', (
       expect(e.message).toMatch(/not allowed|unknown method|not exposed/i);
     }
     expect(typeof (await page.ping())).toBe('number');
+    // The refusal says which scope is needed.
+    expect((await failure(subjP.setResult(1, 7, 1))).message).toMatch(/setResult: this token does not allow it \(.*scope 'feedback'.*'all'\)/);
   });
 
   it('web display: plotDataPoint, clearRunPlot, userLog, sendRunStatus reach a display-scoped monitor', async () => {
