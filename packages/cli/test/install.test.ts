@@ -112,4 +112,19 @@ await di.close();
     const got = JSON.parse(r.out.trim().split('\n').pop()!);
     expect(got).toEqual({ rtt: 'number', text: 'from the control room', files: [path.join(data, 'hello.txt')] });
   });
+
+  it('a relay-only machine installs @rtfmri/relay and @rtfmri/transport, nothing of the runtime, DICOM or WebRTC', () => {
+    const relayApp = path.join(work, 'relay-only');
+    fs.mkdirSync(relayApp);
+    fs.writeFileSync(path.join(relayApp, 'package.json'), JSON.stringify({ name: 'cloud-relay', private: true }));
+    const tarballs = fs.readdirSync(path.join(work, 'tarballs')).filter((f) => /rtfmri-(relay|transport)-/.test(f)).map((f) => path.join(work, 'tarballs', f));
+    expect(tarballs).toHaveLength(2);
+    const r = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], relayApp, 300_000);
+    expect(r.status, r.out).toBe(0);
+    const installed = fs.readdirSync(path.join(relayApp, 'node_modules')).flatMap((d) => (d.startsWith('@') ? fs.readdirSync(path.join(relayApp, 'node_modules', d)).map((x) => `${d}/${x}`) : [d]));
+    for (const absent of ['@rtfmri/runtime', '@rtfmri/dicom-wasm', '@rtfmri/sdk', 'piscina', 'xstate', 'chokidar', 'node-datachannel']) expect(installed).not.toContain(absent);
+    const help = run('npx', ['--no-install', 'rtfmri-relay', '--help'], relayApp, 60_000);
+    expect(help.status, help.out).toBe(0);
+    expect(help.out).toMatch(/Usage: rtfmri relay/);
+  });
 });

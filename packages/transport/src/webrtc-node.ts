@@ -2,12 +2,27 @@
 // candidates only, bound to `bindAddress` (default 127.0.0.1: libdatachannel skips loopback otherwise).
 // Signaling is a handful of plain messages carried by any Signaler (in the product: the relay's
 // SIGNAL frames of an authenticated session).
-import nodeDataChannel from 'node-datachannel';
+import { createRequire } from 'node:module';
+import type NodeDataChannel from 'node-datachannel';
 import { BaseLink } from './link.js';
-import { DisconnectedError, TimeoutError } from './errors.js';
+import { DisconnectedError, StateError, TimeoutError } from './errors.js';
 import { type Signaler, type WebRtcSignal, isWebRtcSignal, randomSessionId } from './signal.js';
 
-type PeerConnection = InstanceType<typeof nodeDataChannel.PeerConnection>;
+// node-datachannel is an optional peer: loaded on the first WebRTC use, so a process that only
+// relays (the cloud relay) or only speaks WebSocket never needs its native binary.
+let loaded: typeof NodeDataChannel | undefined;
+function ndc(): typeof NodeDataChannel {
+  if (!loaded) {
+    try {
+      loaded = createRequire(import.meta.url)('node-datachannel') as typeof NodeDataChannel;
+    } catch (e) {
+      throw new StateError(`WebRTC in Node needs the package node-datachannel ('npm install node-datachannel@0.33.4'): ${(e as Error).message}`);
+    }
+  }
+  return loaded;
+}
+
+type PeerConnection = InstanceType<typeof NodeDataChannel.PeerConnection>;
 type DataChannel = ReturnType<PeerConnection['createDataChannel']>;
 
 /** libdatachannel's default SCTP max message size: 256 KiB. */
@@ -86,7 +101,7 @@ export class NodeWebRtcLink extends BaseLink {
     const { signaler } = options;
     const bindAddress = options.bindAddress ?? '127.0.0.1';
     const mtu = options.mtu ?? (isLoopback(bindAddress) ? LOOPBACK_MTU : undefined);
-    this.pc = new nodeDataChannel.PeerConnection(`rtfmri-${options.initiator ? 'a' : 'b'}`, {
+    this.pc = new (ndc().PeerConnection)(`rtfmri-${options.initiator ? 'a' : 'b'}`, {
       iceServers: [],
       bindAddress,
       maxMessageSize: WEBRTC_MAX_MESSAGE,
@@ -302,5 +317,5 @@ export async function connectWebRtc(
 
 /** Free libdatachannel's threads so the process can exit (call once, at the very end). */
 export function cleanupWebRtc(): void {
-  nodeDataChannel.cleanup();
+  loaded?.cleanup();
 }
