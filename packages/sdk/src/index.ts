@@ -3,6 +3,7 @@ export { DataInterface, type DataInterfaceOptions, type DataInterfaceApi } from 
 export { RemoteDataInterface, REMOTE_METHODS, type RemoteOptions } from './remote.js';
 export { hostRelay, type HostedRelay, type HostRelayOptions } from './relay-host.js';
 export { SubjectInterface, WebDisplayInterface, type FeedbackCarrier, type FeedbackMessage, type SubjectResponse, type DisplayEvent } from './feedback.js';
+export { percentSignalChange, polyFit, detrend, RoiTimeCourse, type TimeCourseOptions, type TimeCoursePoint } from './signal.js';
 import './feedback-local.js';
 export { mintClientToken, mintRuntimeToken, METHOD_SCOPES, type MintClientOptions } from '@rtfmri/relay/protocol';
 export {

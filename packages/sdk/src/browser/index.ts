@@ -19,6 +19,7 @@ export type { FrameView, VolumeFrame } from './frame.js';
 export { createBrowserRemote, type BrowserRemoteOptions } from './remote-browser.js';
 export { measureClockSkew, getDicomAcquisitionTime, getDicomRepetitionTime, timeToNextTR, nowSeconds, type ClockSource } from '../timing.js';
 export { SubjectInterface, WebDisplayInterface, type FeedbackCarrier, type FeedbackMessage, type SubjectResponse, type DisplayEvent } from '../feedback.js';
+export { percentSignalChange, polyFit, detrend, RoiTimeCourse, type TimeCourseOptions, type TimeCoursePoint } from '../signal.js';
 export { openDataChannel, type Negotiator } from './webrtc-upgrade.js';
 export { exposeWorker } from './worker-expose.js';
 export type { PixelDecoder } from './frame.js';
