@@ -53,7 +53,8 @@ async function clockOffset(page: Page): Promise<number> {
   return best!.off;
 }
 
-const relay = await hostRelay({ token: TOKEN, host: '127.0.0.1' });
+let relay = await hostRelay({ token: TOKEN, host: '127.0.0.1' });
+const relayPort = Number(new URL(relay.url).port);
 const rt = await startRuntimeServer({ connect: relay.url, name: 'scanner1', token: TOKEN, allowedDirs: [here], allowedFileTypes: ['.ts'], webrtc: false });
 await rt.service.whenConnected();
 const http = await serveStatic();
@@ -169,6 +170,35 @@ async function badToken(): Promise<void> {
   emit({ scenario: 'expired', state: s.state, error: s.error, text: s.text, trials: s.trials.length });
 }
 
+async function relayRestart(): Promise<void> {
+  // The relay goes away in the middle of a TR's wait and comes back on the same port: the page's
+  // wait goes on (its queue lives in the runtime, under its client id), nothing is lost.
+  const analysisDi = new DataInterface({ dataRemote: true, url: relay.url, token: mintClientToken(TOKEN, { sub: 'analysis2', methods: 'all' }), clientId: 'analysis2', minBackoffMs: 50, maxBackoffMs: 200 } as never);
+  await analysisDi.waitForRuntime(10);
+  const subj = new SubjectInterface(analysisDi);
+  const token = mintClientToken(TOKEN, { sub: 'participant2', methods: 'feedback', ttlSeconds: 600 });
+  const { page, errors } = await openTask(token, { trs: '4', duration: '100', run: '2', client: 'participant2' });
+  await page.waitForFunction(() => (window as any).rtfmriTask?.state === 'running', null, { timeout: 20_000 });
+  for (let tr = 0; tr < 4; tr++) {
+    await page.waitForFunction((k) => (window as any).rtfmriTask.trials.length >= k && !!document.getElementById('rtfmri-waiting'), tr, { timeout: 20_000, polling: 5 }).catch(async (e) => {
+      throw new Error(`TR ${tr}: ${e.message}; page: ${JSON.stringify(await page.evaluate(() => ({ t: (window as any).rtfmriTask, html: document.body.innerHTML.slice(0, 300) })))}; errors ${errors.join(' | ')}`);
+    });
+    if (tr === 2) {
+      await sleep(100);
+      await relay.close();
+      await sleep(700);
+      relay = await hostRelay({ token: TOKEN, host: '127.0.0.1', port: relayPort });
+      await rt.service.whenConnected();
+      await analysisDi.waitForRuntime(20);
+    }
+    await subj.setResult(2, tr, tr / 4);
+  }
+  await page.waitForFunction(() => (window as any).rtfmriTask.state !== 'running', null, { timeout: 30_000 });
+  const task = await page.evaluate(() => (window as any).rtfmriTask);
+  emit({ scenario: 'relay-restart', state: task.state, errors, trials: task.trials.map((t: any) => ({ tr_id: t.tr_id, value: t.value, timed_out: t.timed_out, disconnects: t.disconnects, error: t.error })) });
+  await analysisDi.close();
+}
+
 async function wrongScope(): Promise<void> {
   // A token for streams only: it reaches the runtime, but not the feedback channel.
   const streamOnly = mintClientToken(TOKEN, { sub: 'participant', methods: 'stream', ttlSeconds: 600 });
@@ -178,10 +208,10 @@ async function wrongScope(): Promise<void> {
   emit({ scenario: 'wrong-scope', state: s.state, error: s.error, text: s.text, trials: s.trials.length });
 }
 
+const only = process.env.RTFMRI_ONLY?.split(',');
+const scenarios: Array<[string, () => Promise<void>]> = [['task', taskRun], ['expired', badToken], ['wrong-scope', wrongScope], ['relay-restart', relayRestart]];
 try {
-  await taskRun();
-  await badToken();
-  await wrongScope();
+  for (const [name, f] of scenarios) if (!only || only.includes(name)) await f();
 } catch (e) {
   emit({ scenario: 'failed', failed: String((e as Error).stack ?? e) });
 } finally {

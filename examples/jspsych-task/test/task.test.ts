@@ -99,6 +99,13 @@ describe.skipIf(!!why)('jsPsych neurofeedback task in Chromium', () => {
     expect(r.trials).toBe(0);
   });
 
+  it('the relay restarting during a TR wait loses nothing: the page waits on, reconnects and shows every TR', () => {
+    const r = results.get('relay-restart');
+    expect(r.state).toBe('done');
+    expect(r.trials.map((t: any) => [t.tr_id, t.value, t.timed_out, t.error])).toEqual([0, 1, 2, 3].map((i) => [i, i / 4, false, undefined]));
+    expect(r.trials[2].disconnects).toBeGreaterThan(0);
+  });
+
   it('a page with a wrong-scope token (stream only) is told which scope it needs, and runs no trial', () => {
     const r = results.get('wrong-scope');
     expect(r.state).toBe('error');

@@ -63,6 +63,8 @@ const info = {
     message: { type: ParameterType.STRING },
     /** Results skipped as stale or of another run. */
     skipped: { type: ParameterType.INT },
+    /** Times the wait found the link down (it goes on waiting: the SDK reconnects). */
+    disconnects: { type: ParameterType.INT },
     timed_out: { type: ParameterType.BOOL },
   },
 } as const;
@@ -72,6 +74,8 @@ type Info = typeof info;
 const epochMs = () => performance.timeOrigin + performance.now();
 
 const isTimeout = (e: unknown) => e instanceof Error && (e.name === 'TimeoutError' || /no result within|queue is empty/.test(e.message));
+/** The link dropped (relay or runtime restarting): the SDK reconnects; the wait goes on until result_timeout. */
+const isDisconnected = (e: unknown) => e instanceof Error && (e.name === 'DisconnectedError' || /^not connected/.test(e.message));
 
 /** The last message set with setMessage, across trials (rt-cloud's FeedbackStatus.message). */
 let lastMessage: string | null = null;
@@ -113,6 +117,7 @@ export class RtfmriFeedbackPlugin implements JsPsychPlugin<Info> {
     const deadline = performance.now() + (trial.result_timeout ?? 30) * 1000;
     let result: { runId: number; trId: number; value: number; onsetTimeDelayMs: number; timestamp: number } | undefined;
     let skipped = 0;
+    let disconnects = 0;
     while (!result) {
       const left = (deadline - performance.now()) / 1000;
       if (left <= 0) break;
@@ -121,6 +126,11 @@ export class RtfmriFeedbackPlugin implements JsPsychPlugin<Info> {
         m = await subject.dequeueResult(true, Math.min(left, 5));
       } catch (e) {
         if (isTimeout(e)) continue;
+        if (isDisconnected(e)) {
+          disconnects++;
+          await new Promise((r) => setTimeout(r, 200));
+          continue;
+        }
         throw e;
       }
       if (m.kind === 'message') {
@@ -154,6 +164,7 @@ export class RtfmriFeedbackPlugin implements JsPsychPlugin<Info> {
         keys,
         message: lastMessage,
         skipped,
+        disconnects,
         ...extra,
       };
       if (result && trial.send_response) {

@@ -24,7 +24,7 @@
 //   same trId); clearRunPlot(runId) clears that run; userLog and sendRunStatus are events. A
 //   monitor reads them with getDisplayEvents(afterSeq, timeout) (long poll) and
 //   getPreviousDataPoints().
-import { StateError, TimeoutError, ValidationError } from '@rtfmri/transport';
+import { DisconnectedError, StateError, TimeoutError, ValidationError } from '@rtfmri/transport';
 import type { DisplayEvent, FeedbackMessage, FeedbackMethod, SubjectResponse } from '@rtfmri/relay/protocol';
 
 const MAX_QUEUE = 10_000;
@@ -159,16 +159,22 @@ export class FeedbackHub {
     return q;
   }
 
-  async dequeueResult(client: string, block?: unknown, timeout?: unknown): Promise<FeedbackMessage> {
+  /**
+   * `gone()`: the caller's session has ended. A wait whose session died takes nothing from the
+   * queue (its reply could not be delivered): the page's next call, on its new session, gets it.
+   */
+  async dequeueResult(client: string, block?: unknown, timeout?: unknown, gone: () => boolean = () => false): Promise<FeedbackMessage> {
     if (block !== undefined && block !== null && typeof block !== 'boolean') throw new ValidationError('dequeueResult: block must be a boolean');
     const sec = block ? waitSec('dequeueResult', timeout) : 0;
     const q = this.queueOf(client);
     const deadline = Date.now() + sec * 1000;
     for (;;) {
+      if (gone()) throw new DisconnectedError('dequeueResult: the caller is no longer connected');
       const m = q.items.shift();
       if (m) return m;
       const left = (deadline - Date.now()) / 1000;
       if (left <= 0 || !(await q.waiters.wait(left))) {
+        if (gone()) throw new DisconnectedError('dequeueResult: the caller is no longer connected');
         if (q.items.length) continue;
         throw new TimeoutError(block ? `dequeueResult: no result within ${sec} s` : 'dequeueResult: the queue is empty', { details: { reason: 'EMPTY' } });
       }
@@ -254,8 +260,22 @@ export class FeedbackHub {
     return this.dataPoints.map((r) => r.map((p) => ({ ...p })));
   }
 
-  /** The remotely callable methods for one client (its id keys its page queue). */
-  facade(client: string): Record<FeedbackMethod, (...args: unknown[]) => Promise<unknown>> {
+  /** Wakes a client's waiting dequeueResult calls (its session ended: they stop without taking anything). */
+  wake(client: string): void {
+    this.queues.get(client)?.waiters.wakeAll();
+  }
+
+  /**
+   * The remotely callable methods for one client (its id keys its page queue). `closed`: the
+   * session's end, after which its waiting dequeueResult calls give up without taking a result.
+   */
+  facade(client: string, closed?: Promise<unknown>): Record<FeedbackMethod, (...args: unknown[]) => Promise<unknown>> {
+    let dead = false;
+    void closed?.then(() => {
+      dead = true;
+      this.wake(client);
+    });
+    const gone = () => dead;
     const sync = <A extends unknown[]>(f: (...a: A) => unknown) => async (...a: unknown[]) => f.apply(this, a as A);
     return {
       setResult: sync(this.setResult),
@@ -267,7 +287,7 @@ export class FeedbackHub {
       clearRunPlot: sync(this.clearRunPlot),
       userLog: sync(this.userLog),
       sendRunStatus: sync(this.sendRunStatus),
-      dequeueResult: (block, timeout) => this.dequeueResult(client, block, timeout),
+      dequeueResult: (block, timeout) => this.dequeueResult(client, block, timeout, gone),
       addResponse: sync(this.addResponse),
       getDisplayEvents: (after, timeout) => this.getDisplayEvents(after, timeout),
       getPreviousDataPoints: sync(this.getPreviousDataPoints),

@@ -92,7 +92,7 @@ export function serveSession(di: DataInterface, link: Link, onError?: (e: Error)
   // page's queue is keyed by its client id, so it survives a reconnect.
   const every = [...DATA_INTERFACE_METHODS, ...FEEDBACK_METHODS];
   const allowed = options.methods ? every.filter((m) => options.methods!.includes(m)) : every;
-  const impl = Object.assign(remoteFacade(di, link), feedbackHubOf(di).facade(options.client ?? `session:${Math.random().toString(36).slice(2)}`));
+  const impl = Object.assign(remoteFacade(di, link), feedbackHubOf(di).facade(options.client ?? `session:${Math.random().toString(36).slice(2)}`, link.closed));
   expose(link, impl, allowed, { onError, heartbeat: options.heartbeat });
 }
 
