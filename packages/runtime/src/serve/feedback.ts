@@ -16,7 +16,10 @@
 // * dequeueResult(block = false, timeout = null): the calling page's queue (one per client id, so a
 //   page that reconnects keeps its queue). Empty: TimeoutError (Python's queue.Empty), at once when
 //   not blocking, after `timeout` s (default 5) when blocking. Results set before any page asked
-//   wait in a backlog that the first page's queue takes over.
+//   wait in a backlog that the first page's queue takes over. A wait whose session ended (the
+//   link dropped) takes nothing: the result stays for the page's next call on its new session. A
+//   result handed to a call whose link dies before the runtime notices is lost (the plugin's
+//   result_timeout ends that trial); bounded queues drop their oldest beyond 10,000.
 // * addResponse(runId, trId, response) from the page; getResponse(runId, trId) returns the latest
 //   response for that TR or {} (rt-cloud's empty answer); getAllResponses() returns every response
 //   since the previous call, oldest first.
