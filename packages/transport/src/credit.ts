@@ -26,6 +26,12 @@ export interface PumpHost {
   frameBudget(): number;
   chunkSize(): number;
   readonly highWaterMark: number;
+  /**
+   * Bulk data (streams, parts of more than one chunk) waits while the link holds more than this:
+   * small frames (replies, pings, credit, other calls' single-chunk parts) are then never queued
+   * behind more than about this much of a transfer.
+   */
+  readonly bulkHighWaterMark: number;
 }
 
 /** Chunks at least this big go as a DATA header followed by the chunk as its own message. */
@@ -129,14 +135,26 @@ export class Outbound {
     if (link.bufferedAmount > highWaterMark) await link.drain(highWaterMark / 2);
   }
 
+  /** Room for one more bulk chunk: the link's (bulk) backlog under the bulk mark. */
+  private bulkFull(): boolean {
+    const link = this.host.link;
+    return (link.bulkBufferedAmount ?? link.bufferedAmount) > this.host.bulkHighWaterMark;
+  }
+
+  private async waitBulk(): Promise<void> {
+    while (this.bulkFull() && this.host.open()) await this.host.link.drain(this.host.bulkHighWaterMark / 2, true);
+  }
+
   private async pumpBlob(id: number, dir: 0 | 1, part: number, bytes: Uint8Array, sending: { aborted: boolean }, compress: CallOptions['compress']): Promise<void> {
     const host = this.host;
     const size = host.chunkSize();
     let doCompress = !!compress;
+    // A part of more than one chunk is bulk: it yields to small frames (see bulkHighWaterMark).
+    const bulk = bytes.length > size;
     for (let off = 0; off < bytes.length; off += size) {
       // No await unless the link is full: a one-chunk blob then goes out in the same tick as its
       // header frame (and the ws link sends everything of one tick in one write).
-      if (host.link.bufferedAmount > host.highWaterMark) await this.waitWritable();
+      if (bulk ? this.bulkFull() : host.link.bufferedAmount > host.highWaterMark) await (bulk ? this.waitBulk() : this.waitWritable());
       if (sending.aborted || !host.open()) return;
       const chunk = bytes.subarray(off, Math.min(bytes.length, off + size));
       let flags = dir ? DF_RESULT : 0;
@@ -174,7 +192,7 @@ export class Outbound {
           while (os.credit <= 0 && !os.cancelled && !sending.aborted && host.open()) {
             await new Promise<void>((res) => (os.wake = res));
           }
-          if (host.link.bufferedAmount > host.highWaterMark) await this.waitWritable();
+          if (this.bulkFull()) await this.waitBulk();
           if (os.cancelled || sending.aborted || !host.open()) return;
           const chunk = piece.subarray(off, Math.min(piece.length, off + size));
           os.credit -= chunk.length;

@@ -83,6 +83,15 @@ export class IncomingStream implements AsyncIterable<Uint8Array> {
     }
   }
 
+  /** Stop reading (before or instead of iterating): what is queued is dropped and the sender told to stop. */
+  cancel(): void {
+    if (this.ended) return;
+    this.cancelled = true;
+    this.queue = [];
+    this.finish();
+    this.peer.sendCredit(this.callId, this.dir, this.part, 0, true);
+  }
+
   /** Read everything into one Uint8Array (for tests and small streams). */
   async toBytes(): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];

@@ -33,8 +33,17 @@ export interface Link {
    * Throws DisconnectedError if the link is not open.
    */
   send(data: Uint8Array | readonly Uint8Array[]): void;
-  /** Resolves when bufferedAmount <= lowWaterMark (default: the link's own threshold) or on close. */
-  drain(lowWaterMark?: number): Promise<void>;
+  /**
+   * Optional: what a bulk sender (the RPC's streams and multi-chunk parts) counts instead of
+   * bufferedAmount: this side's backlog plus what the link's own flow control holds in flight with
+   * a smaller allowance than small replies get (a relay session). Absent: bufferedAmount.
+   */
+  readonly bulkBufferedAmount?: number;
+  /**
+   * Resolves when bufferedAmount <= lowWaterMark (default: the link's own threshold) or on close;
+   * with `bulk`, when bulkBufferedAmount (where the link has one) is.
+   */
+  drain(lowWaterMark?: number, bulk?: boolean): Promise<void>;
   /** Register a message handler; returns an unsubscribe function. */
   onMessage(handler: (data: Uint8Array) => void): () => void;
   onClose(handler: (info: CloseInfo) => void): () => void;

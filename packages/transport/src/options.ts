@@ -19,6 +19,12 @@ export interface RpcPeerOptions {
   inlineLimit?: number;
   /** Pumping pauses while the link's bufferedAmount is above this. Default 8 MiB. */
   highWaterMark?: number;
+  /**
+   * Bulk data (streams, and byte parts of more than one chunk) pauses while the link's
+   * (bulk)bufferedAmount is above this, so small frames are never queued behind more than about
+   * this much of a transfer. Default 1 MiB.
+   */
+  bulkHighWaterMark?: number;
   /** Credit a stream receiver grants (bytes in flight per stream). Default 16 MiB. */
   streamWindow?: number;
   /**
@@ -86,6 +92,7 @@ export const DEFAULTS = {
   chunkSize: 1024 * 1024,
   inlineLimit: 16 * 1024,
   highWaterMark: 8 * 1024 * 1024,
+  bulkHighWaterMark: 1024 * 1024,
   streamWindow: 16 * 1024 * 1024,
   defaultTimeoutMs: 60_000,
 };

@@ -58,6 +58,7 @@ export class RpcPeer {
       frameBudget: () => this.frameBudget(),
       chunkSize: () => Math.max(1024, Math.min(this.opts.chunkSize, this.frameBudget())),
       highWaterMark: this.opts.highWaterMark,
+      bulkHighWaterMark: this.opts.bulkHighWaterMark,
     });
     this.unsub.push(link.onMessage((m) => this.onFrame(m)));
     this.unsub.push(link.onClose((info) => this.onLinkClosed(info)));
