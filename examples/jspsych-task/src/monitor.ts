@@ -29,7 +29,9 @@ function apply(e: DisplayEvent): void {
       if (i >= 0) pts[i] = { x: e.trId, y: e.value };
       else pts.push({ x: e.trId, y: e.value });
     }
-  } else if (e.cmd === 'userLog') st.logs.push(e.value);
+  } else if (e.cmd === 'clearAllPlots') st.runs = {};
+  else if (e.cmd === 'userLog' || e.cmd === 'sessionLog') st.logs.push(e.value);
+  else if (e.cmd === 'userError') st.logs.push(`ERROR: ${e.error}`);
   else if (e.cmd === 'runStatus') st.status = e.status;
   st.seq = Math.max(st.seq, e.seq);
 }

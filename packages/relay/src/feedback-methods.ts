@@ -8,7 +8,7 @@
 /** The analysis side (rt-cloud's SubjectInterface and WebDisplayInterface, called from the experiment script). */
 export const ANALYSIS_FEEDBACK_METHODS = [
   'setResult', 'setResultDict', 'setMessage', 'getResponse', 'getAllResponses',
-  'plotDataPoint', 'clearRunPlot', 'userLog', 'sendRunStatus',
+  'plotDataPoint', 'clearRunPlot', 'clearAllPlots', 'userLog', 'sessionLog', 'debugLog', 'setUserError', 'setDebugError', 'sendRunStatus',
 ] as const;
 
 /**
@@ -43,5 +43,7 @@ export interface SubjectResponse {
 /** One web display event, in the order they happened (`seq` counts from 1). */
 export type DisplayEvent =
   | { seq: number; cmd: 'plotDataPoint'; runId: number; trId: number | null; value: number | null }
-  | { seq: number; cmd: 'userLog'; value: string }
+  | { seq: number; cmd: 'clearAllPlots' }
+  | { seq: number; cmd: 'userLog' | 'sessionLog' | 'debugLog'; value: string }
+  | { seq: number; cmd: 'userError' | 'debugError'; error: string }
   | { seq: number; cmd: 'runStatus'; status: string };

@@ -112,8 +112,23 @@ export class WebDisplayInterface {
   async clearRunPlot(runId: number): Promise<void> {
     await this.c.callFeedback('clearRunPlot', [runId]);
   }
+  async clearAllPlots(): Promise<void> {
+    await this.c.callFeedback('clearAllPlots', []);
+  }
   async userLog(logStr: string): Promise<void> {
     await this.c.callFeedback('userLog', [logStr]);
+  }
+  async sessionLog(logStr: string): Promise<void> {
+    await this.c.callFeedback('sessionLog', [logStr]);
+  }
+  async debugLog(logStr: string): Promise<void> {
+    await this.c.callFeedback('debugLog', [logStr]);
+  }
+  async setUserError(errStr: string): Promise<void> {
+    await this.c.callFeedback('setUserError', [errStr]);
+  }
+  async setDebugError(errStr: string): Promise<void> {
+    await this.c.callFeedback('setDebugError', [errStr]);
   }
   async sendRunStatus(statusStr: string): Promise<void> {
     await this.c.callFeedback('sendRunStatus', [statusStr]);

@@ -122,6 +122,15 @@ describe('feedback channel (rt-cloud subjectInterface / webDisplayInterface)', (
     expect(await mon.getPreviousDataPoints()).toEqual([[{ x: 0, y: 0 }, { x: 1, y: 0.5 }, { x: 2, y: 0.8 }], [{ x: 1, y: -1 }]]);
     await web.clearRunPlot(1);
     expect((await mon.getPreviousDataPoints())[0]).toEqual([]);
+    await web.sessionLog('session 7');
+    await web.debugLog('debug');
+    await web.setUserError('ROI mask missing');
+    await web.setDebugError('trace');
+    await web.clearAllPlots();
+    const more = await mon.getDisplayEvents(ev.at(-1)!.seq);
+    expect(more.map((e) => e.cmd)).toEqual(['plotDataPoint', 'sessionLog', 'debugLog', 'userError', 'debugError', 'clearAllPlots']);
+    expect(more[3]).toMatchObject({ error: 'ROI mask missing' });
+    expect(await mon.getPreviousDataPoints()).toEqual([[{ x: 0, y: 0 }]]);
     const e = await failure(web.plotDataPoint(0, 1, 1));
     expect(e).toBeInstanceOf(ValidationError);
     expect(e.message).toMatch(/runId must be number > 0/);

@@ -24,7 +24,8 @@
 //   response for that TR or {} (rt-cloud's empty answer); getAllResponses() returns every response
 //   since the previous call, oldest first.
 // * plotDataPoint(runId, trId, value) keeps rt-cloud's per-run points (replacing a point with the
-//   same trId); clearRunPlot(runId) clears that run; userLog and sendRunStatus are events. A
+//   same trId); clearRunPlot(runId) clears that run, clearAllPlots every run; userLog, sessionLog,
+//   debugLog, setUserError, setDebugError and sendRunStatus are events. A
 //   monitor reads them with getDisplayEvents(afterSeq, timeout) (long poll) and
 //   getPreviousDataPoints().
 import { DisconnectedError, StateError, TimeoutError, ValidationError } from '@rtfmri/transport';
@@ -236,9 +237,37 @@ export class FeedbackHub {
     this.plotDataPoint(runId, null, null);
   }
 
+  /** rt-cloud: every run's plot cleared. */
+  clearAllPlots(): void {
+    this.dataPoints = [[{ x: 0, y: 0 }]];
+    this.emit({ seq: ++this.seq, cmd: 'clearAllPlots' });
+  }
+
+  private log(cmd: 'userLog' | 'sessionLog' | 'debugLog', logStr: unknown): void {
+    if (typeof logStr !== 'string') throw new ValidationError(`${cmd}: logStr must be a string`, { details: { reason: 'ARG_TYPE' } });
+    this.emit({ seq: ++this.seq, cmd, value: logStr });
+  }
+
+  private error(cmd: 'userError' | 'debugError', errStr: unknown): void {
+    const m = cmd === 'userError' ? 'setUserError' : 'setDebugError';
+    if (typeof errStr !== 'string') throw new ValidationError(`${m}: errStr must be a string`, { details: { reason: 'ARG_TYPE' } });
+    this.emit({ seq: ++this.seq, cmd, error: errStr });
+  }
+
   userLog(logStr: unknown): void {
-    if (typeof logStr !== 'string') throw new ValidationError('userLog: logStr must be a string', { details: { reason: 'ARG_TYPE' } });
-    this.emit({ seq: ++this.seq, cmd: 'userLog', value: logStr });
+    this.log('userLog', logStr);
+  }
+  sessionLog(logStr: unknown): void {
+    this.log('sessionLog', logStr);
+  }
+  debugLog(logStr: unknown): void {
+    this.log('debugLog', logStr);
+  }
+  setUserError(errStr: unknown): void {
+    this.error('userError', errStr);
+  }
+  setDebugError(errStr: unknown): void {
+    this.error('debugError', errStr);
   }
 
   sendRunStatus(statusStr: unknown): void {
@@ -288,7 +317,12 @@ export class FeedbackHub {
       getAllResponses: sync(this.getAllResponses),
       plotDataPoint: sync(this.plotDataPoint),
       clearRunPlot: sync(this.clearRunPlot),
+      clearAllPlots: sync(this.clearAllPlots),
       userLog: sync(this.userLog),
+      sessionLog: sync(this.sessionLog),
+      debugLog: sync(this.debugLog),
+      setUserError: sync(this.setUserError),
+      setDebugError: sync(this.setDebugError),
       sendRunStatus: sync(this.sendRunStatus),
       dequeueResult: (block, timeout) => this.dequeueResult(client, block, timeout, gone),
       addResponse: sync(this.addResponse),
