@@ -143,6 +143,11 @@ export const serveCommand: Command = {
     }
     log(`anonymization secret ${uidFile}${uid.created ? ' (created now: back it up with the study data)' : ''}`);
     log(`runtime '${name}' (instance ${server.service.instance}) serving ${allowedDirs.join(',')} [${types.join(',')}], phi ${phi}, ${where}`);
+    const host = str(p, 'host') ?? '127.0.0.1';
+    if (!connect && (host === '127.0.0.1' || host === 'localhost' || host === '::1')) {
+      // The loopback default is for a trial on one machine; say how to serve the LAN.
+      log('listening on this machine only (a trial); for experiment computers on the LAN: --host 0.0.0.0 (or this computer\'s LAN address) --cert FILE --key FILE');
+    }
     await untilAborted(stop.signal);
     if (!fatal) log('runtime shutting down');
     await server.close();

@@ -28,7 +28,10 @@ export const RUNTIME_TOKEN_PREFIX = 'rtfmri1.r.';
 /** Named method sets a client token can carry (issue: a participant page gets `stream`). */
 export const METHOD_SCOPES: Record<string, readonly string[]> = {
   stream: ['initScannerStream', 'getImageData', 'closeStream', 'getClockSkew', 'ping'],
-  read: ['initScannerStream', 'getImageData', 'closeStream', 'getClockSkew', 'ping', 'getFile', 'getNewestFile', 'initWatch', 'watchFile', 'listFiles', 'listDirs', 'getAllowedFileTypes'],
+  // Series discovery hands out folder and file names (Siemens session folders often carry the
+  // patient's name), so it is 'read', not 'stream': a participant page gets the series' folder
+  // from the experiment, not by discovering it.
+  read: ['initScannerStream', 'getImageData', 'closeStream', 'getClockSkew', 'ping', 'getFile', 'getNewestFile', 'initWatch', 'watchFile', 'listFiles', 'listDirs', 'getAllowedFileTypes', 'initSeriesWatch', 'nextSeries', 'closeSeriesWatch'],
   // A participant's page: its feedback queue and its responses, nothing of the file system.
   feedback: [...PAGE_FEEDBACK_METHODS, 'ping'],
   // An experimenter's monitor: plots, logs and run status of the web display.

@@ -4,13 +4,27 @@
 import path from 'node:path';
 import { assign, createActor, setup, type ActorRefFrom } from 'xstate';
 import type { CheckRequest } from './check.js';
+import { CancelledError } from '@rtfmri/transport';
 import { StateError } from './errors.js';
 
 export type Validated<T> =
   | { status: 'ok'; value: T }
   | { status: 'missing' }
-  | { status: 'small' }
-  | { status: 'incomplete'; size?: number; mtimeMs?: number };
+  /** Present but smaller than minFileSize (size: what it is now). */
+  | { status: 'small'; size?: number }
+  | { status: 'incomplete'; size?: number; mtimeMs?: number }
+  /**
+   * Present but held by the program writing it (Windows' sharing violation, a share's lock:
+   * EBUSY, or EPERM/EACCES where that is how a lock shows): waited for like a file being written.
+   */
+  | { status: 'locked'; code: string };
+
+/** What the last look at the file found (for the message of a request that timed out). */
+export type LastLook =
+  | { status: 'missing' }
+  | { status: 'small'; size?: number }
+  | { status: 'incomplete'; size?: number }
+  | { status: 'locked'; code: string };
 
 /** A look at the file as the actor asks for it; the owner adds the policy (and the UID secret). */
 export type WaitCheck = Omit<CheckRequest, 'policy' | 'uidSecret'>;
@@ -50,8 +64,8 @@ export interface FileWaitRequest<T> {
   deadline: number;
   resolve(value: T): void;
   reject(err: unknown): void;
-  /** Makes the error for a request that timed out. */
-  timeoutError(): Error;
+  /** Makes the error for a request that timed out, from what the last look found (null: no look finished). */
+  timeoutError(last: LastLook | null): Error;
   options?: FileWaitOptions;
 }
 
@@ -67,6 +81,8 @@ interface Ctx<T> {
   error: unknown;
   /** Numbers validations, so a late result of an abandoned one is ignored. */
   seq: number;
+  /** What the request's last finished look found. */
+  last: LastLook | null;
 }
 
 type Ev<T> =
@@ -74,7 +90,9 @@ type Ev<T> =
   | { type: 'FILE_EVENT' }
   | { type: 'RESULT'; output: Validated<T>; seq: number }
   | { type: 'ERROR'; error: unknown; seq: number }
-  | { type: 'CLOSE' };
+  | { type: 'CLOSE' }
+  /** The caller gave up on `req` (its AbortSignal): rejected with `reason`, the actor takes the next request. */
+  | { type: 'ABORT'; req: FileWaitRequest<T>; reason: Error };
 
 /** DICOM by extension; other names (scanners also write `MR.1.3.12...` or no extension) are sniffed for `DICM`. */
 function dicomMode(name: string): boolean | 'sniff' {
@@ -127,7 +145,13 @@ function makeMachine<T>() {
     },
     actions: {
       accept: assign(({ event }) =>
-        event.type === 'REQUEST' ? { req: event.req, skipSize: undefined, skipMtimeMs: undefined } : {}),
+        event.type === 'REQUEST' ? { req: event.req, skipSize: undefined, skipMtimeMs: undefined, last: null } : {}),
+      look: assign(({ event }) => {
+        if (event.type !== 'RESULT') return {};
+        const o = event.output;
+        if (o.status === 'ok') return {};
+        return { last: o.status === 'locked' ? { status: 'locked', code: o.code } : { status: o.status, size: (o as { size?: number }).size } } as Partial<Ctx<T>>;
+      }),
     },
     delays: {
       poll: ({ context }) => context.deps.pollIntervalMs,
@@ -137,10 +161,13 @@ function makeMachine<T>() {
   }).createMachine({
     id: 'fileWait',
     context: ({ input }) => ({
-      cfg: input.cfg, deps: input.deps, req: null, dirty: false, lastDeliveredAt: null, value: null, error: null, seq: 0,
+      cfg: input.cfg, deps: input.deps, req: null, dirty: false, lastDeliveredAt: null, value: null, error: null, seq: 0, last: null,
     }),
     initial: 'idle',
-    on: { CLOSE: '.closed' },
+    on: {
+      CLOSE: '.closed',
+      ABORT: { guard: ({ context, event }) => context.req !== null && context.req === event.req, target: '.aborted' },
+    },
     states: {
       idle: { on: onRequest },
       validating: {
@@ -166,15 +193,16 @@ function makeMachine<T>() {
               target: 'pacing',
               actions: assign({ value: ({ event }) => (event.output as { value: T }).value }),
             },
-            { guard: ({ context }) => context.dirty, target: 'validating', reenter: true },
-            { guard: ({ event }) => event.output.status === 'missing', target: 'waitingForFile' },
-            { guard: ({ event }) => event.output.status === 'small', target: 'waitingForMinFileSize' },
+            { guard: ({ context }) => context.dirty, target: 'validating', reenter: true, actions: 'look' },
+            { guard: ({ event }) => event.output.status === 'missing', target: 'waitingForFile', actions: 'look' },
+            { guard: ({ event }) => event.output.status === 'small', target: 'waitingForMinFileSize', actions: 'look' },
+            { guard: ({ event }) => event.output.status === 'locked', target: 'waitingForUnlock', actions: 'look' },
             {
               target: 'waitingForComplete',
-              actions: assign(({ event }) => {
+              actions: ['look', assign(({ event }) => {
                 const o = event.output as { size?: number; mtimeMs?: number };
                 return { skipSize: o.size, skipMtimeMs: o.mtimeMs };
-              }),
+              })],
             },
           ],
           ERROR: [
@@ -187,6 +215,9 @@ function makeMachine<T>() {
       waitingForMinFileSize: waiting,
       // Present and big enough but not yet a whole DICOM file (being written), or unparseable.
       waitingForComplete: waiting,
+      // Present but locked by its writer (EBUSY; EPERM/EACCES on Windows and shares): looked at again
+      // on the next event or poll.
+      waitingForUnlock: waiting,
       // demoStep pacing for replays (entered only when there is time to wait: an unpaced delivery
       // goes straight to ready, never through a setTimeout, which costs >= 1 ms).
       pacing: {
@@ -200,7 +231,15 @@ function makeMachine<T>() {
         on: onRequest,
       },
       timedOut: {
-        entry: [({ context }) => context.req!.reject(context.req!.timeoutError()), assign({ req: null })],
+        entry: [({ context }) => context.req!.reject(context.req!.timeoutError(context.last)), assign({ req: null })],
+        on: onRequest,
+      },
+      // The caller's AbortSignal fired: the request is rejected, the next one runs.
+      aborted: {
+        entry: [
+          ({ context, event }) => context.req?.reject(event.type === 'ABORT' ? event.reason : new CancelledError('cancelled')),
+          assign({ req: null }),
+        ],
         on: onRequest,
       },
       failed: {
@@ -244,33 +283,59 @@ export class FileWaiter<T> {
     return String(this.actor.getSnapshot().value);
   }
 
-  /** Waits for `name` in the folder until whole or `timeoutSec` has passed. */
-  request(nameOf: string | (() => string), timeoutSec: number, timeoutError: (name: string) => Error, options?: FileWaitOptions): Promise<T> {
+  /**
+   * Waits for `name` in the folder until whole or `timeoutSec` has passed. `signal` (the caller's
+   * per-call options, or a remote caller's cancel) rejects the request with its reason, whether it
+   * is running or still queued behind an earlier one.
+   */
+  request(
+    nameOf: string | (() => string),
+    timeoutSec: number,
+    timeoutError: (name: string, last: LastLook | null) => Error,
+    options?: FileWaitOptions,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const run = (): Promise<T> => {
       if (this.closed) return Promise.reject(new StateError('StreamID mismatch: the stream or watch was closed'));
+      if (signal?.aborted) return Promise.reject(abortReason(signal));
       // Resolved when the request's turn comes: "next" means after the previous request finished.
       const name = typeof nameOf === 'string' ? nameOf : nameOf();
       // The deadline runs from the call, including time spent queued behind an earlier request.
       return new Promise<T>((resolve, reject) => {
         // Subscribe before the first look, so an event between look and wait is never missed.
-        const off = this.subscribe(name, () => this.actor.send({ type: 'FILE_EVENT' }));
-        this.actor.send({
-          type: 'REQUEST',
-          req: {
-            name,
-            deadline,
-            resolve: (v) => { off(); resolve(v); },
-            reject: (e) => { off(); reject(e); },
-            timeoutError: () => timeoutError(name),
-            options,
-          },
-        });
+        const unsubscribe = this.subscribe(name, () => this.actor.send({ type: 'FILE_EVENT' }));
+        let onAbort: (() => void) | undefined;
+        const off = () => {
+          unsubscribe();
+          if (onAbort) signal!.removeEventListener('abort', onAbort);
+        };
+        const req: FileWaitRequest<T> = {
+          name,
+          deadline,
+          resolve: (v) => { off(); resolve(v); },
+          reject: (e) => { off(); reject(e); },
+          timeoutError: (last) => timeoutError(name, last),
+          options,
+        };
+        if (signal) {
+          onAbort = () => this.actor.send({ type: 'ABORT', req, reason: abortReason(signal) });
+          signal.addEventListener('abort', onAbort, { once: true });
+        }
+        this.actor.send({ type: 'REQUEST', req });
       });
     };
     const deadline = performance.now() + timeoutSec * 1000;
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
-    return p;
+    if (!signal) return p;
+    // Queued behind an earlier request: the caller hears of its cancel at once (the queue still
+    // runs it, and `run` rejects it without a look).
+    return new Promise<T>((resolve, reject) => {
+      if (signal.aborted) return reject(abortReason(signal));
+      const early = () => reject(abortReason(signal));
+      signal.addEventListener('abort', early, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', early));
+    });
   }
 
   close(): void {
@@ -279,4 +344,11 @@ export class FileWaiter<T> {
     this.actor.send({ type: 'CLOSE' });
     this.actor.stop();
   }
+}
+
+/** The error an aborted call rejects with: the signal's reason when it is an Error, else a CancelledError. */
+export function abortReason(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  if (r instanceof Error && r.name !== 'AbortError') return r;
+  return new CancelledError('cancelled by the caller (AbortSignal)');
 }

@@ -5,17 +5,20 @@ import * as dicom from '@rtfmri/dicom-wasm';
 import type { DicomDataset } from '@rtfmri/dicom-wasm';
 import { NotFoundError, RtfmriError, StateError, TimeoutError, ValidationError } from './errors.js';
 import { MAX_NAME_BYTES, PathPolicy } from './paths.js';
-import { DATA_INTERFACE_METHODS, type DataInterfaceMethod } from '@rtfmri/relay/protocol';
-export { DATA_INTERFACE_METHODS, type DataInterfaceMethod };
-import { glob, isWithin, splitGlob, tempNameFor } from '@rtfmri/files';
-import { WatchHub, type WatchRoute } from './watcher.js';
-import { FileWaiter, type Validated, type FileWaitDeps, type FileWaitOptions, type WaitCheck } from './actors.js';
+import {
+  DATA_INTERFACE_METHODS, METHOD_ARGS, checkArgs, effectiveWait, splitCallOptions, type DataCallOptions, type DataInterfaceMethod,
+} from '@rtfmri/relay/protocol';
+import { currentCall } from '@rtfmri/transport';
+export { DATA_INTERFACE_METHODS, type DataInterfaceMethod, type DataCallOptions };
+import { glob, hasGlob, isWithin, splitGlob, tempNameFor } from '@rtfmri/files';
+import { WatchHub, lockedByWriter, routeFor, type WatchRoute } from './watcher.js';
+import { abortReason, FileWaiter, type LastLook, type Validated, type FileWaitDeps, type FileWaitOptions, type WaitCheck } from './actors.js';
+import { SeriesWatch, normaliseSeriesOptions, type SeriesInfo, type SeriesWatchOptions } from './series.js';
 import { anonymizeFor, checkFile, dicomKind, type CheckRequest, type CheckResult } from './check.js';
 import { acquirePool } from './pool.js';
 import {
   HAS_PROC_FD, inFd, openDirVerified, openForRead, readAllFd, stillAllowed, type PolicySnapshot, type VerifiedDir,
 } from './verified.js';
-
 /** Where a stream's CPU work (read, completeness check, anonymize) runs. */
 export type WorkRoute = 'auto' | 'inline' | 'pool';
 
@@ -116,6 +119,20 @@ function checkTimeout(timeout: unknown, what: string): number {
   return Math.min(timeout, MAX_TIMEOUT_SEC);
 }
 
+/**
+ * The end of a "not found or corrupted" message: what the last look at the file found, so a wrong
+ * minFileSize or a locked file says so instead of leaving the caller to guess.
+ */
+function lastLookText(last: LastLook | null, minFileSize: number, file: string): string {
+  if (!last || last.status === 'missing') return ` (no such file in ${path.dirname(file)} yet)`;
+  if (last.status === 'small') {
+    return `: the file is ${last.size ?? 'fewer than minFileSize'} bytes, smaller than minFileSize ${minFileSize} bytes` +
+      ' (nothing smaller than minFileSize is returned: lower minFileSize if the files are whole at this size)';
+  }
+  if (last.status === 'locked') return `: the file stayed locked by another program (${last.code}) for the whole wait`;
+  return `: the file is there${last.size !== undefined ? ` (${last.size} bytes)` : ''} but not a whole DICOM file (still being written, truncated or corrupt)`;
+}
+
 function checkMinSize(minFileSize: unknown): number {
   const n = minFileSize == null ? 0 : minFileSize;
   if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
@@ -145,13 +162,16 @@ interface Stream {
 
 interface Watch {
   dir: string;
+  /** The file-name part of the pattern initWatch was given. */
   filePattern: string;
+  minFileSize: number;
   waiter: FileWaiter<Uint8Array>;
   release: () => void;
 }
 
-/** The remote methods that hand out file bytes: each applies the PHI policy (remoteMethods). */
-const PHI_ROUTES = { getFile: 1, getNewestFile: 1, watchFile: 1, initScannerStream: 1, getImageData: 1 } as const;
+/** Options of the SDK's remote DataInterface: given here, the caller meant a remote one. */
+const REMOTE_ONLY_OPTIONS = ['url', 'link', 'token', 'name', 'clientId', 'callTimeoutMs', 'ws'] as const;
+
 
 /** Inline work allowed per window before the pool takes over (auto route). */
 const INLINE_BUDGET_MS = 4;
@@ -178,6 +198,7 @@ export class DataInterface {
   private readonly streams = new Map<number, Stream>();
   private readonly watches = new Map<string, Watch>();
   private lastWatch: Watch | null = null;
+  private series: SeriesWatch | undefined;
   private lastStreamId = 0;
   private closed = false;
   private readyP: Promise<void> | null = null;
@@ -195,6 +216,14 @@ export class DataInterface {
     this.uidSecret = opts.uidSecret ?? randomBytes(16).toString('hex');
     if (opts.dataRemote === true) {
       throw new ValidationError('dataRemote: true is the SDK stub (@rtfmri/sdk); @rtfmri/runtime is the local DataInterface');
+    }
+    const remoteOnly = REMOTE_ONLY_OPTIONS.filter((k) => (opts as Record<string, unknown>)[k] !== undefined);
+    if (remoteOnly.length > 0) {
+      throw new ValidationError(
+        `${remoteOnly.join(', ')}: ${remoteOnly.length > 1 ? 'these are options' : 'an option'} of a remote DataInterface; this one runs here, on the control-room computer. ` +
+        "To reach a runtime through a relay, use @rtfmri/sdk's new DataInterface({ dataRemote: true, url, token, name })",
+        { details: { reason: 'REMOTE_OPTIONS', options: remoteOnly } },
+      );
     }
     this.policy = new PathPolicy(opts.allowedDirs ?? [], opts.allowedFileTypes ?? []);
     const phi = opts.phi ?? 'anonymize';
@@ -230,9 +259,104 @@ export class DataInterface {
     return (this.readyP ??= Promise.resolve(dicom.ready()).then(() => undefined));
   }
 
+  /**
+   * A public call's arguments: the per-call options split off (the last argument when it is a
+   * `{ timeout, signal }` object), the positional types checked (a wrong type names the argument
+   * and what was expected), a signal aborted already refused.
+   */
+  private begin(method: DataInterfaceMethod, raw: readonly unknown[]): { args: unknown[]; options: DataCallOptions | undefined } {
+    const r = splitCallOptions(method, raw);
+    checkArgs(method, r.args);
+    if (r.options?.signal?.aborted) throw abortReason(r.options.signal);
+    return r;
+  }
+
+  /**
+   * A call that does not wait for data, under the per-call options: it rejects with TimeoutError
+   * once `options.timeout` has passed, or with the signal's reason when aborted. The work itself
+   * is not interrupted (it is a file operation of this process); a result that arrives after the
+   * caller gave up is handed to `undo` (a stream opened too late is closed again).
+   */
+  private bounded<T>(method: string, options: DataCallOptions | undefined, run: () => Promise<T>, undo?: (v: T) => void): Promise<T> {
+    const p = run();
+    if (!options || (options.timeout === undefined && !options.signal)) return p;
+    const { timeout, signal } = options;
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => settle(() => reject(abortReason(signal!)));
+      const settle = (f: () => void) => {
+        if (done) return;
+        done = true;
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        f();
+      };
+      if (timeout !== undefined) {
+        const secs = Math.min(timeout, MAX_TIMEOUT_SEC);
+        timer = setTimeout(() => settle(() => reject(new TimeoutError(`${method}: the call's timeout of ${secs} s (options.timeout) passed`, { details: { reason: 'CALL_TIMEOUT' } }))), secs * 1000);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      p.then(
+        (v) => { if (done) undo?.(v); else settle(() => resolve(v)); },
+        (e) => settle(() => reject(e)),
+      );
+    });
+  }
+
+  /**
+   * The API's calls after their arguments were split and checked: the public methods (with the
+   * caller's per-call options) and the remote facade (with the remote call's cancel signal) run
+   * these. The PHI routes have their own remote versions (remoteMethods).
+   */
+  private run(m: DataInterfaceMethod, a: unknown[], o: DataCallOptions | undefined): Promise<unknown> {
+    switch (m) {
+      case 'initScannerStream':
+        return this.bounded(m, o, () => this.openStream(a[0] as string, a[1] as string, a[2] as number, a[3] as boolean | undefined, a[4] as number | undefined),
+          (id) => void this.closeStreamNow(id).catch(() => undefined));
+      case 'getImageData':
+        return this.imageData(a[0] as number, a[1] as number | null | undefined, effectiveWait(a[2], o) as number | null | undefined, undefined, o?.signal).then((r) => r.ds);
+      case 'closeStream': return this.bounded(m, o, () => this.closeStreamNow(a[0] as number));
+      case 'getFile': return this.bounded(m, o, () => this.readFileInto(a[0] as string));
+      case 'getNewestFile': return this.bounded(m, o, () => this.newestFile(a[0] as string, false));
+      case 'initWatch': return this.bounded(m, o, () => this.openWatch(a[0] as string, a[1] as string, a[2] as number, a[3] as number | undefined));
+      case 'watchFile':
+        return this.watched(a[0] as string, effectiveWait(a[1], o) as number | null | undefined, undefined, o?.signal).then((r) => r.bytes);
+      case 'putFile': return this.bounded(m, o, () => this.putFileNow(a[0] as string, a[1] as string | Uint8Array, a[2] as boolean | undefined));
+      case 'listFiles': return this.bounded(m, o, () => this.listFilesNow(a[0] as string));
+      case 'listDirs': return this.bounded(m, o, () => this.listDirsNow(a[0] as string));
+      case 'getAllowedFileTypes': return Promise.resolve([...this.policy.allowedFileTypes]);
+      case 'getClockSkew': return Promise.resolve(this.clockSkew(a[0] as number, a[1] as number));
+      case 'ping': return Promise.resolve(Date.now() / 1000);
+      case 'initSeriesWatch': return this.bounded(m, o, () => this.openSeriesWatch(a[0] as string, a[1]), () => void this.closeSeriesNow());
+      case 'nextSeries': return this.seriesNext(effectiveWait(a[0], o), o?.signal);
+      case 'closeSeriesWatch': return this.bounded(m, o, () => this.closeSeriesNow());
+    }
+  }
+
+  /** A public method: split, check, run. Errors (a wrong argument too) reject the returned promise. */
+  private call(m: DataInterfaceMethod, raw: readonly unknown[]): Promise<unknown> {
+    try {
+      const { args, options } = this.begin(m, raw);
+      return this.run(m, args, options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   // ---------------------------------------------------------------- streams
 
-  async initScannerStream(imgDir: string, filePattern: string, minFileSize: number, anonymize = true, demoStep = 0): Promise<number> {
+  /**
+   * A new scanner stream (its id). `options` (last): the per-call `{ timeout, signal }` (DESIGN's
+   * positional arguments are unchanged; any trailing optional one may be left out before it).
+   */
+  initScannerStream(imgDir: string, filePattern: string, minFileSize: number, anonymize?: boolean | null, demoStep?: number | null, options?: DataCallOptions): Promise<number>;
+  initScannerStream(imgDir: string, filePattern: string, minFileSize: number, options: DataCallOptions): Promise<number>;
+  initScannerStream(...raw: unknown[]): Promise<number> {
+    return this.call('initScannerStream', raw) as Promise<number>;
+  }
+
+  private async openStream(imgDir: string, filePattern: string, minFileSize: number, anonymize: boolean | null = true, demoStep: number | null = 0): Promise<number> {
     this.ensureOpen();
     const dir = this.policy.checkDir(imgDir);
     const nameOf = compileFilePattern(filePattern);
@@ -256,11 +380,19 @@ export class DataInterface {
     return id;
   }
 
-  async getImageData(streamId: number, imageIndex?: number | null, timeout: number | null = 5): Promise<DicomDataset> {
-    return (await this.imageData(streamId, imageIndex, timeout, undefined)).ds;
+  /**
+   * The next (no index) or the given volume of a stream, waiting up to `timeout` seconds (default 5).
+   * `options.timeout` bounds the wait too (and is the wait when `timeout` is not given):
+   * `getImageData(id, null, 30)` and `getImageData(id, { timeout: 30 })` wait alike;
+   * `options.signal` ends the wait (CancelledError) and the stream takes the next request.
+   */
+  getImageData(streamId: number, imageIndex?: number | null, timeout?: number | null, options?: DataCallOptions): Promise<DicomDataset>;
+  getImageData(streamId: number, options: DataCallOptions): Promise<DicomDataset>;
+  getImageData(...raw: unknown[]): Promise<DicomDataset> {
+    return this.call('getImageData', raw) as Promise<DicomDataset>;
   }
 
-  private async imageData(streamId: number, imageIndex: number | null | undefined, timeout: number | null, options: FileWaitOptions | undefined): Promise<{ ds: DicomDataset; file: string }> {
+  private async imageData(streamId: number, imageIndex: number | null | undefined, timeout: number | null | undefined, options: FileWaitOptions | undefined, signal?: AbortSignal): Promise<{ ds: DicomDataset; file: string }> {
     this.ensureOpen();
     timeout ??= 5;
     const s = this.streams.get(streamId);
@@ -280,15 +412,26 @@ export class DataInterface {
         return name;
       },
       secs,
-      (name) => new NotFoundError(`getImageData: Dicom file ${path.join(s.imgDir, name)} not found or corrupted`, { details: { streamId, imageIndex: index } }),
+      (name, last) => {
+        const f = path.join(s.imgDir, name);
+        return new NotFoundError(`getImageData: Dicom file ${f} not found or corrupted${lastLookText(last, s.waiter.cfg.minFileSize, f)}`, {
+          details: { streamId, imageIndex: index, ...(last?.status === 'small' ? { reason: 'MIN_FILE_SIZE', size: last.size, minFileSize: s.waiter.cfg.minFileSize } : {}), ...(last?.status === 'locked' ? { reason: last.code } : {}) },
+        });
+      },
       options,
+      signal,
     );
     s.nextIndex = index + 1;
     return { ds, file };
   }
 
   /** Ends a stream: its id then gives "StreamID mismatch"; a pending getImageData is rejected. */
-  async closeStream(streamId: number): Promise<void> {
+  closeStream(streamId: number, options?: DataCallOptions): Promise<void>;
+  closeStream(...raw: unknown[]): Promise<void> {
+    return this.call('closeStream', raw) as Promise<void>;
+  }
+
+  private async closeStreamNow(streamId: number): Promise<void> {
     const s = this.streams.get(streamId);
     if (!s) throw new StateError(`StreamID mismatch: no open stream ${String(streamId)}`, { details: { streamId } });
     this.streams.delete(streamId);
@@ -298,14 +441,56 @@ export class DataInterface {
 
   // ---------------------------------------------------------------- watches
 
-  async initWatch(dir: string, filePattern: string, minFileSize: number, demoStep = 0): Promise<void> {
+  /**
+   * Watches `dir` for files (watchFile). `filePattern` is a file-name pattern (`*.dcm`), or a full
+   * path pattern whose folder is `dir` itself (rt-cloud's own test passes `/dir/001_000013_000005*`).
+   */
+  initWatch(dir: string, filePattern: string, minFileSize: number, demoStep?: number | null, options?: DataCallOptions): Promise<void>;
+  initWatch(dir: string, filePattern: string, minFileSize: number, options: DataCallOptions): Promise<void>;
+  initWatch(...raw: unknown[]): Promise<void> {
+    return this.call('initWatch', raw) as Promise<void>;
+  }
+
+  /**
+   * The file-name part of initWatch's pattern. A pattern with a folder part is accepted when that
+   * folder resolves (`..`, symlinks) to the watched folder itself; anything else is refused naming
+   * both (watches do not look into subfolders).
+   */
+  private watchNamePattern(dir: string, real: string, filePattern: string): string {
+    if (filePattern.length === 0 || filePattern.includes('\0')) {
+      throw new ValidationError(`initWatch: filePattern must be a file name pattern such as '*.dcm' (got ${filePattern.length === 0 ? 'an empty string' : 'a NUL byte'})`);
+    }
+    if (Buffer.byteLength(filePattern) > 4096) throw new ValidationError('initWatch: filePattern too long (at most 4096 bytes)', { details: { reason: 'ENAMETOOLONG' } });
+    let name = filePattern;
+    if (filePattern.includes('/') || filePattern.includes(path.sep)) {
+      name = path.basename(filePattern);
+      const folder = path.isAbsolute(filePattern) ? path.dirname(filePattern) : path.resolve(dir, path.dirname(filePattern));
+      const shownDir = real === dir ? dir : `${dir} (${real})`;
+      if (folder.split(/[\\/]/).some((seg) => hasGlob(seg))) {
+        throw new ValidationError(`initWatch: filePattern ${filePattern} has a wildcard in its folder part; its folder must be the watched folder ${shownDir}`, {
+          details: { reason: 'PATTERN_DIR', dir, pattern: filePattern },
+        });
+      }
+      const patReal = this.policy.canonicalise(folder).real;
+      if (patReal !== real) {
+        const sub = isWithin(patReal, real) ? ' (a subfolder: watches do not look into subfolders; initWatch that folder instead)' : '';
+        throw new ValidationError(
+          `initWatch: filePattern ${filePattern} is in ${folder}${patReal !== folder ? ` (resolves to ${patReal})` : ''}, not in the watched folder ${shownDir}${sub}; give a file name pattern such as '${name}'`,
+          { details: { reason: 'PATTERN_DIR', dir, pattern: filePattern, patternDir: patReal } },
+        );
+      }
+    }
+    if (name.length === 0 || Buffer.byteLength(name) > MAX_NAME_BYTES) {
+      throw new ValidationError(`initWatch: filePattern's file name part must be 1..${MAX_NAME_BYTES} bytes (got ${Buffer.byteLength(name)})`);
+    }
+    this.policy.checkPatternType(name);
+    return name;
+  }
+
+  private async openWatch(dir: string, filePattern: string, minFileSize: number, demoStep: number | null = 0): Promise<void> {
     this.ensureOpen();
     const real = this.policy.checkDir(dir);
-    if (typeof filePattern !== 'string' || filePattern.length === 0 || filePattern.includes('/')) {
-      throw new ValidationError('filePattern must be a file name pattern such as *.dcm');
-    }
-    if (filePattern.length > MAX_NAME_BYTES) throw new ValidationError(`filePattern too long (at most ${MAX_NAME_BYTES} bytes)`);
-    this.policy.checkPatternType(filePattern);
+    const namePattern = this.watchNamePattern(dir, real, filePattern);
     const min = checkMinSize(minFileSize);
     const step = checkDemoStep(demoStep);
     await this.ready();
@@ -318,16 +503,19 @@ export class DataInterface {
       this.deps((bytes) => bytes),
       (name, fn) => this.hub.on(real, name, fn),
     );
-    const w: Watch = { dir: real, filePattern, waiter, release };
+    const w: Watch = { dir: real, filePattern: namePattern, minFileSize: min, waiter, release };
     this.watches.set(real, w);
     this.lastWatch = w;
   }
 
-  async watchFile(filename: string, timeout: number | null = 5): Promise<Uint8Array> {
-    return (await this.watched(filename, timeout, undefined)).bytes;
+  /** A watched file's bytes once present (and whole, for DICOM), waiting up to `timeout` s (default 5; see getImageData for `options`). */
+  watchFile(filename: string, timeout?: number | null, options?: DataCallOptions): Promise<Uint8Array>;
+  watchFile(filename: string, options: DataCallOptions): Promise<Uint8Array>;
+  watchFile(...raw: unknown[]): Promise<Uint8Array> {
+    return this.call('watchFile', raw) as Promise<Uint8Array>;
   }
 
-  private async watched(filename: string, timeout: number | null, options: FileWaitOptions | undefined): Promise<{ bytes: Uint8Array; file: string }> {
+  private async watched(filename: string, timeout: number | null | undefined, options: FileWaitOptions | undefined, signal?: AbortSignal): Promise<{ bytes: Uint8Array; file: string }> {
     this.ensureOpen();
     timeout ??= 5;
     if (typeof filename !== 'string' || filename.length === 0 || filename.includes('\0')) {
@@ -348,8 +536,93 @@ export class DataInterface {
     }
     this.policy.checkFileType(name);
     const secs = checkTimeout(timeout, 'watchFile');
-    const bytes = await w.waiter.request(name, secs, (n) => new TimeoutError(`WatchFile: Timeout ${secs}s: ${n}`), options);
+    const bytes = await w.waiter.request(
+      name,
+      secs,
+      (n, last) => {
+        const f = path.join(w.dir, n);
+        return new TimeoutError(`WatchFile: Timeout ${secs}s: ${n}${last && last.status !== 'missing' ? lastLookText(last, w.minFileSize, f) : ''}`, {
+          details: { path: f, ...(last?.status === 'small' ? { reason: 'MIN_FILE_SIZE', size: last.size, minFileSize: w.minFileSize } : {}), ...(last?.status === 'locked' ? { reason: last.code } : {}) },
+        });
+      },
+      options,
+      signal,
+    );
     return { bytes, file: path.join(w.dir, name) };
+  }
+
+  // ---------------------------------------------------------------- series discovery
+
+  /**
+   * Watches a session folder tree for new series folders (`options.depth` levels below it, names
+   * matching `options.pattern`), each reported by nextSeries once its first file is there. Resolves
+   * with the series folders already present (not reported unless `options.existing` is 'report').
+   * One series watch at a time: a second initSeriesWatch replaces the first.
+   */
+  initSeriesWatch(sessionDir: string, options?: SeriesWatchOptions & DataCallOptions): Promise<string[]>;
+  initSeriesWatch(...raw: unknown[]): Promise<string[]> {
+    return this.call('initSeriesWatch', raw) as Promise<string[]>;
+  }
+
+  private async openSeriesWatch(sessionDir: string, o: unknown): Promise<string[]> {
+    this.ensureOpen();
+    const real = this.policy.checkDir(sessionDir);
+    const opts = normaliseSeriesOptions(o);
+    if (!this.policy.allTypes && this.policy.allowedFileTypes.length === 0) throw new ValidationError('DataInterface: no allowed file types are set');
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(real, { throwIfNoEntry: false });
+    } catch (err) {
+      throw mapFsError(err, sessionDir);
+    }
+    if (!st) throw new NotFoundError(`initSeriesWatch: ${sessionDir} does not exist (watch the folder above it with options.depth 2 when the session folder is made later)`, { details: { path: sessionDir } });
+    if (!st.isDirectory()) throw new ValidationError(`initSeriesWatch: ${sessionDir} is not a folder`, { details: { reason: 'ENOTDIR', path: sessionDir } });
+    await this.closeSeriesNow('replaced by a new initSeriesWatch');
+    const route = this.hub.route === 'auto' ? routeFor(real) : this.hub.route;
+    const sw = new SeriesWatch(real, opts, {
+      isRealPathAllowed: (r) => this.policy.isRealPathAllowed(r),
+      isTypeAllowed: (n) => this.policy.isTypeAllowed(n),
+      usePolling: route === 'polling',
+      pollIntervalMs: Math.min(100, this.pollIntervalMs),
+    });
+    this.series = sw;
+    const existing = await sw.start();
+    if (this.closed || this.series !== sw) {
+      await sw.close();
+      throw new StateError('initSeriesWatch: the DataInterface was closed, or another initSeriesWatch came, while this one started');
+    }
+    return existing;
+  }
+
+  /**
+   * The next new series folder of the series watch, once its first file is there:
+   * `{ dir, name, firstFile, filePattern, firstIndex, foundAt }` (`filePattern`/`firstIndex`: a
+   * stream pattern guessed from the first file's name). Waits up to `timeout` s (default 5;
+   * runs take minutes to start: pass a long one). Series come in the order their first files appeared.
+   */
+  nextSeries(timeout?: number | null, options?: DataCallOptions): Promise<SeriesInfo>;
+  nextSeries(options: DataCallOptions): Promise<SeriesInfo>;
+  nextSeries(...raw: unknown[]): Promise<SeriesInfo> {
+    return this.call('nextSeries', raw) as Promise<SeriesInfo>;
+  }
+
+  private async seriesNext(timeout: unknown, signal: AbortSignal | undefined): Promise<SeriesInfo> {
+    this.ensureOpen();
+    if (!this.series) throw new StateError('DataInterface: nextSeries() called without an initSeriesWatch()');
+    const secs = checkTimeout(timeout ?? 5, 'nextSeries');
+    return this.series.next(secs, signal);
+  }
+
+  /** Ends the series watch (a pending nextSeries is rejected with StateError). */
+  closeSeriesWatch(options?: DataCallOptions): Promise<void>;
+  closeSeriesWatch(...raw: unknown[]): Promise<void> {
+    return this.call('closeSeriesWatch', raw) as Promise<void>;
+  }
+
+  private async closeSeriesNow(why?: string): Promise<void> {
+    const sw = this.series;
+    this.series = undefined;
+    await sw?.close(why);
   }
 
   // ---------------------------------------------------------------- validation work
@@ -366,12 +639,17 @@ export class DataInterface {
             if ((err as Error)?.name === 'DicomParseError') return { status: 'incomplete' };
             throw err;
           }
-        case 'small': return { status: 'small' };
+        case 'small': return { status: 'small', size: r.size };
         case 'incomplete': return { status: 'incomplete', size: r.size, mtimeMs: r.mtimeMs };
         case 'refused': throw this.refusal(req.path, r.why, r.real);
         case 'unanonymizable':
           throw new ValidationError(`${req.path} is DICOM that cannot be anonymized (${r.message.slice(0, 200)}): it is not sent`, { details: { reason: 'PHI', path: req.path } });
-        case 'error': throw mapFsError(Object.assign(new Error(r.message), { code: r.code }), req.path);
+        case 'error': {
+          // A file its writer still holds (Windows, SMB shares) is waited for, not an error.
+          const locked = settleLocked(r.code, req.path);
+          if (locked) return locked;
+          throw mapFsError(Object.assign(new Error(r.message), { code: r.code }), req.path);
+        }
         default: return { status: 'missing' };
       }
     };
@@ -439,8 +717,9 @@ export class DataInterface {
 
   // ---------------------------------------------------------------- files
 
-  async getFile(filename: string): Promise<Uint8Array> {
-    return this.readFileInto(filename);
+  getFile(filename: string, options?: DataCallOptions): Promise<Uint8Array>;
+  getFile(...raw: unknown[]): Promise<Uint8Array> {
+    return this.call('getFile', raw) as Promise<Uint8Array>;
   }
 
   /**
@@ -458,8 +737,9 @@ export class DataInterface {
     return remote ? this.phiOut(bytes, 'getFile', filename) : bytes;
   }
 
-  async getNewestFile(filepattern: string): Promise<Uint8Array> {
-    return this.newestFile(filepattern, false);
+  getNewestFile(filepattern: string, options?: DataCallOptions): Promise<Uint8Array>;
+  getNewestFile(...raw: unknown[]): Promise<Uint8Array> {
+    return this.call('getNewestFile', raw) as Promise<Uint8Array>;
   }
 
   private async newestFile(filepattern: string, remote: boolean): Promise<Uint8Array> {
@@ -550,7 +830,13 @@ export class DataInterface {
     else process.stderr.write(`${line}\n`);
   }
 
-  async putFile(filename: string, data: string | Uint8Array, compress = false): Promise<void> {
+  putFile(filename: string, data: string | Uint8Array, compress?: boolean | null, options?: DataCallOptions): Promise<void>;
+  putFile(filename: string, data: string | Uint8Array, options: DataCallOptions): Promise<void>;
+  putFile(...raw: unknown[]): Promise<void> {
+    return this.call('putFile', raw) as Promise<void>;
+  }
+
+  private async putFileNow(filename: string, data: string | Uint8Array, compress: boolean | null = false): Promise<void> {
     this.ensureOpen();
     void compress; // compression is the link's business: data arrives here already inflated
     const real = this.policy.checkFile(filename);
@@ -625,7 +911,12 @@ export class DataInterface {
     return d;
   }
 
-  async listFiles(filepattern: string): Promise<string[]> {
+  listFiles(filepattern: string, options?: DataCallOptions): Promise<string[]>;
+  listFiles(...raw: unknown[]): Promise<string[]> {
+    return this.call('listFiles', raw) as Promise<string[]>;
+  }
+
+  private async listFilesNow(filepattern: string): Promise<string[]> {
     this.ensureOpen();
     const { rest } = this.splitChecked(filepattern);
     this.policy.checkPatternType(rest[rest.length - 1]);
@@ -634,7 +925,12 @@ export class DataInterface {
       .map((e) => e.path);
   }
 
-  async listDirs(dirpattern: string): Promise<string[]> {
+  listDirs(dirpattern: string, options?: DataCallOptions): Promise<string[]>;
+  listDirs(...raw: unknown[]): Promise<string[]> {
+    return this.call('listDirs', raw) as Promise<string[]>;
+  }
+
+  private async listDirsNow(dirpattern: string): Promise<string[]> {
     this.ensureOpen();
     this.splitChecked(dirpattern);
     return glob(dirpattern, { want: 'dirs', allowReal: (r) => this.policy.isRealPathAllowed(r) }).map((e) => e.path);
@@ -647,21 +943,25 @@ export class DataInterface {
     return split;
   }
 
-  async getAllowedFileTypes(): Promise<string[]> {
-    return [...this.policy.allowedFileTypes];
+  getAllowedFileTypes(options?: DataCallOptions): Promise<string[]>;
+  getAllowedFileTypes(...raw: unknown[]): Promise<string[]> {
+    return this.call('getAllowedFileTypes', raw) as Promise<string[]>;
   }
 
   /** rt-cloud's formula: seconds the scanner's clock is ahead of the caller's. */
-  async getClockSkew(callerClockTime: number, roundTripTime: number): Promise<number> {
-    if (typeof callerClockTime !== 'number' || typeof roundTripTime !== 'number') {
-      throw new ValidationError('getClockSkew: callerClockTime and roundTripTime must be numbers (seconds)');
-    }
+  getClockSkew(callerClockTime: number, roundTripTime: number, options?: DataCallOptions): Promise<number>;
+  getClockSkew(...raw: unknown[]): Promise<number> {
+    return this.call('getClockSkew', raw) as Promise<number>;
+  }
+
+  private clockSkew(callerClockTime: number, roundTripTime: number): number {
     const callerClockAdjToNow = callerClockTime + roundTripTime / 2;
     return Date.now() / 1000 - callerClockAdjToNow + this.scannerClockSkew;
   }
 
-  async ping(): Promise<number> {
-    return Date.now() / 1000;
+  ping(options?: DataCallOptions): Promise<number>;
+  ping(...raw: unknown[]): Promise<number> {
+    return this.call('ping', raw) as Promise<number>;
   }
 
   // ---------------------------------------------------------------- the remote methods
@@ -673,37 +973,56 @@ export class DataInterface {
    */
   remoteMethods(alloc?: (size: number) => Uint8Array): Record<DataInterfaceMethod, (...args: unknown[]) => Promise<unknown>> {
     const o = Object.create(null) as Record<DataInterfaceMethod, (...args: unknown[]) => Promise<unknown>>;
-    for (const m of DATA_INTERFACE_METHODS) {
-      if (!(m in PHI_ROUTES)) {
-        const f = (this as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[m]!;
-        o[m] = (...args) => f.apply(this, args);
-      }
-    }
     const anonymizeAll = this.phi === 'anonymize';
-    o.getFile = (filename) => this.readFileInto(filename as string, alloc, true);
-    o.getNewestFile = (pattern) => this.newestFile(pattern as string, true);
-    o.watchFile = async (filename, timeout) => {
-      const { bytes, file } = await this.watched(filename as string, timeout as number | null, anonymizeAll ? { anonymize: true, phi: true } : undefined);
-      if (!anonymizeAll && dicomKind(bytes) !== null) this.auditRaw('watchFile', file);
-      return bytes;
-    };
-    o.initScannerStream = async (imgDir, filePattern, minFileSize, anonymize, demoStep) => {
-      const asked = anonymize ?? true;
-      if (typeof asked !== 'boolean') throw new ValidationError('anonymize must be a boolean');
-      const id = await this.initScannerStream(imgDir as string, filePattern as string, minFileSize as number, asked || anonymizeAll, demoStep as number);
-      if (!asked && anonymizeAll) {
-        this.phiLog?.(`PHI: initScannerStream ${String(imgDir)} ${String(filePattern)}: the client asked for anonymize=false; the runtime's policy is 'anonymize': stream ${id} is anonymized`);
+    // The PHI routes (the remote methods that hand out file bytes: getFile, getNewestFile,
+    // watchFile, initScannerStream + getImageData) apply the policy here; the others hand out none.
+    const remote = (m: DataInterfaceMethod, a: unknown[], signal: AbortSignal | undefined): Promise<unknown> => {
+      switch (m) {
+        case 'getFile': return this.readFileInto(a[0] as string, alloc, true);
+        case 'getNewestFile': return this.newestFile(a[0] as string, true);
+        case 'watchFile': return (async () => {
+          const { bytes, file } = await this.watched(a[0] as string, a[1] as number | null | undefined, anonymizeAll ? { anonymize: true, phi: true } : undefined, signal);
+          if (!anonymizeAll && dicomKind(bytes) !== null) this.auditRaw('watchFile', file);
+          return bytes;
+        })();
+        case 'initScannerStream': return (async () => {
+          const [imgDir, filePattern, minFileSize, anonymize, demoStep] = a;
+          const asked = anonymize ?? true;
+          const id = await this.openStream(imgDir as string, filePattern as string, minFileSize as number, (asked as boolean) || anonymizeAll, demoStep as number | undefined);
+          if (!asked && anonymizeAll) {
+            this.phiLog?.(`PHI: initScannerStream ${String(imgDir)} ${String(filePattern)}: the client asked for anonymize=false; the runtime's policy is 'anonymize': stream ${id} is anonymized`);
+          }
+          return id;
+        })();
+        case 'getImageData': return (async () => {
+          // A raw stream (opened in-process, or under 'allow-raw') is still anonymized for a remote
+          // caller under 'anonymize'.
+          const raw = this.streams.get(a[0] as number)?.anonymize === false;
+          const { ds, file } = await this.imageData(a[0] as number, a[1] as number | null | undefined, a[2] as number | null | undefined, raw && anonymizeAll ? { anonymize: true } : undefined, signal);
+          if (raw && !anonymizeAll) this.auditRaw('getImageData', file);
+          return ds;
+        })();
+        default: return this.run(m, a, signal ? { signal } : undefined);
       }
-      return id;
     };
-    o.getImageData = async (streamId, imageIndex, timeout) => {
-      // A raw stream (opened in-process, or under 'allow-raw') is still anonymized for a remote
-      // caller under 'anonymize'.
-      const raw = this.streams.get(streamId as number)?.anonymize === false;
-      const { ds, file } = await this.imageData(streamId as number, imageIndex as number | null | undefined, timeout as number | null, raw && anonymizeAll ? { anonymize: true } : undefined);
-      if (raw && !anonymizeAll) this.auditRaw('getImageData', file);
-      return ds;
-    };
+    for (const m of DATA_INTERFACE_METHODS) {
+      const arity = METHOD_ARGS[m].length;
+      const waits = m === 'getImageData' || m === 'watchFile' || m === 'nextSeries';
+      o[m] = (...raw) => {
+        // Only the method's own positional arguments are taken: nothing a client sends is read as
+        // per-call options. A wait ends when the remote call does (the client cancelled, its
+        // deadline passed, the link dropped): the call's signal, read now (transport's currentCall
+        // is valid synchronously at the start of an exposed method), so the stream or watch takes
+        // the next request instead of waiting out a call nobody receives.
+        const args = raw.slice(0, arity);
+        try {
+          checkArgs(m, args);
+          return remote(m, args, waits ? currentCall()?.signal : undefined);
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      };
+    }
     return o;
   }
 
@@ -716,6 +1035,7 @@ export class DataInterface {
     this.streams.clear();
     this.watches.clear();
     this.lastWatch = null;
+    await this.closeSeriesNow('the DataInterface was closed');
     this.hub.closeAll();
     const pool = this.pool;
     this.pool = null;
@@ -726,6 +1046,16 @@ export class DataInterface {
   streamState(streamId: number): string | undefined {
     return this.streams.get(streamId)?.waiter.state;
   }
+}
+
+/**
+ * A stream's or watch's look that failed with `code`: a file its writer still holds (EBUSY, and
+ * EPERM/EACCES on Windows and network shares: watcher.ts lockedByWriter) is 'locked', waited for
+ * like a file being written; anything else (undefined) is an error.
+ */
+export function settleLocked(code: string, file: string, platform: NodeJS.Platform = process.platform): Validated<never> | undefined {
+  const locked = lockedByWriter(code, { platform, onShare: () => routeFor(path.dirname(file)) === 'polling' });
+  return locked ? { status: 'locked', code } : undefined;
 }
 
 /**

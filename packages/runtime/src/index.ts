@@ -8,11 +8,14 @@ export {
   type PhiPolicy,
   type DataInterfaceMethod,
   type DataInterfaceOptions,
+  type DataCallOptions as CallOptions,
   type WorkRoute,
+  settleLocked,
 } from './data-interface.js';
+export { SeriesWatch, guessStreamPattern, type SeriesInfo, type SeriesWatchOptions } from './series.js';
 export { PathPolicy } from './paths.js';
 export { loadUidSecret } from './uid-secret.js';
-export { WatchHub, type WatchRoute } from './watcher.js';
+export { WatchHub, routeFor, shareInfo, mountOf, lockedByWriter, type WatchRoute, type ShareInfo, type ShareProbe } from './watcher.js';
 export { ValidationError, NotFoundError, TimeoutError, StateError, DisconnectedError } from './errors.js';
 // The control-room service (serve) and replay.
 export { RuntimeService, type RuntimeServiceOptions } from './serve/service.js';

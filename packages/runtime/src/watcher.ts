@@ -17,29 +17,152 @@
 // at most that interval and never loses it.
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 
 export type WatchRoute = 'auto' | 'native' | 'polling';
 
-// statfs f_type of network and FUSE file systems: inotify sees nothing another machine writes there.
-const NETWORK_FS = new Set([
-  0x6969, // NFS
-  0x517b, // SMB
-  0xff534d42, // CIFS
-  0xfe534d42, // SMB2
-  0x65735546, // FUSE (sshfs, ...)
-  0x01021997, // 9p (VM shares)
-  0x564c, // NCP
-  0x5346414f, // AFS
+// statfs f_type of network and FUSE file systems (Linux): inotify sees nothing another machine writes there.
+const NETWORK_FS = new Map<number, string>([
+  [0x6969, 'nfs'],
+  [0x517b, 'smb'],
+  [0xff534d42, 'cifs'],
+  [0xfe534d42, 'smb2'],
+  [0x65735546, 'fuse'], // sshfs, rclone, ... (and fuseblk)
+  [0x01021997, '9p'], // VM shares
+  [0x564c, 'ncp'],
+  [0x5346414f, 'afs'],
+  [0x00c36400, 'ceph'],
+  [0x0bd00bd0, 'lustre'],
+  [0x47504653, 'gpfs'],
+  [0x73757245, 'coda'],
 ]);
+
+/** /proc/mounts and macOS `mount` file-system type names of network and FUSE file systems. */
+const NETWORK_FS_NAMES = /^(nfs4?|cifs|smb3?|smbfs|afpfs|webdav|davfs2?|ftp|ncpfs|afs|9p|ceph|glusterfs|lustre|gpfs|beegfs|coda|sshfs|osxfuse|macfuse|fuse(\..*)?|fuseblk)$/;
+
+export interface ShareInfo {
+  /** On a network (or FUSE) file system: events from other machines are not seen, locks are the server's. */
+  network: boolean;
+  /** How it was decided, for logs and tests: 'statfs 0xff534d42 (cifs)', 'mount smbfs on /Volumes/x', 'UNC path', ... */
+  how: string;
+}
+
+export interface ShareProbe {
+  platform?: NodeJS.Platform;
+  /** statfs type (Linux). */
+  statfsType?: (dir: string) => number;
+  /** The mount table: /proc/mounts (Linux) or `mount` output (macOS). */
+  mounts?: () => string;
+  /** Windows: the DriveType of a drive letter ('Z:'), 4 = network (DRIVE_REMOTE). */
+  driveType?: (drive: string) => number | undefined;
+}
+
+/** The longest mount point of `mounts` that holds `dir`, and its type. Lines: /proc/mounts or macOS `mount`. */
+export function mountOf(dir: string, mounts: string, platform: NodeJS.Platform): { point: string; type: string; source: string } | undefined {
+  let best: { point: string; type: string; source: string } | undefined;
+  for (const line of mounts.split('\n')) {
+    let m: { point: string; type: string; source: string } | undefined;
+    if (platform === 'darwin') {
+      // //user@server/share on /Volumes/share (smbfs, nodev, nosuid, mounted by user)
+      const r = /^(.*) on (.*) \(([^,)]+)/.exec(line);
+      if (r) m = { source: r[1], point: r[2], type: r[3].trim() };
+    } else {
+      // server:/export /mnt/scan nfs4 rw,relatime 0 0 (spaces in paths are written \040)
+      const f = line.split(' ');
+      if (f.length >= 3) {
+        const unescape = (x: string) => x.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+        m = { source: unescape(f[0]), point: unescape(f[1]), type: f[2] };
+      }
+    }
+    if (!m) continue;
+    const inside = m.point === '/' || dir === m.point || dir.startsWith(m.point.endsWith('/') ? m.point : `${m.point}/`);
+    if (inside && (!best || m.point.length > best.point.length)) best = m;
+  }
+  return best;
+}
+
+function defaultMounts(platform: NodeJS.Platform): string {
+  if (platform === 'linux') return fs.readFileSync('/proc/mounts', 'utf8');
+  if (platform === 'darwin') return execFileSync('/sbin/mount', [], { encoding: 'utf8', timeout: 5000 });
+  return '';
+}
+
+function defaultDriveType(drive: string): number | undefined {
+  // Win32_LogicalDisk.DriveType: 4 = network drive (a mapped share), 3 = local disk.
+  const out = execFileSync('powershell.exe', ['-NoProfile', '-NonInteractive', '-Command', `(Get-CimInstance Win32_LogicalDisk -Filter "DeviceID='${drive}'").DriveType`], { encoding: 'utf8', timeout: 10_000, windowsHide: true });
+  const n = Number(out.trim());
+  return Number.isInteger(n) ? n : undefined;
+}
+
+/**
+ * Is `dir` on a network share? Per platform:
+ * - Linux: statfs f_type (NFS, SMB/CIFS, FUSE, 9p, ...), else the longest mount point of /proc/mounts.
+ * - macOS: the file-system type of the longest mount point in `mount`'s output (smbfs, nfs,
+ *   afpfs, webdav, macfuse, ...): macOS's statfs f_type numbers are not stable, its f_fstypename is
+ *   what `mount` prints.
+ * - Windows: a UNC path (\\server\share, \\?\UNC\...) is a share; a drive letter is one when
+ *   Win32_LogicalDisk says DriveType 4 (a mapped network drive).
+ * Anything that cannot be decided counts as local (native events; the waiters' own safety poll
+ * still finds files).
+ */
+export function shareInfo(dir: string, probe: ShareProbe = {}): ShareInfo {
+  const platform = probe.platform ?? process.platform;
+  try {
+    if (platform === 'win32') {
+      if (/^[\\/]{2}\?[\\/]UNC[\\/]/i.test(dir) || /^[\\/]{2}[^\\/?.]/.test(dir)) return { network: true, how: 'UNC path' };
+      const drive = /^([A-Za-z]:)/.exec(dir)?.[1]?.toUpperCase();
+      if (!drive) return { network: false, how: 'no drive letter' };
+      const t = (probe.driveType ?? cachedDriveType)(drive);
+      return { network: t === 4, how: `${drive} DriveType ${t ?? 'unknown'}` };
+    }
+    if (platform === 'linux') {
+      try {
+        const type = (probe.statfsType ?? ((d: string) => Number(fs.statfsSync(d).type)))(dir) >>> 0;
+        const name = NETWORK_FS.get(type);
+        if (name) return { network: true, how: `statfs 0x${type.toString(16)} (${name})` };
+        if (!probe.mounts) return { network: false, how: `statfs 0x${type.toString(16)}` };
+      } catch {
+        // statfs failed (the folder is not there yet, ...): the mount table decides
+      }
+    }
+    const m = mountOf(dir, (probe.mounts ?? (() => defaultMounts(platform)))(), platform);
+    if (!m) return { network: false, how: 'no mount found' };
+    return { network: NETWORK_FS_NAMES.test(m.type), how: `mount ${m.type} on ${m.point}` };
+  } catch {
+    return { network: false, how: 'undecided' };
+  }
+}
+
+const driveTypes = new Map<string, { t: number | undefined; at: number }>();
+function cachedDriveType(drive: string): number | undefined {
+  const c = driveTypes.get(drive);
+  if (c && Date.now() - c.at < 60_000) return c.t;
+  let t: number | undefined;
+  try { t = defaultDriveType(drive); } catch { t = undefined; }
+  driveTypes.set(drive, { t, at: Date.now() });
+  return t;
+}
 
 /** 'polling' for a folder on a network or FUSE mount, else 'native'. */
 export function routeFor(dir: string): 'native' | 'polling' {
-  try {
-    const type = Number(fs.statfsSync(dir).type) >>> 0;
-    return NETWORK_FS.has(type) ? 'polling' : 'native';
-  } catch {
-    return 'native';
+  return shareInfo(dir).network ? 'polling' : 'native';
+}
+
+/**
+ * Whether an error opening or reading a file means its writer still holds it, so it is waited for
+ * like a file being written rather than failing the call: EBUSY (Windows' sharing violation, a
+ * CIFS lock), ETXTBSY, EAGAIN/EWOULDBLOCK (a lease, e.g. Samba's kernel oplocks, refusing our
+ * non-blocking open) always; EPERM and EACCES on Windows (libuv's code for a file another process
+ * opened without sharing, or one pending delete) and on network shares (how SMB servers report a
+ * lock), but not on a local Unix disk, where they mean the permissions really refuse us.
+ */
+export function lockedByWriter(code: string | undefined, ctx: { platform?: NodeJS.Platform; onShare?: () => boolean } = {}): boolean {
+  if (code === 'EBUSY' || code === 'ETXTBSY' || code === 'EAGAIN' || code === 'EWOULDBLOCK') return true;
+  if (code === 'EPERM' || code === 'EACCES') {
+    if ((ctx.platform ?? process.platform) === 'win32') return true;
+    return ctx.onShare?.() ?? false;
   }
+  return false;
 }
 export type Listener = () => void;
 

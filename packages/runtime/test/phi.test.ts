@@ -163,7 +163,8 @@ describe('PHI policy: what leaves through the remote methods', () => {
 
   it('every remote method is either a PHI route or hands out no file bytes (a new method must pick one)', () => {
     const phiRoutes = ['getFile', 'getNewestFile', 'watchFile', 'initScannerStream', 'getImageData'];
-    const noFileBytes = ['closeStream', 'initWatch', 'putFile', 'listFiles', 'listDirs', 'getAllowedFileTypes', 'getClockSkew', 'ping'];
+    // series discovery hands out folder and file names only (as listDirs/listFiles do)
+    const noFileBytes = ['closeStream', 'initWatch', 'putFile', 'listFiles', 'listDirs', 'getAllowedFileTypes', 'getClockSkew', 'ping', 'initSeriesWatch', 'nextSeries', 'closeSeriesWatch'];
     expect([...DATA_INTERFACE_METHODS].sort()).toEqual([...phiRoutes, ...noFileBytes].sort());
   });
 

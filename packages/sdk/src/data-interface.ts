@@ -5,10 +5,13 @@
 // local call, so remote use and browser bundles never pull it in.
 import type { DataInterface as LocalDataInterface } from '@rtfmri/runtime';
 import type { Link } from '@rtfmri/transport';
-import { StateError } from '@rtfmri/transport';
+import { StateError, ValidationError } from '@rtfmri/transport';
+import { describeValue, type DataCallOptions, type DataInterfaceMethod } from '@rtfmri/relay/protocol';
 import { connectWs, type WsClientOptions } from '@rtfmri/transport/node';
 import type { DicomDataset } from '@rtfmri/dicom-wasm';
-import { RemoteDataInterface } from './remote.js';
+import { RemoteDataInterface, type SeriesInfo, type SeriesWatchOptions } from './remote.js';
+
+export type { SeriesInfo, SeriesWatchOptions } from './remote.js';
 
 export interface DataInterfaceOptions {
   /** false (default): everything in this process. true: calls go to a runtime through a relay. */
@@ -34,21 +37,39 @@ export interface DataInterfaceOptions {
   ws?: WsClientOptions;
 }
 
-/** The DataInterface API (DESIGN.md), implemented locally or remotely. */
+/** The per-call options every method takes as its last argument: `{ timeout?: seconds, signal?: AbortSignal }`. */
+export type CallOptions = DataCallOptions;
+
+/**
+ * The DataInterface API (DESIGN.md), implemented locally or remotely. Every method keeps DESIGN's
+ * positional arguments and takes the per-call options (`{ timeout, signal }`, rt-cloud's
+ * `rpc_timeout=`) last; trailing optional arguments may be left out before them.
+ */
 export interface DataInterfaceApi {
-  initScannerStream(imgDir: string, filePattern: string, minFileSize: number, anonymize?: boolean, demoStep?: number): Promise<number>;
-  getImageData(streamId: number, imageIndex?: number | null, timeout?: number): Promise<DicomDataset>;
-  closeStream(streamId: number): Promise<void>;
-  getFile(filename: string): Promise<Uint8Array>;
-  getNewestFile(filepattern: string): Promise<Uint8Array>;
-  initWatch(dir: string, filePattern: string, minFileSize: number, demoStep?: number): Promise<void>;
-  watchFile(filename: string, timeout?: number): Promise<Uint8Array>;
-  putFile(filename: string, data: string | Uint8Array, compress?: boolean): Promise<void>;
-  listFiles(filepattern: string): Promise<string[]>;
-  listDirs(dirpattern: string): Promise<string[]>;
-  getAllowedFileTypes(): Promise<string[]>;
-  getClockSkew(callerClockTime: number, roundTripTime: number): Promise<number>;
-  ping(): Promise<number>;
+  initScannerStream(imgDir: string, filePattern: string, minFileSize: number, anonymize?: boolean | null, demoStep?: number | null, options?: CallOptions): Promise<number>;
+  initScannerStream(imgDir: string, filePattern: string, minFileSize: number, options: CallOptions): Promise<number>;
+  getImageData(streamId: number, imageIndex?: number | null, timeout?: number | null, options?: CallOptions): Promise<DicomDataset>;
+  getImageData(streamId: number, options: CallOptions): Promise<DicomDataset>;
+  closeStream(streamId: number, options?: CallOptions): Promise<void>;
+  getFile(filename: string, options?: CallOptions): Promise<Uint8Array>;
+  getNewestFile(filepattern: string, options?: CallOptions): Promise<Uint8Array>;
+  initWatch(dir: string, filePattern: string, minFileSize: number, demoStep?: number | null, options?: CallOptions): Promise<void>;
+  initWatch(dir: string, filePattern: string, minFileSize: number, options: CallOptions): Promise<void>;
+  watchFile(filename: string, timeout?: number | null, options?: CallOptions): Promise<Uint8Array>;
+  watchFile(filename: string, options: CallOptions): Promise<Uint8Array>;
+  putFile(filename: string, data: string | Uint8Array, compress?: boolean | null, options?: CallOptions): Promise<void>;
+  putFile(filename: string, data: string | Uint8Array, options: CallOptions): Promise<void>;
+  listFiles(filepattern: string, options?: CallOptions): Promise<string[]>;
+  listDirs(dirpattern: string, options?: CallOptions): Promise<string[]>;
+  getAllowedFileTypes(options?: CallOptions): Promise<string[]>;
+  getClockSkew(callerClockTime: number, roundTripTime: number, options?: CallOptions): Promise<number>;
+  ping(options?: CallOptions): Promise<number>;
+  /** Series discovery: watch a session folder tree for new series folders (resolves with those already there). */
+  initSeriesWatch(sessionDir: string, options?: SeriesWatchOptions & CallOptions): Promise<string[]>;
+  /** The next new series folder once its first file is there. */
+  nextSeries(timeout?: number | null, options?: CallOptions): Promise<SeriesInfo>;
+  nextSeries(options: CallOptions): Promise<SeriesInfo>;
+  closeSeriesWatch(options?: CallOptions): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -73,6 +94,9 @@ async function loadLocal(opts: LocalOptions): Promise<LocalDataInterface> {
 
 type Impl = LocalDataInterface | RemoteDataInterface;
 
+/** Options only a remote DataInterface has: given without `dataRemote: true`, the caller meant one. */
+const REMOTE_ONLY = ['url', 'link', 'token', 'name', 'clientId', 'callTimeoutMs', 'ws'] as const;
+
 export class DataInterface implements DataInterfaceApi {
   readonly dataRemote: boolean;
   private readonly remote: RemoteDataInterface | undefined;
@@ -80,7 +104,23 @@ export class DataInterface implements DataInterfaceApi {
   private readonly localOptions: LocalOptions;
 
   constructor(opts: DataInterfaceOptions = {}) {
+    if (opts === null || typeof opts !== 'object') throw new ValidationError(`new DataInterface(options): options must be an object; got ${describeValue(opts)}`);
+    if (opts.dataRemote !== undefined && typeof opts.dataRemote !== 'boolean') {
+      throw new ValidationError(`new DataInterface: dataRemote must be true or false; got ${describeValue(opts.dataRemote)}`);
+    }
     this.dataRemote = opts.dataRemote === true;
+    if (!this.dataRemote) {
+      // `url`/`token` without dataRemote: true used to make a local instance silently (which then
+      // said "no allowed directories are set"): the caller meant a remote one.
+      const given = REMOTE_ONLY.filter((k) => opts[k] !== undefined);
+      if (given.length > 0) {
+        throw new ValidationError(
+          `new DataInterface: ${given.join(', ')} ${given.length > 1 ? 'are options' : 'is an option'} of a remote DataInterface, but dataRemote is ${opts.dataRemote === false ? 'false' : 'not set (default false: files on this computer)'}; ` +
+          "add dataRemote: true to reach a runtime through a relay: new DataInterface({ dataRemote: true, url, token, name })",
+          { details: { reason: 'REMOTE_OPTIONS', options: given } },
+        );
+      }
+    }
     this.localOptions = { allowedDirs: opts.allowedDirs, allowedFileTypes: opts.allowedFileTypes, scannerClockSkew: opts.scannerClockSkew };
     if (this.dataRemote) {
       const ws = opts.ws;
@@ -110,44 +150,82 @@ export class DataInterface implements DataInterfaceApi {
     if (this.remote) await this.remote.waitForRuntime(timeoutSec);
   }
 
-  async initScannerStream(imgDir: string, filePattern: string, minFileSize: number, anonymize = true, demoStep = 0): Promise<number> {
-    return (await this.impl()).initScannerStream(imgDir, filePattern, minFileSize, anonymize, demoStep);
+  /** Hands a call to the implementation with its arguments as given (each side applies its defaults and splits off the options). */
+  private async fwd(method: DataInterfaceMethod, args: unknown[]): Promise<unknown> {
+    const impl = (await this.impl()) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    return impl[method](...args);
   }
-  async getImageData(streamId: number, imageIndex?: number | null, timeout = 5): Promise<DicomDataset> {
-    return (await this.impl()).getImageData(streamId, imageIndex, timeout);
+
+  initScannerStream(imgDir: string, filePattern: string, minFileSize: number, anonymize?: boolean | null, demoStep?: number | null, options?: CallOptions): Promise<number>;
+  initScannerStream(imgDir: string, filePattern: string, minFileSize: number, options: CallOptions): Promise<number>;
+  initScannerStream(...args: unknown[]): Promise<number> {
+    return this.fwd('initScannerStream', args) as Promise<number>;
   }
-  async closeStream(streamId: number): Promise<void> {
-    return (await this.impl()).closeStream(streamId);
+  getImageData(streamId: number, imageIndex?: number | null, timeout?: number | null, options?: CallOptions): Promise<DicomDataset>;
+  getImageData(streamId: number, options: CallOptions): Promise<DicomDataset>;
+  getImageData(...args: unknown[]): Promise<DicomDataset> {
+    return this.fwd('getImageData', args) as Promise<DicomDataset>;
   }
-  async getFile(filename: string): Promise<Uint8Array> {
-    return (await this.impl()).getFile(filename);
+  closeStream(streamId: number, options?: CallOptions): Promise<void>;
+  closeStream(...args: unknown[]): Promise<void> {
+    return this.fwd('closeStream', args) as Promise<void>;
   }
-  async getNewestFile(filepattern: string): Promise<Uint8Array> {
-    return (await this.impl()).getNewestFile(filepattern);
+  getFile(filename: string, options?: CallOptions): Promise<Uint8Array>;
+  getFile(...args: unknown[]): Promise<Uint8Array> {
+    return this.fwd('getFile', args) as Promise<Uint8Array>;
   }
-  async initWatch(dir: string, filePattern: string, minFileSize: number, demoStep = 0): Promise<void> {
-    return (await this.impl()).initWatch(dir, filePattern, minFileSize, demoStep);
+  getNewestFile(filepattern: string, options?: CallOptions): Promise<Uint8Array>;
+  getNewestFile(...args: unknown[]): Promise<Uint8Array> {
+    return this.fwd('getNewestFile', args) as Promise<Uint8Array>;
   }
-  async watchFile(filename: string, timeout = 5): Promise<Uint8Array> {
-    return (await this.impl()).watchFile(filename, timeout);
+  initWatch(dir: string, filePattern: string, minFileSize: number, demoStep?: number | null, options?: CallOptions): Promise<void>;
+  initWatch(dir: string, filePattern: string, minFileSize: number, options: CallOptions): Promise<void>;
+  initWatch(...args: unknown[]): Promise<void> {
+    return this.fwd('initWatch', args) as Promise<void>;
   }
-  async putFile(filename: string, data: string | Uint8Array, compress = false): Promise<void> {
-    return (await this.impl()).putFile(filename, data, compress);
+  watchFile(filename: string, timeout?: number | null, options?: CallOptions): Promise<Uint8Array>;
+  watchFile(filename: string, options: CallOptions): Promise<Uint8Array>;
+  watchFile(...args: unknown[]): Promise<Uint8Array> {
+    return this.fwd('watchFile', args) as Promise<Uint8Array>;
   }
-  async listFiles(filepattern: string): Promise<string[]> {
-    return (await this.impl()).listFiles(filepattern);
+  putFile(filename: string, data: string | Uint8Array, compress?: boolean | null, options?: CallOptions): Promise<void>;
+  putFile(filename: string, data: string | Uint8Array, options: CallOptions): Promise<void>;
+  putFile(...args: unknown[]): Promise<void> {
+    return this.fwd('putFile', args) as Promise<void>;
   }
-  async listDirs(dirpattern: string): Promise<string[]> {
-    return (await this.impl()).listDirs(dirpattern);
+
+  listFiles(filepattern: string, options?: CallOptions): Promise<string[]>;
+  listFiles(...args: unknown[]): Promise<string[]> {
+    return this.fwd('listFiles', args) as Promise<string[]>;
   }
-  async getAllowedFileTypes(): Promise<string[]> {
-    return (await this.impl()).getAllowedFileTypes();
+  listDirs(dirpattern: string, options?: CallOptions): Promise<string[]>;
+  listDirs(...args: unknown[]): Promise<string[]> {
+    return this.fwd('listDirs', args) as Promise<string[]>;
   }
-  async getClockSkew(callerClockTime: number, roundTripTime: number): Promise<number> {
-    return (await this.impl()).getClockSkew(callerClockTime, roundTripTime);
+  getAllowedFileTypes(options?: CallOptions): Promise<string[]>;
+  getAllowedFileTypes(...args: unknown[]): Promise<string[]> {
+    return this.fwd('getAllowedFileTypes', args) as Promise<string[]>;
   }
-  async ping(): Promise<number> {
-    return (await this.impl()).ping();
+  getClockSkew(callerClockTime: number, roundTripTime: number, options?: CallOptions): Promise<number>;
+  getClockSkew(...args: unknown[]): Promise<number> {
+    return this.fwd('getClockSkew', args) as Promise<number>;
+  }
+  ping(options?: CallOptions): Promise<number>;
+  ping(...args: unknown[]): Promise<number> {
+    return this.fwd('ping', args) as Promise<number>;
+  }
+  initSeriesWatch(sessionDir: string, options?: SeriesWatchOptions & CallOptions): Promise<string[]>;
+  initSeriesWatch(...args: unknown[]): Promise<string[]> {
+    return this.fwd('initSeriesWatch', args) as Promise<string[]>;
+  }
+  nextSeries(timeout?: number | null, options?: CallOptions): Promise<SeriesInfo>;
+  nextSeries(options: CallOptions): Promise<SeriesInfo>;
+  nextSeries(...args: unknown[]): Promise<SeriesInfo> {
+    return this.fwd('nextSeries', args) as Promise<SeriesInfo>;
+  }
+  closeSeriesWatch(options?: CallOptions): Promise<void>;
+  closeSeriesWatch(...args: unknown[]): Promise<void> {
+    return this.fwd('closeSeriesWatch', args) as Promise<void>;
   }
   async close(): Promise<void> {
     if (this.remote) return this.remote.close();

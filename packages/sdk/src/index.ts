@@ -1,5 +1,5 @@
 // @rtfmri/sdk: what experiment code imports (Node entry).
-export { DataInterface, type DataInterfaceOptions, type DataInterfaceApi } from './data-interface.js';
+export { DataInterface, type DataInterfaceOptions, type DataInterfaceApi, type CallOptions, type SeriesInfo, type SeriesWatchOptions } from './data-interface.js';
 export { RemoteDataInterface, REMOTE_METHODS, type RemoteOptions } from './remote.js';
 export { hostRelay, type HostedRelay, type HostRelayOptions } from './relay-host.js';
 export { SubjectInterface, WebDisplayInterface, type FeedbackCarrier, type FeedbackMessage, type SubjectResponse, type DisplayEvent } from './feedback.js';
@@ -34,6 +34,7 @@ export {
   DisconnectedError,
   ProtocolError,
   AuthError,
+  CancelledError,
   RtfmriError,
 } from '@rtfmri/transport';
 // rt-cloud's helpers (imageHandling, utils) with their names and argument orders, and NIfTI-1

@@ -2,9 +2,12 @@
 // through a relay. Same method names and argument orders as the local one (DESIGN.md). No
 // Node-only imports here: the dial function comes from the entry point (Node: ws, browser:
 // the native WebSocket).
-import { DisconnectedError, RpcPeer, StateError, ValidationError, AuthError, type Link } from '@rtfmri/transport';
+import { CancelledError, DisconnectedError, RpcPeer, StateError, ValidationError, AuthError, type Link } from '@rtfmri/transport';
 import { parseDicom, ready as dicomReady, type DicomDataset } from '@rtfmri/dicom-wasm';
 import { DATA_INTERFACE_METHODS, FEEDBACK_METHODS, RelayClient, type FeedbackMethod, type SessionEvent } from '@rtfmri/relay/protocol';
+import {
+  checkArgs, effectiveWait, splitCallOptions, SERIES_WATCH_OPTION_KEYS, type DataCallOptions, type DataInterfaceMethod,
+} from '@rtfmri/relay/protocol';
 
 /** The runtime's remotely callable methods, as they travel (the relay protocol's allow-list). */
 export const REMOTE_METHODS = DATA_INTERFACE_METHODS;
@@ -61,6 +64,42 @@ function waitDeadlineMs(timeoutSec: unknown): number | undefined {
 /** The runtime's longest wait (24 h): longer timeouts, Infinity included, are clamped to it. */
 export const MAX_WAIT_SEC = 24 * 3600;
 
+/** initSeriesWatch's options (the runtime's SeriesWatchOptions). */
+export interface SeriesWatchOptions {
+  /** Glob on a series folder's name. Default `*`. */
+  pattern?: string;
+  /** Glob on the name of the file that counts as a series' first. Default `*` (of an allowed type). */
+  filePattern?: string;
+  /** Levels below the session folder where series folders sit: 1 (default) = its children, 2 = grandchildren. 1..4. */
+  depth?: number;
+  /** Folders there already: 'ignore' (default; initSeriesWatch returns them) or 'report'. */
+  existing?: 'ignore' | 'report';
+  /** Series folders (absolute) never to report. */
+  exclude?: string[];
+}
+
+/** What nextSeries reports (the runtime's SeriesInfo). */
+export interface SeriesInfo {
+  /** The series folder (absolute, the runtime's real path). */
+  dir: string;
+  /** Its path relative to the session folder. */
+  name: string;
+  /** Its first file (absolute). */
+  firstFile: string;
+  /** A stream pattern guessed from the first file's name (`001_000013_{TR:06d}.dcm`), or null. */
+  filePattern: string | null;
+  /** The number in the first file's name that filePattern replaced (null with it). */
+  firstIndex: number | null;
+  /** Seconds since the epoch (runtime clock) when the first file was seen. */
+  foundAt: number;
+}
+
+/** The error of a call its AbortSignal cancelled: the signal's reason when it is an Error, else a CancelledError. */
+function cancelled(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error && r.name !== 'AbortError' ? r : new CancelledError('cancelled by the caller (AbortSignal)');
+}
+
 export class RemoteDataInterface {
   readonly dataRemote = true;
   private client: RelayClient | undefined;
@@ -74,6 +113,8 @@ export class RemoteDataInterface {
   private lastLocalId = 0;
   private readonly watches = new Map<string, [string, string, number, number]>();
   private watchesInstance: string | undefined;
+  /** The series watch (initSeriesWatch's arguments), what the runtime had there at the start and what it reported: set up again after a runtime restart. */
+  private seriesRec: { sessionDir: string; options: Record<string, unknown>; instance: string | undefined; initial: string[]; reported: string[] } | undefined;
   private upWaiters: Array<() => void> = [];
   private readonly target: string;
   private readonly callTimeoutMs: number;
@@ -250,7 +291,7 @@ export class RemoteDataInterface {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         this.upWaiters = this.upWaiters.filter((w) => w !== done);
-        reject(new DisconnectedError(`not connected: ${this.downReason} (waited ${timeoutSec} s)`));
+        reject(new DisconnectedError(`not connected: ${this.downReason} (waited ${timeoutSec} s); ${this.whatToDo(false)}`));
       }, timeoutSec * 1000);
       const done = () => {
         clearTimeout(t);
@@ -260,21 +301,56 @@ export class RemoteDataInterface {
     });
   }
 
-  private async call(method: string, args: unknown[], timeoutMs?: number, compress?: boolean): Promise<unknown> {
+  /** What to do after a DisconnectedError (appended to its message). */
+  private whatToDo(wait = true): string {
+    const runs = `that the runtime runs and dials this relay (rtfmri serve --connect <relay url> --name ${this.target})`;
+    const waiting = wait ? `wait for the runtime with await di.waitForRuntime(seconds) (the SDK reconnects by itself), or ` : '';
+    return this.opts.url ? `${waiting}check the relay URL (${this.opts.url}) and ${runs}` : `${waiting}check ${runs}`;
+  }
+
+  private async call(method: string, args: unknown[], timeoutMs?: number, compress?: boolean, signal?: AbortSignal): Promise<unknown> {
     await this.first;
     if (this.fatal) throw this.fatal;
     if (this.closed) throw new DisconnectedError('not connected: this DataInterface is closed');
+    if (signal?.aborted) throw cancelled(signal);
     const peer = this.peer;
-    if (!peer || peer.state === 'closed') throw new DisconnectedError(`not connected: ${this.downReason}`);
-    return peer.call(method, args, { timeoutMs: timeoutMs ?? this.callTimeoutMs, compress });
+    if (!peer || peer.state === 'closed') throw new DisconnectedError(`not connected: ${this.downReason}; ${this.whatToDo()}`);
+    try {
+      return await peer.call(method, args, { timeoutMs: timeoutMs ?? this.callTimeoutMs, compress, signal });
+    } catch (e) {
+      // The link dropped during the call: say what to do about it.
+      if (e instanceof DisconnectedError && !this.closed && !e.message.includes('waitForRuntime')) e.message += `; ${this.whatToDo()}`;
+      // Cancelled by the caller's signal: its reason, as a local call gives.
+      if (e instanceof CancelledError && signal?.aborted) throw cancelled(signal);
+      throw e;
+    }
+  }
+
+  /** A call's arguments: the per-call options split off, the types checked (the runtime checks them too). */
+  private begin(m: DataInterfaceMethod, raw: readonly unknown[]): { args: unknown[]; options: DataCallOptions | undefined } {
+    const r = splitCallOptions(m, raw);
+    checkArgs(m, r.args);
+    if (r.options?.signal?.aborted) throw cancelled(r.options.signal);
+    return r;
+  }
+
+  /** The RPC deadline of a call that does not wait for data: options.timeout, else callTimeoutMs. */
+  private plainMs(o: DataCallOptions | undefined): number | undefined {
+    return o?.timeout !== undefined ? Math.min(o.timeout, MAX_WAIT_SEC) * 1000 : undefined;
   }
 
   // ---------------------------------------------------------------- the API
+  // Every method keeps DESIGN's positional arguments and takes the per-call options last
+  // (`{ timeout, signal }`): `timeout` is the call's deadline (for a data wait: also its wait),
+  // `signal` cancels the call (the runtime's wait ends too).
 
-  async initScannerStream(imgDir: string, filePattern: string, minFileSize: number, anonymize = true, demoStep = 0): Promise<number> {
-    const args: StreamRec['args'] = [imgDir, filePattern, minFileSize, anonymize, demoStep];
+  initScannerStream(imgDir: string, filePattern: string, minFileSize: number, anonymize?: boolean | null, demoStep?: number | null, options?: DataCallOptions): Promise<number>;
+  initScannerStream(imgDir: string, filePattern: string, minFileSize: number, options: DataCallOptions): Promise<number>;
+  async initScannerStream(...raw: unknown[]): Promise<number> {
+    const { args: a, options: o } = this.begin('initScannerStream', raw);
+    const args: StreamRec['args'] = [a[0] as string, a[1] as string, a[2] as number, (a[3] ?? true) as boolean, (a[4] ?? 0) as number];
     const instance = this.instance;
-    const remoteId = (await this.call('initScannerStream', args)) as number;
+    const remoteId = (await this.call('initScannerStream', args, this.plainMs(o), undefined, o?.signal)) as number;
     const id = ++this.lastLocalId;
     this.streams.set(id, { args, remoteId, instance, next: 0 });
     return id;
@@ -284,78 +360,159 @@ export class RemoteDataInterface {
    * The next (or the given) volume of a stream, parsed. If the runtime restarted since the
    * stream began, the stream is opened again there and continues at the right index.
    */
-  async getImageData(streamId: number, imageIndex?: number | null, timeout = 5): Promise<DicomDataset> {
+  getImageData(streamId: number, imageIndex?: number | null, timeout?: number | null, options?: DataCallOptions): Promise<DicomDataset>;
+  getImageData(streamId: number, options: DataCallOptions): Promise<DicomDataset>;
+  async getImageData(...raw: unknown[]): Promise<DicomDataset> {
+    const { args: a, options: o } = this.begin('getImageData', raw);
+    const streamId = a[0] as number;
     const rec = this.streams.get(streamId);
     if (!rec) throw new StateError(`StreamID mismatch: no open stream ${String(streamId)}`, { details: { streamId } });
     await this.first;
     if (rec.instance !== this.instance && this.connected) {
-      rec.remoteId = (await this.call('initScannerStream', rec.args)) as number;
+      rec.remoteId = (await this.call('initScannerStream', rec.args, this.plainMs(o), undefined, o?.signal)) as number;
       rec.instance = this.instance;
     }
-    const index = imageIndex ?? rec.next;
-    const bytes = (await this.call('getImageData', [rec.remoteId, index, timeout], waitDeadlineMs(timeout))) as Uint8Array;
+    const index = (a[1] as number | null | undefined) ?? rec.next;
+    const timeout = (effectiveWait(a[2], o) ?? 5) as number;
+    const bytes = (await this.call('getImageData', [rec.remoteId, index, timeout], waitDeadlineMs(timeout), undefined, o?.signal)) as Uint8Array;
     if (Number.isInteger(index)) rec.next = index + 1;
     await dicomReady();
     return parseDicom(bytes);
   }
 
-  async closeStream(streamId: number): Promise<void> {
+  closeStream(streamId: number, options?: DataCallOptions): Promise<void>;
+  async closeStream(...raw: unknown[]): Promise<void> {
+    const { args: a, options: o } = this.begin('closeStream', raw);
+    const streamId = a[0] as number;
     const rec = this.streams.get(streamId);
     if (!rec) throw new StateError(`StreamID mismatch: no open stream ${String(streamId)}`, { details: { streamId } });
     this.streams.delete(streamId);
-    if (rec.instance === this.instance && this.connected) await this.call('closeStream', [rec.remoteId]);
+    if (rec.instance === this.instance && this.connected) await this.call('closeStream', [rec.remoteId], this.plainMs(o), undefined, o?.signal);
   }
 
-  async getFile(filename: string): Promise<Uint8Array> {
-    return (await this.call('getFile', [filename])) as Uint8Array;
+  getFile(filename: string, options?: DataCallOptions): Promise<Uint8Array>;
+  async getFile(...raw: unknown[]): Promise<Uint8Array> {
+    const { args: a, options: o } = this.begin('getFile', raw);
+    return (await this.call('getFile', [a[0]], this.plainMs(o), undefined, o?.signal)) as Uint8Array;
   }
 
-  async getNewestFile(filepattern: string): Promise<Uint8Array> {
-    return (await this.call('getNewestFile', [filepattern])) as Uint8Array;
+  getNewestFile(filepattern: string, options?: DataCallOptions): Promise<Uint8Array>;
+  async getNewestFile(...raw: unknown[]): Promise<Uint8Array> {
+    const { args: a, options: o } = this.begin('getNewestFile', raw);
+    return (await this.call('getNewestFile', [a[0]], this.plainMs(o), undefined, o?.signal)) as Uint8Array;
   }
 
-  async initWatch(dir: string, filePattern: string, minFileSize: number, demoStep = 0): Promise<void> {
-    await this.call('initWatch', [dir, filePattern, minFileSize, demoStep]);
+  initWatch(dir: string, filePattern: string, minFileSize: number, demoStep?: number | null, options?: DataCallOptions): Promise<void>;
+  initWatch(dir: string, filePattern: string, minFileSize: number, options: DataCallOptions): Promise<void>;
+  async initWatch(...raw: unknown[]): Promise<void> {
+    const { args: a, options: o } = this.begin('initWatch', raw);
+    const args: [string, string, number, number] = [a[0] as string, a[1] as string, a[2] as number, (a[3] ?? 0) as number];
+    const [dir] = args;
+    await this.call('initWatch', args, this.plainMs(o), undefined, o?.signal);
     if (this.watchesInstance !== this.instance) {
       this.watches.clear();
       this.watchesInstance = this.instance;
     }
     this.watches.delete(dir);
-    this.watches.set(dir, [dir, filePattern, minFileSize, demoStep]);
+    this.watches.set(dir, args);
   }
 
-  async watchFile(filename: string, timeout = 5): Promise<Uint8Array> {
+  watchFile(filename: string, timeout?: number | null, options?: DataCallOptions): Promise<Uint8Array>;
+  watchFile(filename: string, options: DataCallOptions): Promise<Uint8Array>;
+  async watchFile(...raw: unknown[]): Promise<Uint8Array> {
+    const { args: a, options: o } = this.begin('watchFile', raw);
     await this.first;
     if (this.watches.size && this.watchesInstance !== this.instance && this.connected) {
       // The runtime restarted: its watches are gone; set them up again, oldest first.
-      for (const args of this.watches.values()) await this.call('initWatch', args);
+      for (const args of this.watches.values()) await this.call('initWatch', args, this.plainMs(o), undefined, o?.signal);
       this.watchesInstance = this.instance;
     }
-    return (await this.call('watchFile', [filename, timeout], waitDeadlineMs(timeout))) as Uint8Array;
+    const timeout = (effectiveWait(a[1], o) ?? 5) as number;
+    return (await this.call('watchFile', [a[0], timeout], waitDeadlineMs(timeout), undefined, o?.signal)) as Uint8Array;
   }
 
-  async putFile(filename: string, data: string | Uint8Array, compress = false): Promise<void> {
-    await this.call('putFile', [filename, data, compress], undefined, compress === true);
+  putFile(filename: string, data: string | Uint8Array, compress?: boolean | null, options?: DataCallOptions): Promise<void>;
+  putFile(filename: string, data: string | Uint8Array, options: DataCallOptions): Promise<void>;
+  async putFile(...raw: unknown[]): Promise<void> {
+    const { args: a, options: o } = this.begin('putFile', raw);
+    const compress = (a[2] ?? false) as boolean;
+    await this.call('putFile', [a[0], a[1], compress], this.plainMs(o), compress === true, o?.signal);
   }
 
-  async listFiles(filepattern: string): Promise<string[]> {
-    return (await this.call('listFiles', [filepattern])) as string[];
+  listFiles(filepattern: string, options?: DataCallOptions): Promise<string[]>;
+  async listFiles(...raw: unknown[]): Promise<string[]> {
+    const { args: a, options: o } = this.begin('listFiles', raw);
+    return (await this.call('listFiles', [a[0]], this.plainMs(o), undefined, o?.signal)) as string[];
   }
 
-  async listDirs(dirpattern: string): Promise<string[]> {
-    return (await this.call('listDirs', [dirpattern])) as string[];
+  listDirs(dirpattern: string, options?: DataCallOptions): Promise<string[]>;
+  async listDirs(...raw: unknown[]): Promise<string[]> {
+    const { args: a, options: o } = this.begin('listDirs', raw);
+    return (await this.call('listDirs', [a[0]], this.plainMs(o), undefined, o?.signal)) as string[];
   }
 
-  async getAllowedFileTypes(): Promise<string[]> {
-    return (await this.call('getAllowedFileTypes', [])) as string[];
+  getAllowedFileTypes(options?: DataCallOptions): Promise<string[]>;
+  async getAllowedFileTypes(...raw: unknown[]): Promise<string[]> {
+    const { options: o } = this.begin('getAllowedFileTypes', raw);
+    return (await this.call('getAllowedFileTypes', [], this.plainMs(o), undefined, o?.signal)) as string[];
   }
 
-  async getClockSkew(callerClockTime: number, roundTripTime: number): Promise<number> {
-    return (await this.call('getClockSkew', [callerClockTime, roundTripTime])) as number;
+  getClockSkew(callerClockTime: number, roundTripTime: number, options?: DataCallOptions): Promise<number>;
+  async getClockSkew(...raw: unknown[]): Promise<number> {
+    const { args: a, options: o } = this.begin('getClockSkew', raw);
+    return (await this.call('getClockSkew', [a[0], a[1]], this.plainMs(o), undefined, o?.signal)) as number;
   }
 
-  async ping(): Promise<number> {
-    return (await this.call('ping', [])) as number;
+  ping(options?: DataCallOptions): Promise<number>;
+  async ping(...raw: unknown[]): Promise<number> {
+    const { options: o } = this.begin('ping', raw);
+    return (await this.call('ping', [], this.plainMs(o), undefined, o?.signal)) as number;
+  }
+
+  /**
+   * Series discovery on the runtime (resolves with the series folders already there). After a
+   * runtime restart the watch is set up again there, reporting the folders that appeared
+   * meanwhile (those there at the first start, and those already reported, are left out).
+   */
+  initSeriesWatch(sessionDir: string, options?: SeriesWatchOptions & DataCallOptions): Promise<string[]>;
+  async initSeriesWatch(...raw: unknown[]): Promise<string[]> {
+    const { args: a, options: o } = this.begin('initSeriesWatch', raw);
+    const sessionDir = a[0] as string;
+    const options = { ...((a[1] as Record<string, unknown> | undefined) ?? {}) };
+    for (const k of Object.keys(options)) {
+      if (!(SERIES_WATCH_OPTION_KEYS as readonly string[]).includes(k)) throw new ValidationError(`initSeriesWatch: unknown option '${k}' (known: ${SERIES_WATCH_OPTION_KEYS.join(', ')}, and the per-call timeout, signal)`);
+    }
+    const instance = this.instance;
+    const initial = (await this.call('initSeriesWatch', [sessionDir, options], this.plainMs(o), undefined, o?.signal)) as string[];
+    this.seriesRec = { sessionDir, options, instance, initial, reported: [] };
+    return initial;
+  }
+
+  nextSeries(timeout?: number | null, options?: DataCallOptions): Promise<SeriesInfo>;
+  nextSeries(options: DataCallOptions): Promise<SeriesInfo>;
+  async nextSeries(...raw: unknown[]): Promise<SeriesInfo> {
+    const { args: a, options: o } = this.begin('nextSeries', raw);
+    await this.first;
+    const rec = this.seriesRec;
+    if (rec && rec.instance !== this.instance && this.connected) {
+      // The runtime restarted: its series watch is gone. Set it up again; folders that appeared
+      // while it was away are reported, the ones it had at the first start or reported are not.
+      const exclude = [...new Set([...((rec.options.exclude as string[] | undefined) ?? []), ...rec.initial, ...rec.reported])];
+      await this.call('initSeriesWatch', [rec.sessionDir, { ...rec.options, existing: 'report', exclude }], this.plainMs(o), undefined, o?.signal);
+      rec.instance = this.instance;
+    }
+    const timeout = (effectiveWait(a[0], o) ?? 5) as number;
+    const s = (await this.call('nextSeries', [timeout], waitDeadlineMs(timeout), undefined, o?.signal)) as SeriesInfo;
+    rec?.reported.push(s.dir);
+    return s;
+  }
+
+  closeSeriesWatch(options?: DataCallOptions): Promise<void>;
+  async closeSeriesWatch(...raw: unknown[]): Promise<void> {
+    const { options: o } = this.begin('closeSeriesWatch', raw);
+    const rec = this.seriesRec;
+    this.seriesRec = undefined;
+    if (rec && rec.instance === this.instance && this.connected) await this.call('closeSeriesWatch', [], this.plainMs(o), undefined, o?.signal);
   }
 
   /**

@@ -8,7 +8,9 @@ import { parseDicom, ready as dicomReady, type DicomDataset } from '@rtfmri/dico
 import * as E from '@rtfmri/transport';
 import { WebRtcOfferer } from '@rtfmri/transport/browser';
 import type { LinkStatus, TransportChoice } from './remote-browser.js';
-import { WorkerApi, type BrowserApiMethod, type FrameResult, type WorkerInitOptions } from './worker-api.js';
+import { WorkerApi, type BrowserApiMethod, type FrameResult, type WorkerCallOptions, type WorkerInitOptions } from './worker-api.js';
+import { checkArgs, splitCallOptions, type DataCallOptions, type DataInterfaceMethod } from '@rtfmri/relay/protocol';
+import type { SeriesInfo, SeriesWatchOptions } from '../remote.js';
 import type { WorkerExpose } from './worker-expose.js';
 import type { FrameView } from './frame.js';
 import type { FeedbackMethod } from '@rtfmri/relay/protocol';
@@ -25,7 +27,9 @@ export { exposeWorker } from './worker-expose.js';
 export type { PixelDecoder } from './frame.js';
 export { WebRtcOfferer, DataChannelLink } from '@rtfmri/transport/browser';
 export { DicomDataset, parseDicom, ready as dicomReady } from '@rtfmri/dicom-wasm';
-export { ValidationError, NotFoundError, TimeoutError, StateError, DisconnectedError, ProtocolError, AuthError, RtfmriError } from '@rtfmri/transport';
+export { ValidationError, NotFoundError, TimeoutError, StateError, DisconnectedError, ProtocolError, AuthError, CancelledError, RtfmriError } from '@rtfmri/transport';
+export type { SeriesInfo, SeriesWatchOptions } from '../remote.js';
+export type { DataCallOptions as CallOptions } from '@rtfmri/relay/protocol';
 
 export interface BrowserDataInterfaceOptions extends WorkerInitOptions {
   dataRemote: true;
@@ -50,7 +54,14 @@ const ERRORS: Record<string, new (m: string) => Error> = {
   DisconnectedError: E.DisconnectedError,
   ProtocolError: E.ProtocolError,
   AuthError: E.AuthError,
+  CancelledError: E.CancelledError,
 };
+
+/** The error of a call its AbortSignal cancelled: the signal's reason when it is an Error, else a CancelledError. */
+function abortError(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error && r.name !== 'AbortError' ? r : new E.CancelledError('cancelled by the caller (AbortSignal)');
+}
 
 /** comlink rethrows a plain Error carrying the name: give the caller the typed class back. */
 function retype(e: unknown): never {
@@ -59,7 +70,7 @@ function retype(e: unknown): never {
   throw Cls ? Object.assign(new Cls(e.message), { stack: e.stack }) : e;
 }
 
-type Api = Pick<WorkerExpose, 'init' | 'linkStatus' | 'call' | 'close' | 'getImageBytes' | 'getVolumeFrame' | 'feedback'>;
+type Api = Pick<WorkerExpose, 'init' | 'linkStatus' | 'call' | 'close' | 'getImageBytes' | 'getVolumeFrame' | 'feedback' | 'cancel'>;
 
 export class DataInterface {
   readonly dataRemote = true;
@@ -68,6 +79,7 @@ export class DataInterface {
   private readonly offerer: WebRtcOfferer | undefined;
   private readonly started: Promise<void>;
   private statusHandlers: Array<(s: LinkStatus) => void> = [];
+  private cancelSeq = 0;
   /** The latest link status (see onStatus). */
   status: LinkStatus = { connected: false };
 
@@ -118,60 +130,112 @@ export class DataInterface {
     return this.api.linkStatus();
   }
 
-  private async call<T>(method: BrowserApiMethod, args: unknown[]): Promise<T> {
+  private async call<T>(method: BrowserApiMethod, args: unknown[], callOptions?: WorkerCallOptions): Promise<T> {
     await this.started;
-    return (this.api.call(method, args) as Promise<T>).catch(retype);
+    return (this.api.call(method, args, callOptions) as Promise<T>).catch(retype);
+  }
+
+  /**
+   * A method with DESIGN's positional arguments and the per-call options last: the options are
+   * split off and checked here; the timeout goes to the worker, the AbortSignal stays on the page
+   * (it cannot be posted) and cancels the worker's call by number.
+   */
+  private async withOptions<T>(method: DataInterfaceMethod, raw: unknown[], run: (args: unknown[], o: WorkerCallOptions | undefined) => Promise<T>): Promise<T> {
+    const { args, options } = splitCallOptions(method, raw);
+    checkArgs(method, args);
+    const signal = options?.signal;
+    if (signal?.aborted) throw abortError(signal);
+    const o: WorkerCallOptions | undefined = options && (options.timeout !== undefined || signal)
+      ? { ...(options.timeout !== undefined ? { timeout: options.timeout } : {}), ...(signal ? { cancelId: ++this.cancelSeq } : {}) }
+      : undefined;
+    const p = run(args, o);
+    if (!signal) return p;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        reject(abortError(signal));
+        void this.started.then(() => this.api.cancel(o!.cancelId!)).catch(() => undefined);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   waitForRuntime(timeoutSec = 10): Promise<void> {
     return this.call('waitForRuntime', [timeoutSec]);
   }
-  initScannerStream(imgDir: string, filePattern: string, minFileSize: number, anonymize = true, demoStep = 0): Promise<number> {
-    return this.call('initScannerStream', [imgDir, filePattern, minFileSize, anonymize, demoStep]);
+  // DESIGN's positional arguments, and the per-call options `{ timeout, signal }` last (as the Node SDK).
+  initScannerStream(imgDir: string, filePattern: string, minFileSize: number, anonymize?: boolean | null, demoStep?: number | null, options?: DataCallOptions): Promise<number>;
+  initScannerStream(imgDir: string, filePattern: string, minFileSize: number, options: DataCallOptions): Promise<number>;
+  initScannerStream(...raw: unknown[]): Promise<number> {
+    return this.withOptions('initScannerStream', raw, (a, o) => this.call('initScannerStream', [a[0], a[1], a[2], a[3] ?? true, a[4] ?? 0], o));
   }
-  async getImageData(streamId: number, imageIndex?: number | null, timeout = 5): Promise<DicomDataset> {
-    await this.started;
-    const bytes = await this.api.getImageBytes(streamId, imageIndex, timeout).catch(retype);
-    await dicomReady();
-    return parseDicom(bytes);
+  getImageData(streamId: number, imageIndex?: number | null, timeout?: number | null, options?: DataCallOptions): Promise<DicomDataset>;
+  getImageData(streamId: number, options: DataCallOptions): Promise<DicomDataset>;
+  getImageData(...raw: unknown[]): Promise<DicomDataset> {
+    return this.withOptions('getImageData', raw, async (a, o) => {
+      await this.started;
+      const bytes = await this.api.getImageBytes(a[0] as number, a[1] as number | null | undefined, a[2] as number | null | undefined, o).catch(retype);
+      await dicomReady();
+      return parseDicom(bytes);
+    });
   }
   /** Like getImageData, but the worker also cuts the mosaic, windows it to RGBA and takes the ROI mean. */
-  async getVolumeFrame(streamId: number, imageIndex?: number | null, timeout = 5, view: FrameView = {}): Promise<FrameResult> {
-    await this.started;
-    return this.api.getVolumeFrame(streamId, imageIndex, timeout, view).catch(retype);
+  async getVolumeFrame(streamId: number, imageIndex?: number | null, timeout?: number | null, view: FrameView = {}, options?: DataCallOptions): Promise<FrameResult> {
+    return this.withOptions('getImageData', [streamId, imageIndex, timeout, ...(options ? [options] : [])], async (a, o) => {
+      await this.started;
+      return this.api.getVolumeFrame(a[0] as number, a[1] as number | null | undefined, a[2] as number | null | undefined, view, o).catch(retype);
+    });
   }
-  closeStream(streamId: number): Promise<void> {
-    return this.call('closeStream', [streamId]);
+  closeStream(streamId: number, options?: DataCallOptions): Promise<void> {
+    return this.withOptions('closeStream', [streamId, options], (a, o) => this.call('closeStream', a, o));
   }
-  getFile(filename: string): Promise<Uint8Array> {
-    return this.call('getFile', [filename]);
+  getFile(filename: string, options?: DataCallOptions): Promise<Uint8Array> {
+    return this.withOptions('getFile', [filename, options], (a, o) => this.call('getFile', a, o));
   }
-  getNewestFile(filepattern: string): Promise<Uint8Array> {
-    return this.call('getNewestFile', [filepattern]);
+  getNewestFile(filepattern: string, options?: DataCallOptions): Promise<Uint8Array> {
+    return this.withOptions('getNewestFile', [filepattern, options], (a, o) => this.call('getNewestFile', a, o));
   }
-  initWatch(dir: string, filePattern: string, minFileSize: number, demoStep = 0): Promise<void> {
-    return this.call('initWatch', [dir, filePattern, minFileSize, demoStep]);
+  initWatch(dir: string, filePattern: string, minFileSize: number, demoStep?: number | null, options?: DataCallOptions): Promise<void>;
+  initWatch(dir: string, filePattern: string, minFileSize: number, options: DataCallOptions): Promise<void>;
+  initWatch(...raw: unknown[]): Promise<void> {
+    return this.withOptions('initWatch', raw, (a, o) => this.call('initWatch', [a[0], a[1], a[2], a[3] ?? 0], o));
   }
-  watchFile(filename: string, timeout = 5): Promise<Uint8Array> {
-    return this.call('watchFile', [filename, timeout]);
+  watchFile(filename: string, timeout?: number | null, options?: DataCallOptions): Promise<Uint8Array>;
+  watchFile(filename: string, options: DataCallOptions): Promise<Uint8Array>;
+  watchFile(...raw: unknown[]): Promise<Uint8Array> {
+    return this.withOptions('watchFile', raw, (a, o) => this.call('watchFile', a, o));
   }
-  putFile(filename: string, data: string | Uint8Array, compress = false): Promise<void> {
-    return this.call('putFile', [filename, data, compress]);
+  putFile(filename: string, data: string | Uint8Array, compress?: boolean | null, options?: DataCallOptions): Promise<void>;
+  putFile(filename: string, data: string | Uint8Array, options: DataCallOptions): Promise<void>;
+  putFile(...raw: unknown[]): Promise<void> {
+    return this.withOptions('putFile', raw, (a, o) => this.call('putFile', [a[0], a[1], a[2] ?? false], o));
   }
-  listFiles(filepattern: string): Promise<string[]> {
-    return this.call('listFiles', [filepattern]);
+  listFiles(filepattern: string, options?: DataCallOptions): Promise<string[]> {
+    return this.withOptions('listFiles', [filepattern, options], (a, o) => this.call('listFiles', a, o));
   }
-  listDirs(dirpattern: string): Promise<string[]> {
-    return this.call('listDirs', [dirpattern]);
+  listDirs(dirpattern: string, options?: DataCallOptions): Promise<string[]> {
+    return this.withOptions('listDirs', [dirpattern, options], (a, o) => this.call('listDirs', a, o));
   }
-  getAllowedFileTypes(): Promise<string[]> {
-    return this.call('getAllowedFileTypes', []);
+  getAllowedFileTypes(options?: DataCallOptions): Promise<string[]> {
+    return this.withOptions('getAllowedFileTypes', [options], (_a, o) => this.call('getAllowedFileTypes', [], o));
   }
-  getClockSkew(callerClockTime: number, roundTripTime: number): Promise<number> {
-    return this.call('getClockSkew', [callerClockTime, roundTripTime]);
+  getClockSkew(callerClockTime: number, roundTripTime: number, options?: DataCallOptions): Promise<number> {
+    return this.withOptions('getClockSkew', [callerClockTime, roundTripTime, options], (a, o) => this.call('getClockSkew', a, o));
   }
-  ping(): Promise<number> {
-    return this.call('ping', []);
+  ping(options?: DataCallOptions): Promise<number> {
+    return this.withOptions('ping', [options], (_a, o) => this.call('ping', [], o));
+  }
+  /** Series discovery (needs a 'read' token: folder names leave). See the Node SDK. */
+  initSeriesWatch(sessionDir: string, options?: SeriesWatchOptions & DataCallOptions): Promise<string[]> {
+    return this.withOptions('initSeriesWatch', [sessionDir, options], (a, o) => this.call('initSeriesWatch', a, o));
+  }
+  nextSeries(timeout?: number | null, options?: DataCallOptions): Promise<SeriesInfo>;
+  nextSeries(options: DataCallOptions): Promise<SeriesInfo>;
+  nextSeries(...raw: unknown[]): Promise<SeriesInfo> {
+    return this.withOptions('nextSeries', raw, (a, o) => this.call('nextSeries', a, o));
+  }
+  closeSeriesWatch(options?: DataCallOptions): Promise<void> {
+    return this.withOptions('closeSeriesWatch', [options], (_a, o) => this.call('closeSeriesWatch', [], o));
   }
   /** The result/feedback channel's carrier: use `new SubjectInterface(di)` / `new WebDisplayInterface(di)`. */
   async callFeedback(method: FeedbackMethod, args: unknown[], waitSec?: number): Promise<unknown> {

@@ -14,10 +14,22 @@ import { autoWindow, renderFrame, roiMean, toVolume, type FrameView, type PixelD
 export const BROWSER_API_METHODS = [
   'initScannerStream', 'closeStream', 'getFile', 'getNewestFile', 'initWatch', 'watchFile', 'putFile',
   'listFiles', 'listDirs', 'getAllowedFileTypes', 'getClockSkew', 'ping', 'waitForRuntime',
+  'initSeriesWatch', 'nextSeries', 'closeSeriesWatch',
 ] as const;
 export type BrowserApiMethod = (typeof BROWSER_API_METHODS)[number];
 
 export type WorkerInitOptions = Omit<BrowserRemoteOptions, 'negotiator' | 'onStatus' | 'link'>;
+
+/**
+ * The per-call options as they cross from the page to the worker: an AbortSignal cannot be
+ * posted, so the page sends a number it may later cancel (WorkerApi.cancel) instead.
+ */
+export interface WorkerCallOptions {
+  /** Seconds (the per-call `timeout`). */
+  timeout?: number;
+  /** Set when the page's call has a signal: `cancel(cancelId)` aborts the call here. */
+  cancelId?: number;
+}
 
 export interface FrameResult extends VolumeFrame {
   streamId: number;
@@ -55,6 +67,8 @@ export class WorkerApi {
   private next = new Map<number, number>();
   private windows = new Map<number, [number, number]>();
   private skew: { instance: string | undefined; value: Promise<number | undefined> } | undefined;
+  /** The calls the page may still cancel (their per-call signal lives here). */
+  private cancels = new Map<number, AbortController>();
 
   constructor(private readonly decoder?: () => Promise<PixelDecoder>) {}
 
@@ -79,10 +93,43 @@ export class WorkerApi {
     return this.remote;
   }
 
-  async call(method: BrowserApiMethod, args: unknown[]): Promise<unknown> {
+  /** The per-call options for the remote stub: the page's timeout, and a signal the page can abort through cancel(). */
+  private optionsOf(o: WorkerCallOptions | undefined): { options: { timeout?: number; signal?: AbortSignal } | undefined; done: () => void } {
+    if (!o || (o.timeout === undefined && o.cancelId === undefined)) return { options: undefined, done: () => undefined };
+    let signal: AbortSignal | undefined;
+    const id = o.cancelId;
+    if (id !== undefined) {
+      const c = new AbortController();
+      this.cancels.set(id, c);
+      signal = c.signal;
+    }
+    return {
+      options: { ...(o.timeout !== undefined ? { timeout: o.timeout } : {}), ...(signal ? { signal } : {}) },
+      done: () => {
+        if (id !== undefined) this.cancels.delete(id);
+      },
+    };
+  }
+
+  /** The page aborted a call's signal: abort it here (the RPC is cancelled, the runtime's wait ends). */
+  cancel(cancelId: number): void {
+    this.cancels.get(cancelId)?.abort();
+    this.cancels.delete(cancelId);
+  }
+
+  async call(method: BrowserApiMethod, args: unknown[], callOptions?: WorkerCallOptions): Promise<unknown> {
     if (!(BROWSER_API_METHODS as readonly string[]).includes(method)) throw new ValidationError(`unknown method '${String(method)}'`);
     const f = (this.di as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
-    const r = await f.apply(this.di, args);
+    const { options, done } = this.optionsOf(callOptions);
+    let r: unknown;
+    try {
+      if (!options) r = await f.apply(this.di, args);
+      else if (method === 'initSeriesWatch') r = await f.apply(this.di, [args[0], { ...((args[1] as object | undefined) ?? {}), ...options }]);
+      else if (method === 'waitForRuntime') r = await f.apply(this.di, args);
+      else r = await f.apply(this.di, [...args, options]);
+    } finally {
+      done();
+    }
     if (method === 'initScannerStream') this.next.set(r as number, 0);
     if (method === 'closeStream') this.next.delete(args[0] as number);
     return r;
@@ -107,22 +154,28 @@ export class WorkerApi {
     return { trIndex: index, acquisitionTime, repetitionTime, clockSkew, ageMs, late: ageMs !== undefined && ageMs > lateAfterMs };
   }
 
-  private async fetch(streamId: number, imageIndex?: number | null, timeout?: number): Promise<{ ds: DicomDataset; index: number }> {
+  private async fetch(streamId: number, imageIndex?: number | null, timeout?: number | null, callOptions?: WorkerCallOptions): Promise<{ ds: DicomDataset; index: number }> {
     const index = imageIndex ?? this.next.get(streamId) ?? 0;
-    const ds = await this.di.getImageData(streamId, index, timeout);
+    const { options, done } = this.optionsOf(callOptions);
+    let ds: DicomDataset;
+    try {
+      ds = options ? await this.di.getImageData(streamId, index, timeout, options) : await this.di.getImageData(streamId, index, timeout);
+    } finally {
+      done();
+    }
     this.next.set(streamId, index + 1);
     return { ds, index };
   }
 
   /** getImageData's bytes (the page parses them again, cheaply: the parse is lazy). */
-  async getImageBytes(streamId: number, imageIndex?: number | null, timeout?: number): Promise<Uint8Array> {
-    const { ds } = await this.fetch(streamId, imageIndex, timeout);
+  async getImageBytes(streamId: number, imageIndex?: number | null, timeout?: number | null, callOptions?: WorkerCallOptions): Promise<Uint8Array> {
+    const { ds } = await this.fetch(streamId, imageIndex, timeout, callOptions);
     return ds.bytes;
   }
 
   /** The next (or given) volume of a stream, ready to draw, with its ROI mean. */
-  async getVolumeFrame(streamId: number, imageIndex?: number | null, timeout?: number, view: FrameView = {}): Promise<FrameResult> {
-    const { ds, index } = await this.fetch(streamId, imageIndex, timeout);
+  async getVolumeFrame(streamId: number, imageIndex?: number | null, timeout?: number | null, view: FrameView = {}, callOptions?: WorkerCallOptions): Promise<FrameResult> {
+    const { ds, index } = await this.fetch(streamId, imageIndex, timeout, callOptions);
     const receivedAt = now();
     const timing = await this.frameTiming(ds, index, receivedAt, view);
     await dicomReady();

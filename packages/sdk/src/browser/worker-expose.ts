@@ -18,6 +18,7 @@ function workerExpose(api: WorkerApi) {
     init: api.init.bind(api),
     linkStatus: api.linkStatus.bind(api),
     call: api.call.bind(api),
+    cancel: api.cancel.bind(api),
     feedback: api.feedback.bind(api),
     close: api.close.bind(api),
     async getImageBytes(...a: Parameters<WorkerApi['getImageBytes']>) {
