@@ -4,7 +4,7 @@
 // then per tag a 64-byte name, VM, a 4-byte VR, SyngoDT, item count and a check word, then per
 // item four int32 (the length is the second in SV10) and the text, padded to 4 bytes.
 
-import { NodeBuf } from './node-buffer.js';
+import { NodeBuf, ownCopy } from './node-buffer.js';
 
 /** Thrown for a CSA header that is truncated or malformed. */
 export class CsaParseError extends Error {
@@ -417,7 +417,8 @@ export function filterCsaHeaderReused(bytes: Uint8Array, keep: ReadonlySet<strin
   }
   const map = { structural: new Uint8Array(n), outPos: new Int32Array(n).fill(-1) };
   const out = filterSv10(bytes, keep, map);
-  const input = bytes.slice();
+  // a copy of its own: a Buffer's slice() would be a view of memory the caller rewrites
+  const input = ownCopy(bytes);
   csaMemos.set(keep, { input, words: new Uint32Array(input.buffer, 0, n >> 2), ...map, out });
   return out;
 }

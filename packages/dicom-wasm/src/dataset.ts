@@ -3,6 +3,7 @@ import { Inflate } from 'fflate';
 import { keywordOf, parseTagKey, rawVrOf, resolveVr, tagHex } from './dictionary.js';
 import { privateEntriesOf, privateEntry, type PrivateEntry } from './private-dictionary.js';
 import { DicomParseError } from './errors.js';
+import { ownCopy } from './node-buffer.js';
 import { EXPLICIT_VR_BE, EXPLICIT_VR_LE, IMPLICIT_VR_LE, syntaxOf, type DataSetEncoding } from './transfer-syntax.js';
 import { charsetLabel, decodeText, decodeValue, type DicomValue } from './values.js';
 import { STANDARD_VRS } from './vr.js';
@@ -457,7 +458,7 @@ export class DicomDataset {
     const count = Math.floor(len / size);
     const bigEndian = (flags & F_BE) !== 0;
     if (!bigEndian && (b.byteOffset + off) % size === 0) return new Ctor(b.buffer as ArrayBuffer, b.byteOffset + off, count);
-    const copy = b.slice(off, off + count * size);
+    const copy = ownCopy(b, off, off + count * size);
     if (bigEndian && size > 1) {
       for (let i = 0; i < copy.length; i += size) copy.subarray(i, i + size).reverse();
     }

@@ -14,3 +14,18 @@ export const NodeBuf = (globalThis as {
     from(s: string, encoding: 'base64'): Uint8Array;
   };
 }).Buffer;
+
+/**
+ * A copy of bytes[start, end) in memory of its own (a plain Uint8Array, byteOffset 0). What a
+ * cache keeps across calls must be one: callers pass Node Buffers (fs reads, the runtime's reused
+ * scratch), and `Buffer#slice()` is a view of the caller's memory, not a copy, so a value "copied"
+ * with `bytes.slice()` would change when the caller reads the next file into that memory.
+ */
+export function ownCopy(bytes: Uint8Array, start = 0, end = bytes.length): Uint8Array<ArrayBuffer> {
+  const n = end - start;
+  const c = new Uint8Array(n);
+  // short values by hand: a subarray object costs more than copying a few dozen bytes
+  if (n <= 64) for (let i = 0; i < n; i++) c[i] = bytes[start + i];
+  else c.set(bytes.subarray(start, end));
+  return c;
+}

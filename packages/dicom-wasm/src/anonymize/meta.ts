@@ -1,6 +1,7 @@
 // The rebuilt meta group (group 0002): version, SOP class, the replaced SOP instance UID, transfer
 // syntax and our implementation UID; the old meta's other elements are dropped.
 
+import { ownCopy } from '../node-buffer.js';
 import { R_LEN, R_NEXT, R_TAG, R_VAL, ROW_WORDS, UNDEF } from '../wasm.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, writeElementBytes } from '../writer.js';
 import { asciiValue, EXPLICIT_LE, type Ctx } from './context.js';
@@ -24,7 +25,7 @@ function metaPart(key: string, make: () => Uint8Array): Uint8Array {
 function fileMeta(ts: string, version: Uint8Array | undefined, cls: string | undefined, inst: string | undefined): Uint8Array {
   const parts: Uint8Array[] = [];
   const v = version && version.length === 2 ? `${version[0]},${version[1]}` : 'none';
-  parts.push(metaPart(`v${v}`, () => (version ? writeElementBytes({ tag: 0x00020001, vr: 'OB', value: version.slice() }, EXPLICIT_LE) : new Uint8Array(0))));
+  parts.push(metaPart(`v${v}`, () => (version ? writeElementBytes({ tag: 0x00020001, vr: 'OB', value: ownCopy(version) }, EXPLICIT_LE) : new Uint8Array(0))));
   if (cls !== undefined) parts.push(metaPart(`c${cls}`, () => writeElementBytes({ tag: 0x00020002, vr: 'UI', value: cls }, EXPLICIT_LE)));
   if (inst !== undefined) parts.push(writeElementBytes({ tag: 0x00020003, vr: 'UI', value: inst }, EXPLICIT_LE));
   parts.push(

@@ -12,7 +12,7 @@
 
 import { CsaParseError } from '../csa.js';
 import type { DicomDataset } from '../dataset.js';
-import { NodeBuf } from '../node-buffer.js';
+import { NodeBuf, ownCopy } from '../node-buffer.js';
 import { R_LEN, R_TAG, R_VAL, ROW_WORDS } from '../wasm.js';
 import { encodeHeader, encodeItemHeader } from '../writer.js';
 import { EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_BE, IMPLICIT_LE, isDicomDefinedUid, type Ctx, type Enc } from './context.js';
@@ -61,7 +61,7 @@ interface LengthHeader {
 }
 
 export function pushUidBytes(rec: PlanRec, bytes: Uint8Array, start: number, len: number): void {
-  const copy = bytes.slice(start, start + len);
+  const copy = ownCopy(bytes, start, start + len);
   rec.uidBytes.push(copy);
   rec.uidViews.push(new DataView(copy.buffer));
 }

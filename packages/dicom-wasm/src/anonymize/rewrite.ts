@@ -4,6 +4,7 @@
 // read from the values (see plan-cache.ts).
 
 import { CsaParseError } from '../csa.js';
+import { ownCopy } from '../node-buffer.js';
 import { F_BE, F_ENCAPS, F_IMPLICIT, F_META, F_SEQ, R_END, R_HDR, R_LEN, R_NEXT, R_TAG, R_VAL, R_VRF, ROW_WORDS, UNDEF } from '../wasm.js';
 import { STANDARD_VR_CODES, STANDARD_VRS } from '../vr.js';
 import { encodeHeader, encodeItemHeader, writeElementBytes } from '../writer.js';
@@ -105,7 +106,7 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
         }
         if (elem >= 0x10 && elem <= 0xff && len !== UNDEF) {
           creators!.set(elem, asciiValue(bytes, valOff, len).trim());
-          ctx.rec?.creators.push(r, bytes.slice(valOff, valOff + len));
+          ctx.rec?.creators.push(r, ownCopy(bytes, valOff, valOff + len));
         }
         action = privateAction(ctx, tag, creators!);
       } else if (ctx.keep.size !== 0 && ctx.keep.has(tag)) {
@@ -175,7 +176,7 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
           }
           out = writeElementBytes({ tag, vr, value: shiftedDates(asciiValue(bytes, valOff, len), vr, ctx.dateShiftDays) }, enc);
           // the piece derives from the value: a plan replays it only for the same bytes
-          ctx.rec?.values.push(r, bytes.slice(valOff, valOff + len));
+          ctx.rec?.values.push(r, ownCopy(bytes, valOff, valOff + len));
           break;
         }
         case 'U': {

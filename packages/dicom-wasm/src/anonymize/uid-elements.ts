@@ -1,6 +1,7 @@
 // Replaced UID elements (header + value), cached per session map and looked up by a hash of the
 // original bytes: most UIDs recur across a run's volumes, and a hit costs no string and no encoding.
 
+import { ownCopy } from '../node-buffer.js';
 import { writeElementBytes } from '../writer.js';
 import { DICOM_UID_ROOT, latin1, type Ctx, type Enc } from './context.js';
 import type { UidMap } from './uid-map.js';
@@ -70,7 +71,7 @@ export function mappedUidElement(ctx: Ctx, tag: number, enc: Enc, start: number,
     cleared = true;
   }
   uidCacheSize++;
-  const copy = bytes.slice(start, end);
+  const copy = ownCopy(bytes, start, end);
   const entry: UidEntry = { tag, kind, old: copy, view: new DataView(copy.buffer), element };
   if (list && !cleared) list.push(entry);
   else cache.set(h, [entry]);
