@@ -24,6 +24,7 @@ describe('ReplyBuffers', () => {
     // The reader stops: the kernel buffers fill, then the client's socket queues our buffers.
     const sock = (serverLink.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
     sock.pause();
+    // replies go out through rb.rpcLink (what serveSession gives the RPC): it sees them leave
     const rb = new ReplyBuffers(client);
     // One message per RPC frame at most (1 MiB + headers is the link's limit).
     const SIZE = 1024 * 1024;
@@ -32,7 +33,7 @@ describe('ReplyBuffers', () => {
     for (let i = 0; i < N; i++) {
       const b = rb.take(SIZE);
       b.fill(i + 1);
-      client.send(b);
+      rb.rpcLink.send(b);
       await new Promise((r) => setImmediate(r));
       if (client.bufferedAmount > 0) queuedAtSomePoint = true;
     }
@@ -46,7 +47,7 @@ describe('ReplyBuffers', () => {
     // Once everything has been flushed, the ring is reused (no fresh memory per reply).
     await new Promise((r) => setTimeout(r, 20));
     const a = rb.take(SIZE);
-    client.send(a.fill(99));
+    rb.rpcLink.send(a.fill(99));
     await new Promise((r) => setTimeout(r, 20));
     const b = rb.take(SIZE);
     expect(b.buffer).toBe(a.buffer);

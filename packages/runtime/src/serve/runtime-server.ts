@@ -22,21 +22,28 @@ import { recycleDelivered } from '../check.js';
  * sending the file bytes as they are (anonymized unless the operator allowed raw and the client
  * asked for it); the SDK parses them on its side. Every error leaves as a typed error.
  */
-export function remoteFacade(di: DataInterface, link?: Link): Record<string, (...args: unknown[]) => Promise<unknown>> {
-  const buffers = link && ReplyBuffers.usable(link) ? new ReplyBuffers(link) : undefined;
+export function remoteFacade(
+  di: DataInterface,
+  link?: Link,
+  /**
+   * Reused reply memory (getFile's ring, the recycled memory of sent volumes): reused only after
+   * replies sent through `buffers.rpcLink`, so expose the facade on that link (serveSession does).
+   */
+  buffers: ReplyBuffers | undefined = link && ReplyBuffers.usable(link) ? new ReplyBuffers(link) : undefined,
+): Record<string, (...args: unknown[]) => Promise<unknown>> {
   // Only the file name crosses over: a caller cannot pass the allocator.
   const methods = di.remoteMethods(buffers?.take);
   const o: Record<string, (...args: unknown[]) => Promise<unknown>> = Object.create(null);
   for (const m of DATA_INTERFACE_METHODS) {
     const f = methods[m];
-    o[m] = (...args) => f(...args).catch(wireError);
+    o[m] = buffers ? (...args) => buffers.run(() => f(...args)).catch(wireError) : (...args) => f(...args).catch(wireError);
   }
   o.getImageData = async (...args) => {
     const ds = (await methods.getImageData(...args).catch(wireError)) as DicomDataset;
     const bytes = ds.toBytes();
-    // The delivered bytes are held by nobody once sent: once the socket has flushed them, their
-    // memory becomes the spare of a later image.
-    if (buffers) void buffers.flushed().then((ok) => ok && recycleDelivered(bytes));
+    // The delivered bytes are held by nobody once sent: once the RPC has handed them all to the
+    // link and the socket has flushed them, their memory becomes the spare of a later image.
+    buffers?.afterSent(bytes, (sent) => sent && recycleDelivered(bytes));
     return bytes;
   };
   return o;
@@ -92,8 +99,10 @@ export function serveSession(di: DataInterface, link: Link, onError?: (e: Error)
   // page's queue is keyed by its client id, so it survives a reconnect.
   const every = [...DATA_INTERFACE_METHODS, ...FEEDBACK_METHODS];
   const allowed = options.methods ? every.filter((m) => options.methods!.includes(m)) : every;
-  const impl = Object.assign(remoteFacade(di, link), feedbackHubOf(di).facade(options.client ?? `session:${Math.random().toString(36).slice(2)}`, link.closed));
-  expose(link, impl, allowed, { onError, heartbeat: options.heartbeat });
+  // Reused reply memory is reused only after the RPC has sent the reply: it sends through rpcLink.
+  const buffers = ReplyBuffers.usable(link) ? new ReplyBuffers(link) : undefined;
+  const impl = Object.assign(remoteFacade(di, link, buffers), feedbackHubOf(di).facade(options.client ?? `session:${Math.random().toString(36).slice(2)}`, link.closed));
+  expose(buffers?.rpcLink ?? link, impl, allowed, { onError, heartbeat: options.heartbeat });
 }
 
 export interface RuntimeServerOptions extends Omit<DataInterfaceOptions, 'dataRemote'> {
