@@ -53,7 +53,9 @@ export class SessionLink implements Link {
    */
   private unacked = 0;
   private ackSlack = Infinity;
-  private drainWaiters: Array<{ mark: number; resolve: () => void }> = [];
+  /** The smaller allowance of bulk data (streams, big parts): see bulkBufferedAmount. */
+  private bulkSlack = Infinity;
+  private drainWaiters: Array<{ mark: number; bulk: boolean; resolve: () => void }> = [];
   private pumpScheduled = false;
   private physicalArmed = false;
 
@@ -82,12 +84,28 @@ export class SessionLink implements Link {
     return this.unacked > this.ackSlack ? this.unacked - this.ackSlack : 0;
   }
 
+  /**
+   * What bulk data (the RPC's streams and multi-chunk parts) counts: the own socket's backlog plus
+   * the session's unacknowledged bytes beyond a smaller slack than small replies get. A transfer
+   * thus keeps only a few MiB in flight between here and its client (the relay's socket and the
+   * kernel's buffers are FIFO: whatever is queued there, a small reply waits behind), while a
+   * burst of volumes still goes out without waiting for an ACK.
+   */
+  get bulkBufferedAmount(): number {
+    return this.physical.bufferedAmount + (this.unacked > this.bulkSlack ? this.unacked - this.bulkSlack : 0);
+  }
+
+  private backlog(bulk: boolean): number {
+    return bulk ? this.bulkBufferedAmount : this.bufferedAmount;
+  }
+
   /** The relay acknowledges in steps of `step` bytes: count what we send from now on. */
   enableFlow(step: number): void {
     // Wide enough that a burst of volumes to one client (the benchmark's 16 x 0.5 MB at the same
     // instant) never waits for an ACK round trip; a stalled client then holds at most ~slack +
     // the RPC's high-water mark (8 MiB) + one chunk in the relay.
     this.ackSlack = 8 * step;
+    this.bulkSlack = 3 * step;
   }
 
   /** ACK from the relay. */
@@ -110,7 +128,7 @@ export class SessionLink implements Link {
       for (const w of ws) w.resolve();
       return;
     }
-    const i = this.drainWaiters.findIndex((w) => this.bufferedAmount <= w.mark);
+    const i = this.drainWaiters.findIndex((w) => this.backlog(w.bulk) <= w.mark);
     if (i >= 0) {
       this.drainWaiters.splice(i, 1)[0]!.resolve();
       if (this.drainWaiters.length) this.schedulePump();
@@ -147,10 +165,10 @@ export class SessionLink implements Link {
     }
   }
 
-  drain(lowWaterMark = 1 << 20): Promise<void> {
-    if (this.state !== 'open' || (this.bufferedAmount <= lowWaterMark && !this.drainWaiters.length)) return Promise.resolve();
+  drain(lowWaterMark = 1 << 20, bulk = false): Promise<void> {
+    if (this.state !== 'open' || (this.backlog(bulk) <= lowWaterMark && !this.drainWaiters.length)) return Promise.resolve();
     return new Promise((resolve) => {
-      this.drainWaiters.push({ mark: lowWaterMark, resolve });
+      this.drainWaiters.push({ mark: lowWaterMark, bulk, resolve });
       this.pump();
     });
   }
