@@ -33,6 +33,8 @@ const BIG_GIB = Number(process.env.RTFMRI_BENCH_BIG_GIB ?? 1);
 const LOAD_S = Number(process.env.RTFMRI_BENCH_LOAD_S ?? 20);
 const ONLY = process.env.RTFMRI_BENCH_ONLY?.split(',').map((s) => s.trim());
 const want = (c: string) => !ONLY || ONLY.includes(c);
+/** RTFMRI_BENCH_PROF=DIR: the three child processes write V8 CPU profiles there (at exit). */
+const PROF = process.env.RTFMRI_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RTFMRI_BENCH_PROF}`] : [];
 const TOKEN = 'bench-' + Math.random().toString(36).slice(2);
 const TR = 0.5;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -54,7 +56,7 @@ function say(line: string): void {
 
 // ---- processes ---------------------------------------------------------------------------------
 function cli(args: string[]): { child: ChildProcess; waitFor(re: RegExp): Promise<RegExpMatchArray>; text(): string } {
-  const child = spawn(process.execPath, [path.join(here, '../bin/rtfmri.js'), ...args], { env: { ...process.env, RTFMRI_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...PROF, path.join(here, '../bin/rtfmri.js'), ...args], { env: { ...process.env, RTFMRI_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const waiters: Array<[RegExp, (m: RegExpMatchArray) => void]> = [];
   const on = (b: Buffer) => {
@@ -87,7 +89,8 @@ interface Reply { ok: boolean; ms: number; error?: string; bytes?: number; calls
 
 function experiment(url: string): { child: ChildProcess; ready: Promise<void>; cmd(m: Record<string, unknown>): Promise<Reply> } {
   const token = mintClientToken(TOKEN, { sub: 'bench-bulk' });
-  const child = fork(path.join(here, 'bulk-client.mjs'), [url, token, 'bench'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // --expose-gc: the client collects before each case, so a case's peak RSS is not the last one's garbage.
+  const child = fork(path.join(here, 'bulk-client.mjs'), [url, token, 'bench'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc', ...PROF] });
   let next = 0;
   const waiting = new Map<number, (r: Reply) => void>();
   let readyRes!: () => void;
@@ -114,9 +117,23 @@ function experiment(url: string): { child: ChildProcess; ready: Promise<void>; c
 }
 
 // ---- memory --------------------------------------------------------------------------------------
+/** CPU seconds a process has used so far: [user, system]. */
+function cpuSeconds(pid: number): [number, number] {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return [Number(f[11]) / 100, Number(f[12]) / 100];
+  } catch {
+    return [NaN, NaN];
+  }
+}
+
 class Peaks {
   private sampled = new Map<number, number>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  private cpu0 = new Map<number, [number, number]>();
+  private t0 = 0;
+  /** CPU use of each process over the last start..stop, % of one core: [user, system]. */
+  cpu: Record<string, [number, number]> = {};
   constructor(private readonly procs: Record<string, ChildProcess>) {}
   private rss(pid: number, field: 'VmRSS' | 'VmHWM'): number {
     try {
@@ -128,6 +145,8 @@ class Peaks {
   }
   start(): void {
     this.sampled.clear();
+    this.t0 = performance.now();
+    for (const p of Object.values(this.procs)) this.cpu0.set(p.pid!, cpuSeconds(p.pid!));
     for (const p of Object.values(this.procs)) {
       try {
         fs.writeFileSync(`/proc/${p.pid}/clear_refs`, '5');
@@ -141,12 +160,20 @@ class Peaks {
   }
   stop(): Record<string, number> {
     clearInterval(this.timer);
+    const wall = (performance.now() - this.t0) / 1000;
+    for (const [k, p] of Object.entries(this.procs)) {
+      const [u, s] = cpuSeconds(p.pid!);
+      const [u0, s0] = this.cpu0.get(p.pid!)!;
+      this.cpu[k] = [(100 * (u - u0)) / wall, (100 * (s - s0)) / wall];
+    }
     const out: Record<string, number> = {};
     for (const [k, p] of Object.entries(this.procs)) out[k] = Math.max(this.rss(p.pid!, 'VmHWM') || 0, this.sampled.get(p.pid!) ?? 0);
     return out;
   }
 }
 const mib = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
+const cpuPart = (x: [number, number]) => `${(x[0] + x[1]).toFixed(0)}% (${x[0].toFixed(0)} user + ${x[1].toFixed(0)} sys)`;
+const cpuLine = (c: Record<string, [number, number]>) => `CPU runtime ${cpuPart(c.runtime!)} / relay ${cpuPart(c.relay!)} / experiment ${cpuPart(c.experiment!)} of a core`;
 
 // ---- the scanner ---------------------------------------------------------------------------------
 const WRITER = `
@@ -237,6 +264,12 @@ async function main(): Promise<void> {
   await other.waitForRuntime(30);
   const vol = syntheticEpiVolume(1);
   const writer = startWriter(vol);
+  /** Resets the peaks once the experiment has collected its garbage (a case's peak is its own). */
+  const startPeaks = async () => {
+    await exp.cmd({ op: 'gc' });
+    await sleep(200);
+    peaks.start();
+  };
   const rows: string[] = [];
   const row = (s: string) => {
     rows.push(`${s}   [load ${load()}]`);
@@ -246,7 +279,7 @@ async function main(): Promise<void> {
   const gbps = (bytes: number, ms: number) => bytes / 1e6 / ms; // GB/s
   async function inARow(c: string, label: string, m: () => Record<string, unknown>, after?: (r: Reply) => void): Promise<void> {
     const results: Reply[] = [];
-    peaks.start();
+    await startPeaks();
     for (let i = 0; i < 3; i++) {
       const r = await exp.cmd(m());
       results.push(r);
@@ -256,7 +289,7 @@ async function main(): Promise<void> {
     const p = peaks.stop();
     const ok = results.filter((r) => r.ok);
     const rates = ok.map((r) => gbps(r.bytes!, r.ms));
-    row(`${label}: ${ok.length}/3 ok, ${rates.length ? `${Math.min(...rates).toFixed(2)}-${Math.max(...rates).toFixed(2)} GB/s` : '-'}; peak RSS runtime ${mib(p.runtime)} / relay ${mib(p.relay)} / experiment ${mib(p.experiment)}`);
+    row(`${label}: ${ok.length}/3 ok, ${rates.length ? `${Math.min(...rates).toFixed(2)}-${Math.max(...rates).toFixed(2)} GB/s` : '-'}; peak RSS runtime ${mib(p.runtime)} / relay ${mib(p.relay)} / experiment ${mib(p.experiment)}; ${cpuLine(peaks.cpu)}`);
     figure(label, 'ok', ok.length, 'of 3');
     if (rates.length) figure(label, 'min rate', Math.min(...rates), 'GB/s');
     for (const [k, v] of Object.entries(p)) figure(label, `peak RSS ${k}`, v / MiB, 'MiB');
@@ -280,7 +313,7 @@ async function main(): Promise<void> {
           await got;
           await other.ping();
         }
-        peaks.start();
+        await startPeaks();
         const loop = exp.cmd({ op: 'loop', kind, seconds: LOAD_S, file: kind === 'upload' ? big : local, out: kind === 'upload' ? path.join(expDir, 'loop') : path.join(rtDir, 'loop') });
         let done = false;
         void loop.then(() => (done = true));
@@ -361,7 +394,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const sha0 = makeFile(src, size);
       say(`  round trip: made ${BIG_GIB} GiB source in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      peaks.start();
+      await startPeaks();
       const up = await exp.cmd({ op: 'upload', file: src, out: path.join(expDir, 'rt') });
       const pUp = peaks.stop();
       fs.rmSync(src);
@@ -369,7 +402,7 @@ async function main(): Promise<void> {
       let exact = false;
       if (up.ok) {
         const sha1 = (await exp.cmd({ op: 'sha', file: up.dest })).sha;
-        peaks.start();
+        await startPeaks();
         const down = await exp.cmd({ op: 'download', file: up.dest, out: path.join(rtDir, 'back') });
         const pDown = peaks.stop();
         fs.rmSync(up.dest!, { force: true });

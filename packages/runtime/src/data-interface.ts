@@ -19,6 +19,28 @@ import { acquirePool } from './pool.js';
 import {
   HAS_PROC_FD, inFd, openDirVerified, openForRead, readAllFd, stillAllowed, type PolicySnapshot, type VerifiedDir,
 } from './verified.js';
+import { ByteStream } from '@rtfmri/transport';
+import { FILE_CHUNK, FileChunks, isByteSource, readAllAsync, readChunk, SYNC_READ_MAX, writeChunks } from './file-stream.js';
+
+/** What putFile writes: a string (UTF-8), bytes, or a stream of bytes (async/sync iterable: a Node Readable, the RPC's IncomingStream). */
+export type PutFileData = string | Uint8Array | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>;
+
+/**
+ * A file read as a stream: `for await (const chunk of s)` yields its bytes in order (about 1 MiB
+ * each), exactly `size` of them; the iteration fails with a StateError (details.reason 'CHANGED')
+ * if the file changed size or was written to meanwhile. Read once; `close()` gives it up unread.
+ */
+export interface FileStream extends AsyncIterable<Uint8Array> {
+  readonly size: number;
+  close(): void;
+}
+
+/** How a remote getFile of a large non-DICOM file travels: its size, then its bytes as a flow-controlled stream. */
+export interface RemoteFileStream {
+  size: number;
+  stream: ByteStream;
+}
+
 /** Where a stream's CPU work (read, completeness check, anonymize) runs. */
 export type WorkRoute = 'auto' | 'inline' | 'pool';
 
@@ -733,8 +755,70 @@ export class DataInterface {
     // made on the open descriptor.
     this.policy.checkDir(filename);
     // `..` is resolved by name (DESIGN "Semantics"), as the check above did, before the open.
-    const bytes = this.readVerified(path.resolve(filename), filename, alloc);
-    return remote ? this.phiOut(bytes, 'getFile', filename) : bytes;
+    if (remote) return this.remoteRead(path.resolve(filename), filename, 'getFile', alloc) as Promise<Uint8Array>;
+    return this.readVerified(path.resolve(filename), filename, alloc);
+  }
+
+  /**
+   * @internal The remote getFile/getNewestFile: a file up to SYNC_READ_MAX, or DICOM content under
+   * the 'anonymize' policy (anonymized in memory, as before: DICOM files are small), comes back as
+   * bytes; anything larger whose first bytes are not DICOM (and, under 'allow-raw', any large
+   * file) as `{ size, stream }`, read from disk in chunks as the link takes them (RemoteFileStream).
+   */
+  async remoteRead(p: string, shown: string, method: 'getFile' | 'getNewestFile', alloc?: (size: number) => Uint8Array): Promise<Uint8Array | RemoteFileStream> {
+    const o = this.openVerified(p, shown);
+    if (o.st.size <= SYNC_READ_MAX) {
+      let bytes: Uint8Array;
+      try {
+        bytes = readAllFd(o.fd, o.st.size, alloc);
+      } catch (err) {
+        throw mapFsError(err, shown);
+      } finally {
+        fs.closeSync(o.fd);
+      }
+      return this.phiOut(bytes, method, shown);
+    }
+    let handedOver = false;
+    try {
+      const first = await readChunk(o.fd, 0, Math.min(FILE_CHUNK, o.st.size), shown);
+      // "Not DICOM" is decided by the first element header (dicom-wasm: no DICM at 128 and no data
+      // set start), so the first bytes say it for the whole file.
+      const kind = dicomKind(first.subarray(0, 4096));
+      if (kind === null || this.phi === 'allow-raw') {
+        if (kind !== null) this.auditRaw(method, shown);
+        handedOver = true;
+        return { size: o.st.size, stream: new ByteStream(new FileChunks(o.fd, o.st, shown, first)) };
+      }
+      return this.phiOut(await readAllAsync(o.fd, o.st, shown, undefined, first), method, shown);
+    } catch (err) {
+      throw mapFsError(err, shown);
+    } finally {
+      if (!handedOver) fs.close(o.fd, () => undefined);
+    }
+  }
+
+  /**
+   * A file as a stream of chunks read from disk as they are consumed (memory: about two chunks),
+   * for files too large to hold or to hand on as they arrive. In this process: the file's bytes,
+   * as getFile. Through the SDK's remote DataInterface the runtime's PHI policy applies as for getFile.
+   */
+  async getFileStream(filename: string): Promise<FileStream> {
+    this.ensureOpen();
+    if (typeof filename !== 'string') throw new ValidationError('getFileStream: filename must be a string');
+    this.policy.checkDir(filename);
+    const o = this.openVerified(path.resolve(filename), filename);
+    const chunks = new FileChunks(o.fd, o.st, filename);
+    return {
+      size: chunks.size,
+      close: () => chunks.close(),
+      [Symbol.asyncIterator]: () => (async function* () {
+        try {
+          yield* chunks;
+        } catch (err) {
+          throw mapFsError(err, filename);
+        }
+      })(),
+    };
   }
 
   getNewestFile(filepattern: string, options?: DataCallOptions): Promise<Uint8Array>;
@@ -751,15 +835,37 @@ export class DataInterface {
     if (files.length === 0) throw new NotFoundError(`No file found matching pattern ${filepattern}`, { details: { base } });
     let newest = files[0];
     for (const f of files) if (f.mtimeMs > newest.mtimeMs) newest = f;
-    const bytes = this.readVerified(newest.path, newest.path);
-    return remote ? this.phiOut(bytes, 'getNewestFile', newest.path) : bytes;
+    if (remote) return this.remoteRead(newest.path, newest.path, 'getNewestFile') as Promise<Uint8Array>;
+    return this.readVerified(newest.path, newest.path);
   }
 
   /**
    * Opens once, checks the open descriptor (its real path inside the allowed dirs; a folder or a
-   * non-regular file refused; the type of the name and of the file reached), reads from it.
+   * non-regular file refused; the type of the name and of the file reached), reads from it: in
+   * one call up to SYNC_READ_MAX, above that in chunks off the event loop.
    */
-  private readVerified(p: string, shown: string, alloc?: (size: number) => Uint8Array): Uint8Array {
+  private async readVerified(p: string, shown: string, alloc?: (size: number) => Uint8Array): Promise<Uint8Array> {
+    const o = this.openVerified(p, shown);
+    if (o.st.size > SYNC_READ_MAX) {
+      try {
+        return await readAllAsync(o.fd, o.st, shown, alloc);
+      } catch (err) {
+        throw mapFsError(err, shown);
+      } finally {
+        fs.close(o.fd, () => undefined);
+      }
+    }
+    try {
+      return readAllFd(o.fd, o.st.size, alloc);
+    } catch (err) {
+      throw mapFsError(err, shown);
+    } finally {
+      fs.closeSync(o.fd);
+    }
+  }
+
+  /** Opens `p` and checks the open descriptor (see readVerified); the caller closes the descriptor. */
+  private openVerified(p: string, shown: string): { fd: number; st: fs.Stats } {
     let o: ReturnType<typeof openForRead>;
     try {
       o = openForRead(p, this.policy.snapshot());
@@ -772,13 +878,7 @@ export class DataInterface {
       case 'directory': throw new ValidationError(`${shown} is a directory`, { details: { reason: 'EISDIR', path: shown } });
       case 'notfile': throw new ValidationError(`${shown} is not a regular file`, { details: { path: shown } });
     }
-    try {
-      return readAllFd(o.fd, o.st.size, alloc);
-    } catch (err) {
-      throw mapFsError(err, shown);
-    } finally {
-      fs.closeSync(o.fd);
-    }
+    return o;
   }
 
   /** The ValidationError for a file whose open descriptor failed the policy. */
@@ -830,22 +930,24 @@ export class DataInterface {
     else process.stderr.write(`${line}\n`);
   }
 
-  putFile(filename: string, data: string | Uint8Array, compress?: boolean | null, options?: DataCallOptions): Promise<void>;
-  putFile(filename: string, data: string | Uint8Array, options: DataCallOptions): Promise<void>;
+  putFile(filename: string, data: PutFileData, compress?: boolean | null, options?: DataCallOptions): Promise<void>;
+  putFile(filename: string, data: PutFileData, options: DataCallOptions): Promise<void>;
   putFile(...raw: unknown[]): Promise<void> {
     return this.call('putFile', raw) as Promise<void>;
   }
 
-  private async putFileNow(filename: string, data: string | Uint8Array, compress: boolean | null = false): Promise<void> {
+  private async putFileNow(filename: string, data: PutFileData, compress: boolean | null = false): Promise<void> {
     this.ensureOpen();
     void compress; // compression is the link's business: data arrives here already inflated
     const real = this.policy.checkFile(filename);
-    let bytes: Uint8Array;
+    let bytes: Uint8Array | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
     const d: unknown = data;
     if (typeof d === 'string') bytes = Buffer.from(d, 'utf8');
     else if (d instanceof Uint8Array) bytes = d;
     else if (d instanceof ArrayBuffer) bytes = new Uint8Array(d);
-    else throw new ValidationError('putFile: data must be a string or bytes');
+    // A stream (a remote putFile of a large file arrives as one): written chunk by chunk as it comes.
+    else if (isByteSource(d)) bytes = d;
+    else throw new ValidationError('putFile: data must be a string, bytes or a stream of bytes');
     try {
       await this.writeVerified(real, bytes, filename);
     } catch (err) {
@@ -860,7 +962,7 @@ export class DataInterface {
    * mkdirat/openat/renameat), so a folder swapped for a symlink meanwhile is never entered. The temp
    * file is written in the last folder, whose real path is checked again right before the rename.
    */
-  private async writeVerified(real: string, bytes: Uint8Array, shown: string): Promise<void> {
+  private async writeVerified(real: string, bytes: Uint8Array | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, shown: string): Promise<void> {
     const snap = this.policy.snapshot();
     const roots = snap.dirs === null ? [path.parse(real).root] : snap.dirs.filter((d) => isWithin(real, d));
     const root = roots.sort((x, y) => y.length - x.length)[0];
@@ -892,7 +994,18 @@ export class DataInterface {
       const dest = HAS_PROC_FD ? inFd(dir.fd, name) : path.join(dir.real, name);
       try {
         // 'wx': O_CREAT|O_EXCL, never follows a link planted under the temp name.
-        await fs.promises.writeFile(tmp, bytes, { flag: 'wx' });
+        if (bytes instanceof Uint8Array) {
+          await fs.promises.writeFile(tmp, bytes, { flag: 'wx' });
+        } else {
+          // A stream: each chunk written as it arrives (the sender waits for credit meanwhile:
+          // memory stays at the stream's window), renamed only once the stream ended whole.
+          const fh = await fs.promises.open(tmp, 'wx');
+          try {
+            await writeChunks(fh, bytes);
+          } finally {
+            await fh.close();
+          }
+        }
         if (!stillAllowed(dir, snap)) throw refusedAt(path.dirname(real));
         await fs.promises.rename(tmp, dest);
       } catch (err) {

@@ -10,6 +10,9 @@ export {
   type DataInterfaceOptions,
   type DataCallOptions as CallOptions,
   type WorkRoute,
+  type PutFileData,
+  type FileStream,
+  type RemoteFileStream,
   settleLocked,
 } from './data-interface.js';
 export { SeriesWatch, guessStreamPattern, type SeriesInfo, type SeriesWatchOptions } from './series.js';

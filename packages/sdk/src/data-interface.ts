@@ -10,7 +10,21 @@ import { describeValue, type DataCallOptions, type DataInterfaceMethod } from '@
 import { connectWs, type WsClientOptions } from '@rtfmri/transport/node';
 import type { DicomDataset } from '@rtfmri/dicom-wasm';
 import { RemoteDataInterface, type SeriesInfo, type SeriesWatchOptions } from './remote.js';
+import { makeFileStream, type FileStream, type PutFileSource } from './file-transfer.js';
+import { readLocalFile } from './local-files.js';
 
+/** putFile's data in Node: what the remote one takes, or `{ path }`: a local file, read from disk in chunks as it is sent. */
+export type PutFileData = PutFileSource | { path: string };
+
+/** `{ path: '/local/file' }` (only that key) as putFile's data: the file's chunks. */
+function localSource(data: unknown): unknown {
+  if (typeof data === 'object' && data !== null && Object.getPrototypeOf(data) === Object.prototype) {
+    const keys = Object.keys(data);
+    const p = (data as { path?: unknown }).path;
+    if (keys.length === 1 && typeof p === 'string') return readLocalFile(p);
+  }
+  return data;
+}
 export type { SeriesInfo, SeriesWatchOptions } from './remote.js';
 
 export interface DataInterfaceOptions {
@@ -52,13 +66,15 @@ export interface DataInterfaceApi {
   getImageData(streamId: number, options: CallOptions): Promise<DicomDataset>;
   closeStream(streamId: number, options?: CallOptions): Promise<void>;
   getFile(filename: string, options?: CallOptions): Promise<Uint8Array>;
+  /** A file as a stream of chunks (large files: read from disk as they are consumed). */
+  getFileStream(filename: string, options?: CallOptions): Promise<FileStream>;
   getNewestFile(filepattern: string, options?: CallOptions): Promise<Uint8Array>;
   initWatch(dir: string, filePattern: string, minFileSize: number, demoStep?: number | null, options?: CallOptions): Promise<void>;
   initWatch(dir: string, filePattern: string, minFileSize: number, options: CallOptions): Promise<void>;
   watchFile(filename: string, timeout?: number | null, options?: CallOptions): Promise<Uint8Array>;
   watchFile(filename: string, options: CallOptions): Promise<Uint8Array>;
-  putFile(filename: string, data: string | Uint8Array, compress?: boolean | null, options?: CallOptions): Promise<void>;
-  putFile(filename: string, data: string | Uint8Array, options: CallOptions): Promise<void>;
+  putFile(filename: string, data: PutFileData, compress?: boolean | null, options?: CallOptions): Promise<void>;
+  putFile(filename: string, data: PutFileData, options: CallOptions): Promise<void>;
   listFiles(filepattern: string, options?: CallOptions): Promise<string[]>;
   listDirs(dirpattern: string, options?: CallOptions): Promise<string[]>;
   getAllowedFileTypes(options?: CallOptions): Promise<string[]>;
@@ -188,12 +204,30 @@ export class DataInterface implements DataInterfaceApi {
   watchFile(...args: unknown[]): Promise<Uint8Array> {
     return this.fwd('watchFile', args) as Promise<Uint8Array>;
   }
-  putFile(filename: string, data: string | Uint8Array, compress?: boolean | null, options?: CallOptions): Promise<void>;
-  putFile(filename: string, data: string | Uint8Array, options: CallOptions): Promise<void>;
+  /**
+   * `data`: a string (UTF-8), bytes, a stream of bytes (a Node Readable, any async iterable of
+   * Uint8Array, a ReadableStream) or `{ path }` (a file on this machine). More than 1 MiB travels
+   * as a flow-controlled stream, written by the runtime as it arrives (temp file + rename).
+   */
+  putFile(filename: string, data: PutFileData, compress?: boolean | null, options?: CallOptions): Promise<void>;
+  putFile(filename: string, data: PutFileData, options: CallOptions): Promise<void>;
   putFile(...args: unknown[]): Promise<void> {
+    if (args.length > 1) args[1] = localSource(args[1]);
     return this.fwd('putFile', args) as Promise<void>;
   }
 
+  /**
+   * A file as a stream of chunks (FileStream: `for await`, `.size`, `.cancel()`, `.readable()`),
+   * read from disk as it is consumed; memory stays at the transfer's window whatever the size.
+   * Remote: the runtime's PHI policy applies as for getFile (DICOM is anonymized in memory and
+   * arrives as one chunk).
+   */
+  async getFileStream(filename: string, options?: CallOptions): Promise<FileStream> {
+    const impl = await this.impl();
+    if (impl instanceof RemoteDataInterface) return options ? impl.getFileStream(filename, options) : impl.getFileStream(filename);
+    const local = await impl.getFileStream(filename);
+    return makeFileStream(local.size, (async function* () { yield* local; })(), () => local.close());
+  }
   listFiles(filepattern: string, options?: CallOptions): Promise<string[]>;
   listFiles(...args: unknown[]): Promise<string[]> {
     return this.fwd('listFiles', args) as Promise<string[]>;

@@ -4,11 +4,30 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ValidationError } from '@rtfmri/transport';
-import { glob, isWithin, writeFileAtomic } from '@rtfmri/files';
+import { glob, isWithin } from '@rtfmri/files';
 import type { DataInterfaceApi } from './data-interface.js';
+import { readLocalFile, writeLocalFile } from './local-files.js';
 
-/** The file methods the helpers use: a local or remote DataInterface both have them. */
-export type FileAccess = Pick<DataInterfaceApi, 'getFile' | 'putFile' | 'listFiles' | 'getAllowedFileTypes'>;
+/** A file as chunks and its size: what getFileStream answers (the SDK's FileStream, the runtime's). */
+export interface SizedChunks extends AsyncIterable<Uint8Array> {
+  readonly size: number;
+}
+
+/** putFile as the helpers call it: bytes, or (files above a chunk) a stream of bytes. */
+type PutFileLoose = (filename: string, data: Uint8Array | AsyncIterable<Uint8Array>) => Promise<void>;
+
+/**
+ * The file methods the helpers use: a local or remote DataInterface both have them. With
+ * getFileStream (both DataInterfaces have it) files are copied chunk by chunk as they arrive;
+ * without it, through getFile.
+ */
+export type FileAccess = Pick<DataInterfaceApi, 'getFile' | 'listFiles' | 'getAllowedFileTypes'> & {
+  putFile: PutFileLoose | DataInterfaceApi['putFile'];
+  getFileStream?: (filename: string) => Promise<SizedChunks>;
+};
+
+/** Files up to this size are sent by putFile as bytes; larger ones as a stream read from disk. */
+const PUT_BYTES_MAX = 1 << 20;
 
 export interface TransferProgress {
   /** Files copied so far (including this one). */
@@ -50,34 +69,35 @@ function isUnder(dir: string, prefix: string): boolean {
   return dir === p || dir.startsWith(p === '/' ? '/' : p + '/');
 }
 
-async function writeLocal(dest: string, data: Uint8Array): Promise<void> {
-  await fs.promises.mkdir(path.dirname(dest), { recursive: true });
-  await writeFileAtomic(dest, data);
-}
 
 function isDirectoryError(err: unknown): boolean {
   const e = err as { message?: string; details?: { reason?: string }; code?: string };
   return e?.details?.reason === 'EISDIR' || e?.code === 'EISDIR' || /is a directory|IsADirectoryError/.test(String(e?.message));
 }
 
-/** Copies files listed on the control room to outputDir here. Returns the local paths written. */
+/**
+ * Copies files listed on the control room to outputDir here. Returns the local paths written.
+ * Each file is written as its chunks arrive (getFileStream) to a hidden temp file renamed into place:
+ * memory stays at the transfer's window whatever the size, and a failure (the file changed on the
+ * runtime, the disk here filled up, the link dropped) leaves nothing under the final name.
+ */
 export async function uploadFilesFromList(
-  di: Pick<FileAccess, 'getFile'>, fileList: string[], outputDir: string, srcDirPrefix?: string | null, onProgress?: ProgressCallback,
+  di: Pick<FileAccess, 'getFile' | 'getFileStream'>, fileList: string[], outputDir: string, srcDirPrefix?: string | null, onProgress?: ProgressCallback,
 ): Promise<string[]> {
   const written: string[] = [];
   let done = 0;
   for (const file of fileList) {
-    let data: Uint8Array;
+    const dest = destFor(file, outputDir, srcDirPrefix);
+    let data: SizedChunks | Uint8Array;
     try {
-      data = await di.getFile(file);
+      data = di.getFileStream ? await di.getFileStream(file) : await di.getFile(file);
     } catch (err) {
       if (isDirectoryError(err)) { done++; continue; }
       throw err;
     }
-    const dest = destFor(file, outputDir, srcDirPrefix);
-    await writeLocal(dest, data);
+    const bytes = data instanceof Uint8Array ? await writeLocalFile(dest, [data]) : await writeLocalFile(dest, data, data.size);
     written.push(dest);
-    onProgress?.({ done: ++done, total: fileList.length, file, dest, bytes: data.byteLength });
+    onProgress?.({ done: ++done, total: fileList.length, file, dest, bytes });
   }
   return written;
 }
@@ -92,11 +112,14 @@ export async function downloadFilesFromList(
     let st: fs.Stats;
     try { st = fs.statSync(file); } catch { done++; continue; }
     if (st.isDirectory()) { done++; continue; }
-    const data = fs.readFileSync(file);
     const dest = path.posix.normalize(outputDir + '/' + subDirOf(file, srcDirPrefix) + '/' + path.basename(file));
-    await di.putFile(dest, data);
+    // Small files as bytes (one message); larger ones read from disk chunk by chunk as the link
+    // takes them (the runtime writes each chunk as it arrives), so neither side holds the file.
+    const put = di.putFile as PutFileLoose;
+    if (st.size <= PUT_BYTES_MAX) await put.call(di, dest, fs.readFileSync(file));
+    else await put.call(di, dest, readLocalFile(file));
     copied.push(file);
-    onProgress?.({ done: ++done, total: fileList.length, file, dest, bytes: data.byteLength });
+    onProgress?.({ done: ++done, total: fileList.length, file, dest, bytes: st.size });
   }
   return copied;
 }
@@ -111,7 +134,7 @@ function subDirOf(file: string, srcDirPrefix?: string | null): string {
 
 /** Copies a control-room folder here; the folder's last path component is kept under outputDir. */
 export async function uploadFolderToCloud(
-  di: Pick<FileAccess, 'getFile' | 'listFiles'>, srcDir: string, outputDir: string, onProgress?: ProgressCallback,
+  di: Pick<FileAccess, 'getFile' | 'getFileStream' | 'listFiles'>, srcDir: string, outputDir: string, onProgress?: ProgressCallback,
 ): Promise<string[]> {
   const src = stripSep(srcDir);
   const fileList = await di.listFiles(path.posix.join(src, '**'));
@@ -120,7 +143,7 @@ export async function uploadFolderToCloud(
 
 /** Copies control-room files matching a glob here, flattened into outputDir. */
 export async function uploadFilesToCloud(
-  di: Pick<FileAccess, 'getFile' | 'listFiles'>, srcFilePattern: string, outputDir: string, onProgress?: ProgressCallback,
+  di: Pick<FileAccess, 'getFile' | 'getFileStream' | 'listFiles'>, srcFilePattern: string, outputDir: string, onProgress?: ProgressCallback,
 ): Promise<string[]> {
   const fileList = await di.listFiles(srcFilePattern);
   return uploadFilesFromList(di, fileList, outputDir, null, onProgress);

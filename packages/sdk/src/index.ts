@@ -1,6 +1,9 @@
 // @rtfmri/sdk: what experiment code imports (Node entry).
 export { DataInterface, type DataInterfaceOptions, type DataInterfaceApi, type CallOptions, type SeriesInfo, type SeriesWatchOptions } from './data-interface.js';
 export { RemoteDataInterface, REMOTE_METHODS, type RemoteOptions } from './remote.js';
+export { type PutFileData } from './data-interface.js';
+export { type FileStream, type PutFileSource } from './file-transfer.js';
+export { readLocalFile, writeLocalFile } from './local-files.js';
 export { hostRelay, type HostedRelay, type HostRelayOptions } from './relay-host.js';
 export { SubjectInterface, WebDisplayInterface, type FeedbackCarrier, type FeedbackMessage, type SubjectResponse, type DisplayEvent } from './feedback.js';
 export { percentSignalChange, polyFit, detrend, RoiTimeCourse, type TimeCourseOptions, type TimeCoursePoint } from './signal.js';

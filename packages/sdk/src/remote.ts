@@ -5,6 +5,7 @@
 import { CancelledError, DisconnectedError, RpcPeer, StateError, ValidationError, AuthError, type Link } from '@rtfmri/transport';
 import { parseDicom, ready as dicomReady, type DicomDataset } from '@rtfmri/dicom-wasm';
 import { DATA_INTERFACE_METHODS, FEEDBACK_METHODS, RelayClient, type FeedbackMethod, type SessionEvent } from '@rtfmri/relay/protocol';
+import { collectFile, fileStreamOf, wireData, type FileStream, type PutFileSource } from './file-transfer.js';
 import {
   checkArgs, effectiveWait, splitCallOptions, SERIES_WATCH_OPTION_KEYS, type DataCallOptions, type DataInterfaceMethod,
 } from '@rtfmri/relay/protocol';
@@ -393,13 +394,25 @@ export class RemoteDataInterface {
   getFile(filename: string, options?: DataCallOptions): Promise<Uint8Array>;
   async getFile(...raw: unknown[]): Promise<Uint8Array> {
     const { args: a, options: o } = this.begin('getFile', raw);
-    return (await this.call('getFile', [a[0]], this.plainMs(o), undefined, o?.signal)) as Uint8Array;
+    // A large file arrives as a stream (file-transfer.ts): collected into one array of its size.
+    return collectFile(await this.call('getFile', [a[0]], this.plainMs(o), undefined, o?.signal), a[0] as string);
+  }
+
+  /**
+   * A file as a stream of chunks, handed on as they arrive (file-transfer.ts FileStream; memory:
+   * the transfer's window), for files too large to hold or to write out as they come. The call's
+   * deadline covers the start; the bytes then flow for as long as they take.
+   */
+  getFileStream(filename: string, options?: DataCallOptions): Promise<FileStream>;
+  async getFileStream(...raw: unknown[]): Promise<FileStream> {
+    const { args: a, options: o } = this.begin('getFile', raw);
+    return fileStreamOf(await this.call('getFile', [a[0]], this.plainMs(o), undefined, o?.signal), a[0] as string);
   }
 
   getNewestFile(filepattern: string, options?: DataCallOptions): Promise<Uint8Array>;
   async getNewestFile(...raw: unknown[]): Promise<Uint8Array> {
     const { args: a, options: o } = this.begin('getNewestFile', raw);
-    return (await this.call('getNewestFile', [a[0]], this.plainMs(o), undefined, o?.signal)) as Uint8Array;
+    return collectFile(await this.call('getNewestFile', [a[0]], this.plainMs(o), undefined, o?.signal), a[0] as string);
   }
 
   initWatch(dir: string, filePattern: string, minFileSize: number, demoStep?: number | null, options?: DataCallOptions): Promise<void>;
@@ -431,12 +444,16 @@ export class RemoteDataInterface {
     return (await this.call('watchFile', [a[0], timeout], waitDeadlineMs(timeout), undefined, o?.signal)) as Uint8Array;
   }
 
-  putFile(filename: string, data: string | Uint8Array, compress?: boolean | null, options?: DataCallOptions): Promise<void>;
-  putFile(filename: string, data: string | Uint8Array, options: DataCallOptions): Promise<void>;
+  putFile(filename: string, data: PutFileSource, compress?: boolean | null, options?: DataCallOptions): Promise<void>;
+  putFile(filename: string, data: PutFileSource, options: DataCallOptions): Promise<void>;
   async putFile(...raw: unknown[]): Promise<void> {
     const { args: a, options: o } = this.begin('putFile', raw);
     const compress = (a[2] ?? false) as boolean;
-    await this.call('putFile', [a[0], a[1], compress], this.plainMs(o), compress === true, o?.signal);
+    // More than a chunk, or a stream: sent as a flow-controlled stream that the runtime writes as
+    // it arrives; such a call lasts as long as the transfer (no deadline unless options.timeout).
+    const { value, streamed } = wireData(a[1]);
+    const ms = streamed && o?.timeout === undefined ? Infinity : this.plainMs(o);
+    await this.call('putFile', [a[0], value, compress], ms, compress === true, o?.signal);
   }
 
   listFiles(filepattern: string, options?: DataCallOptions): Promise<string[]>;

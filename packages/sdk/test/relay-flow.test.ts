@@ -78,8 +78,10 @@ describe('relay flow control: a client that stops reading', () => {
   });
 
   it('does not grow the relay\'s memory without bound; other clients keep being served; it catches up when it reads again', async () => {
+    // 1 MiB: the largest file a remote getFile answers as bytes (one chunk; larger files travel as
+    // streams, which a client that does not read never grants credit: see the next test).
     const big = path.join(dir, 'big.bin');
-    const bigBytes = content(1, 2 * 1024 * 1024);
+    const bigBytes = content(1, 1024 * 1024);
     fs.writeFileSync(big, bigBytes);
     const small = path.join(dir, 'small.bin');
     const smallBytes = content(2, 457_082);
@@ -93,7 +95,7 @@ describe('relay flow control: a client that stops reading', () => {
     const peer = new RpcPeer(rc.session!);
     await peer.ready;
     link.ws.pause();
-    const CALLS = 30; // 60 MiB of replies, far above the relay's 4 MiB pause mark
+    const CALLS = 60; // 60 MiB of replies, far above the relay's 4 MiB pause mark
     const pending = Array.from({ length: CALLS }, () => peer.call('getFile', [big], { timeoutMs: 60_000 }) as Promise<Uint8Array>);
     pending.forEach((p) => p.catch(() => {}));
 
