@@ -13,11 +13,13 @@ import { checkArgs, splitCallOptions, type DataCallOptions, type DataInterfaceMe
 import type { SeriesInfo, SeriesWatchOptions } from '../remote.js';
 import type { WorkerExpose } from './worker-expose.js';
 import type { FrameView } from './frame.js';
+import { makeFileStream, type FileStream } from '../file-transfer.js';
 import type { FeedbackMethod } from '@rtfmri/relay/protocol';
 
 export type { LinkStatus, TransportChoice } from './remote-browser.js';
 export type { FrameResult } from './worker-api.js';
 export type { FrameView, VolumeFrame } from './frame.js';
+export type { FileStream } from '../file-transfer.js';
 export { createBrowserRemote, type BrowserRemoteOptions } from './remote-browser.js';
 export { measureClockSkew, getDicomAcquisitionTime, getDicomRepetitionTime, timeToNextTR, nowSeconds, type ClockSource } from '../timing.js';
 export { SubjectInterface, WebDisplayInterface, type FeedbackCarrier, type FeedbackMessage, type SubjectResponse, type DisplayEvent } from '../feedback.js';
@@ -70,7 +72,7 @@ function retype(e: unknown): never {
   throw Cls ? Object.assign(new Cls(e.message), { stack: e.stack }) : e;
 }
 
-type Api = Pick<WorkerExpose, 'init' | 'linkStatus' | 'call' | 'close' | 'getImageBytes' | 'getVolumeFrame' | 'feedback' | 'cancel'>;
+type Api = Pick<WorkerExpose, 'init' | 'linkStatus' | 'call' | 'close' | 'getImageBytes' | 'getVolumeFrame' | 'feedback' | 'cancel' | 'getFileStream'>;
 
 export class DataInterface {
   readonly dataRemote = true;
@@ -191,6 +193,32 @@ export class DataInterface {
   }
   getFile(filename: string, options?: DataCallOptions): Promise<Uint8Array> {
     return this.withOptions('getFile', [filename, options], (a, o) => this.call('getFile', a, o));
+  }
+  /**
+   * A file as a stream of chunks (FileStream: `for await`, `.size`, `.cancel()`, `.readable()`), as
+   * in the Node SDK: the worker holds the link and hands the chunks over as a transferred
+   * ReadableStream; memory stays at the transfer's window whatever the size.
+   */
+  getFileStream(filename: string, options?: DataCallOptions): Promise<FileStream> {
+    return this.withOptions('getFile', [filename, options], async (a, o) => {
+      await this.started;
+      const { size, readable } = await this.api.getFileStream(a[0] as string, o).catch(retype);
+      const reader = readable.getReader();
+      const chunks = (async function* () {
+        try {
+          for (;;) {
+            const r = await reader.read();
+            if (r.done) return;
+            yield r.value;
+          }
+        } catch (e) {
+          retype(e);
+        } finally {
+          reader.releaseLock();
+        }
+      })();
+      return makeFileStream(size, chunks, () => void readable.cancel().catch(() => undefined));
+    });
   }
   getNewestFile(filepattern: string, options?: DataCallOptions): Promise<Uint8Array> {
     return this.withOptions('getNewestFile', [filepattern, options], (a, o) => this.call('getNewestFile', a, o));

@@ -135,6 +135,20 @@ export class WorkerApi {
     return r;
   }
 
+  /**
+   * getFileStream in the worker: the file's size and its chunks as a ReadableStream (transferable:
+   * the page reads it without the bytes being copied through comlink's messages one by one).
+   */
+  async getFileStream(filename: string, callOptions?: WorkerCallOptions): Promise<{ size: number; readable: ReadableStream<Uint8Array> }> {
+    const { options, done } = this.optionsOf(callOptions);
+    try {
+      const s = await (options ? this.di.getFileStream(filename, options) : this.di.getFileStream(filename));
+      return { size: s.size, readable: s.readable() };
+    } finally {
+      done();
+    }
+  }
+
   /** A call of the result/feedback channel (only FEEDBACK_METHODS; remote.ts checks). */
   async feedback(method: FeedbackMethod, args: unknown[], waitSec?: number): Promise<unknown> {
     return this.di.callFeedback(method, args, waitSec);

@@ -26,6 +26,10 @@ function workerExpose(api: WorkerApi) {
       const copy = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
       return Comlink.transfer(copy, [copy.buffer]);
     },
+    async getFileStream(...a: Parameters<WorkerApi['getFileStream']>) {
+      const s = await api.getFileStream(...a);
+      return Comlink.transfer(s, [s.readable as unknown as Transferable]);
+    },
     async getVolumeFrame(...a: Parameters<WorkerApi['getVolumeFrame']>): Promise<FrameResult> {
       const f = await api.getVolumeFrame(...a);
       return Comlink.transfer(f, [f.rgba.buffer]);
