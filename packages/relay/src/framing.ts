@@ -29,7 +29,10 @@
 //      the relay ACKs them once they have left the client's socket (in steps of ~1 MiB, and only
 //      when that socket has drained); the session link reports the unacknowledged bytes as its
 //      bufferedAmount, so the RPC's blob and stream pumps wait for a client that does not read
-//      (other sessions on the same link keep going).
+//      (other sessions on the same link keep going). The same the other way: WELCOME/UP to a
+//      client carry `flow`, and the relay ACKs a client's session bytes once they have gone on into
+//      the runtime's socket, which the relay feeds per session, round robin, at most ~1 MiB ahead
+//      of a small frame (relay.ts BULK_MARK).
 // Liveness: the relay sends PING [0xB0] every second to each admitted peer, which answers PONG
 // [0xB1]; either side drops a link it has heard nothing on (any frame counts) for 4 s (a frozen
 // process, a half-open TCP connection), so a runtime that comes back on a new connection is not
@@ -55,7 +58,8 @@ export const enum F {
   Reopen = 0x89,
   /**
    * relay -> runtime: this many more bytes of the session reached its client's socket and left
-   * it: [0x8A][sid u32][bytes u32]. Older runtimes ignore it.
+   * it; relay -> client: this many more bytes of the client's session went on into the runtime's
+   * socket and left it: [0x8A][sid u32][bytes u32]. Older peers ignore it.
    */
   Ack = 0x8a,
   /** WebRTC signaling (offer/answer/candidates) for a session: [0xA0][sid u32][JSON]. */
@@ -72,10 +76,24 @@ export const enum F {
 /** First bytes below this are RPC frames of the selected session. */
 export const CONTROL_MIN = 0x80;
 
+// Frame headers are written byte by byte: a DataView over a fresh small Uint8Array makes V8 move
+// its bytes off the heap into a backing store of their own (one per frame: an ACK per forwarded
+// MiB, a SELECT or DATA header per raw chunk), which showed in the relay's profile.
+function putU32(h: Uint8Array, at: number, v: number): void {
+  h[at] = v >>> 24;
+  h[at + 1] = (v >>> 16) & 0xff;
+  h[at + 2] = (v >>> 8) & 0xff;
+  h[at + 3] = v & 0xff;
+}
+
+function getU32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
 export function selectFrame(sid: number): Uint8Array {
   const h = new Uint8Array(5);
   h[0] = F.Select;
-  new DataView(h.buffer).setUint32(1, sid);
+  putU32(h, 1, sid);
   return h;
 }
 
@@ -106,7 +124,7 @@ export interface Welcome {
   sid?: number;
   instance?: string;
   up?: boolean;
-  /** To a runtime: the relay acknowledges session bytes (F.Ack) in steps of this many bytes. */
+  /** The relay acknowledges session bytes (F.Ack) in steps of this many bytes (to a runtime; to a client, also in UP). */
   flow?: number;
   /** The relay's proof that it holds the peer's key. */
   proof?: string;
@@ -150,25 +168,24 @@ export function newNonce(): Uint8Array {
 export function frameHeader(type: F.Data | F.Signal, sid: number): Uint8Array {
   const h = new Uint8Array(5);
   h[0] = type;
-  new DataView(h.buffer).setUint32(1, sid);
+  putU32(h, 1, sid);
   return h;
 }
 
 export function ackFrame(sid: number, bytes: number): Uint8Array {
   const h = new Uint8Array(9);
-  const v = new DataView(h.buffer);
   h[0] = F.Ack;
-  v.setUint32(1, sid);
-  v.setUint32(5, bytes);
+  putU32(h, 1, sid);
+  putU32(h, 5, bytes);
   return h;
 }
 
 export function ackBytes(frame: Uint8Array): number {
-  return frame.length >= 9 ? new DataView(frame.buffer, frame.byteOffset, 9).getUint32(5) : 0;
+  return frame.length >= 9 ? getU32(frame, 5) : 0;
 }
 
 export function frameSid(frame: Uint8Array): number {
-  return frame.length >= 5 ? new DataView(frame.buffer, frame.byteOffset, 5).getUint32(1) : -1;
+  return frame.length >= 5 ? getU32(frame, 1) : -1;
 }
 
 function macInput(kind: 'hello' | 'welcome', relayNonce: Uint8Array, peerNonce: Uint8Array, h: Pick<Hello, 'role' | 'id' | 'target' | 'claims'>): Uint8Array {

@@ -143,6 +143,8 @@ export class RelayClient {
   downReason = 'the runtime is not connected to the relay';
 
   private readonly sender: SessionSender;
+  /** The relay's ACK step for this client's session bytes (flow control), when it does that. */
+  private flowStep = 0;
 
   private constructor(readonly link: Link, readonly target: string) {
     this.closed = link.closed;
@@ -161,6 +163,7 @@ export class RelayClient {
     const w = h.welcome;
     const c = new RelayClient(link, opts.target);
     c.downReason = `runtime '${opts.target}' is not connected to the relay`;
+    c.takeFlow(w.flow);
     if (w.up && typeof w.sid === 'number') c.up(w.sid, String(w.instance ?? ''));
     const alive = keepAlive(link);
     h.takeOver((f) => {
@@ -193,12 +196,19 @@ export class RelayClient {
     return () => void (this.signalHandlers = this.signalHandlers.filter((h) => h !== handler));
   }
 
+  private takeFlow(step: unknown): void {
+    if (typeof step === 'number' && Number.isFinite(step) && step > 0) this.flowStep = step;
+  }
+
   private up(sid: number, instance: string): void {
     const link = new SessionLink(this.link, this.sender, sid, (reason) => {
       if (this.link.state === 'open') this.link.send(control(F.Close, { sid, reason }));
       // Ended on this side (e.g. the RPC peer closed it after a protocol error): say so, so the owner can reopen.
       if (this.session === link) this.down(`session ended here (${reason})`);
     });
+    // The relay acknowledges what this side sends once it has gone on to the runtime: bulk data
+    // (uploads) then keeps only a few MiB in flight (SessionLink.bulkBufferedAmount).
+    if (this.flowStep) link.enableFlow(this.flowStep);
     this.session = link;
     this.instance = instance;
     for (const h of this.handlers) h({ up: true, link, instance });
@@ -232,9 +242,13 @@ export class RelayClient {
           for (const h of this.signalHandlers) h(msg);
         }
         return;
+      case F.Ack:
+        if (this.session && frameSid(frame) === this.session.sid) this.session.acked(ackBytes(frame));
+        return;
       case F.Up: {
         const b = parseControl(frame);
         if (b && typeof b.sid === 'number') {
+          this.takeFlow(b.flow);
           if (this.session) this.down('replaced by a new session');
           this.up(b.sid, String(b.instance ?? ''));
         }

@@ -133,6 +133,25 @@ export interface RelayOptions {
 
 export const CLIENT_BUFFER_DEFAULTS = { ackStep: 1 << 20, drainedAt: 1 << 20, dropAt: 64 << 20 };
 
+/**
+ * The relay's send scheduling toward a runtime (whose one link carries every client's session): a
+ * frame of a session with nothing queued goes out at once when it is small or the runtime's socket
+ * holds at most `BULK_MARK`; anything else waits in its session's queue, and the queues are
+ * served round robin, a frame each, whenever the socket is under the mark again. So a client's
+ * upload (1 MiB chunks) never puts more than about a MiB in front of another client's call, and
+ * the sessions' uploads share the link. (The other direction needs none: each client has its own
+ * socket, and the runtime paces its sessions itself.)
+ */
+const BULK_MARK = 1 << 20;
+/** Frames up to this size never wait for the mark (calls, credit, pings, the headers of chunks). */
+const SMALL_FRAME = 64 * 1024;
+
+/** A session's frames waiting for the runtime's socket, in order. */
+interface OutQueue {
+  c: ClientConn;
+  frames: Uint8Array[];
+}
+
 interface RuntimeConn {
   link: Link;
   name: string;
@@ -143,6 +162,13 @@ interface RuntimeConn {
   inSid: number;
   /** Session of the RPC frames last forwarded to the runtime. */
   outSid: number;
+  /** Sessions with frames waiting for this runtime's socket (see BULK_MARK), in round-robin order. */
+  queues: Map<number, OutQueue>;
+  /** A drain of the runtime's socket is awaited to serve the queues. */
+  pumping: boolean;
+  queuedBytes: number;
+  peakBuffered: number;
+  peakQueued: number;
 }
 
 interface ClientConn {
@@ -162,6 +188,14 @@ interface ClientConn {
   unacked: number;
   /** Waiting for this client's socket to drain before acknowledging. */
   ackWaiting: boolean;
+  /**
+   * The other direction: bytes of this client's session handed to the runtime's socket and not yet
+   * acknowledged to the client (clients that take `flow` in WELCOME count what they send and hold
+   * back bulk data beyond a slack, as the runtime does).
+   */
+  upUnacked: number;
+  upAckWaiting: boolean;
+  peakBuffered: number;
 }
 
 export interface RelayStats {
@@ -170,6 +204,13 @@ export interface RelayStats {
   refused: number;
   /** Per client: bytes waiting in its socket, and whether the runtime is held back for it. */
   clientLinks: { id: string; buffered: number; held: boolean }[];
+  /**
+   * Per runtime: bytes waiting in its socket, and bytes of client frames queued for it (BULK_MARK);
+   * the peaks of both since the last stats() (taken as frames are sent and queued).
+   */
+  runtimeLinks: { name: string; buffered: number; queued: number; peakBuffered: number; peakQueued: number }[];
+  /** Per client: the peak of its socket's backlog since the last stats(). */
+  clientPeaks: { id: string; peakBuffered: number }[];
   /** Times a client's socket was too full to acknowledge at once; clients dropped for not reading. */
   holds: number;
   slowDropped: number;
@@ -210,6 +251,16 @@ export class Relay {
       clients: this.clients.size,
       refused: this.refusedCount,
       clientLinks: [...this.clients].map((c) => ({ id: c.id, buffered: c.link.bufferedAmount, held: c.ackWaiting })),
+      runtimeLinks: [...this.runtimes.values()].map((r) => {
+        const out = { name: r.name, buffered: r.link.bufferedAmount, queued: r.queuedBytes, peakBuffered: r.peakBuffered, peakQueued: r.peakQueued };
+        r.peakBuffered = r.peakQueued = 0;
+        return out;
+      }),
+      clientPeaks: [...this.clients].map((c) => {
+        const out = { id: c.id, peakBuffered: c.peakBuffered };
+        c.peakBuffered = 0;
+        return out;
+      }),
       holds: this.holds,
       slowDropped: this.slowDropped,
     };
@@ -315,7 +366,7 @@ export class Relay {
     if (existing) {
       return this.refuse(link, peer, 'NAME_IN_USE', `a runtime named '${hello.id}' is already connected (from ${existing.peer}); refusing the second one`, hello);
     }
-    const rt: RuntimeConn = { link, name: hello.id, instance: hello.instance ?? '', peer, sessions: new Map(), inSid: -1, outSid: -1 };
+    const rt: RuntimeConn = { link, name: hello.id, instance: hello.instance ?? '', peer, sessions: new Map(), inSid: -1, outSid: -1, queues: new Map(), pumping: false, queuedBytes: 0, peakBuffered: 0, peakQueued: 0 };
     this.runtimes.set(rt.name, rt);
     this.log(`runtime '${rt.name}' connected from ${peer} (instance ${rt.instance || '-'})`);
     link.send(control(F.Welcome, { instance: rt.instance, flow: this.buf.ackStep, proof }));
@@ -329,7 +380,7 @@ export class Relay {
   }
 
   private addClient(link: Link, peer: string, hello: Hello, grant: ClientGrant, proof: string): void {
-    const c: ClientConn = { link, id: hello.id, target: hello.target!, grant, proof, peer, inSid: -1, openedAt: 0, unacked: 0, ackWaiting: false };
+    const c: ClientConn = { link, id: hello.id, target: hello.target!, grant, proof, peer, inSid: -1, openedAt: 0, unacked: 0, ackWaiting: false, upUnacked: 0, upAckWaiting: false, peakBuffered: 0 };
     if (grant.expiresAtMs !== undefined) {
       // A token's expiry ends what it opened, not only new connections.
       const t = setTimeout(() => {
@@ -343,7 +394,7 @@ export class Relay {
     const rt = this.runtimes.get(c.target);
     this.log(`client '${c.id}' connected from ${peer} for runtime '${c.target}'${rt ? '' : ' (not connected yet)'}`);
     if (rt) this.openSession(rt, c, false);
-    else link.send(control(F.Welcome, { up: false, proof }));
+    else link.send(control(F.Welcome, { up: false, proof, flow: this.buf.ackStep }));
     const live = this.watch(link);
     link.onMessage((frame) => {
       live.heard();
@@ -358,9 +409,12 @@ export class Relay {
     c.sid = sid;
     c.openedAt = Date.now();
     c.unacked = 0;
+    c.upUnacked = 0;
     rt.sessions.set(sid, c);
     safeSend(rt.link, control(F.Open, { sid, client: c.id, methods: c.grant.methods }));
-    safeSend(c.link, control(announce ? F.Up : F.Welcome, announce ? { sid, instance: rt.instance } : { sid, instance: rt.instance, up: true, proof: c.proof }));
+    // `flow`: this relay acknowledges the client's session bytes too (ACK frames), once they have
+    // gone on into the runtime's socket; the client then holds back bulk data beyond a slack.
+    safeSend(c.link, control(announce ? F.Up : F.Welcome, announce ? { sid, instance: rt.instance, flow: this.buf.ackStep } : { sid, instance: rt.instance, up: true, proof: c.proof, flow: this.buf.ackStep }));
   }
 
   private fromRuntime(rt: RuntimeConn, frame: Uint8Array): void {
@@ -389,6 +443,7 @@ export class Relay {
       const c = rt.sessions.get(sid);
       if (!c) return;
       rt.sessions.delete(sid);
+      this.dropQueues(rt, sid);
       c.sid = undefined;
       safeSend(c.link, control(F.Down, { sid, reason: `runtime '${rt.name}' closed the session` }));
       return;
@@ -406,6 +461,7 @@ export class Relay {
   private toClient(rt: RuntimeConn, c: ClientConn, frame: Uint8Array, bytes: number): void {
     safeSend(c.link, frame);
     const buffered = c.link.bufferedAmount;
+    if (buffered > c.peakBuffered) c.peakBuffered = buffered;
     if (buffered > this.buf.dropAt) {
       this.slowDropped++;
       this.log(`client '${c.id}' is not reading (${buffered} bytes waiting); disconnecting it`);
@@ -430,6 +486,100 @@ export class Relay {
     c.unacked = 0;
   }
 
+  /**
+   * A client's frame for its session's runtime, through the runtime link's scheduling (BULK_MARK):
+   * at once when its session has nothing waiting and it is small or the socket has room, else
+   * queued behind the session's earlier frames (a session's frames keep their order).
+   */
+  private toRuntime(rt: RuntimeConn, c: ClientConn, frame: Uint8Array): void {
+    const sid = c.sid!;
+    const q = rt.queues.get(sid);
+    if (!q && (frame.length <= SMALL_FRAME || rt.link.bufferedAmount <= BULK_MARK)) {
+      this.sendToRuntime(rt, c, sid, frame);
+      return;
+    }
+    if (q) q.frames.push(frame);
+    else rt.queues.set(sid, { c, frames: [frame] });
+    rt.queuedBytes += frame.length;
+    if (rt.queuedBytes > rt.peakQueued) rt.peakQueued = rt.queuedBytes;
+    this.pumpRuntime(rt);
+  }
+
+  /** One frame of session `sid` into the runtime's socket (a SELECT first for an RPC frame of another session). */
+  private sendToRuntime(rt: RuntimeConn, c: ClientConn, sid: number, frame: Uint8Array): void {
+    this.sendQueued(rt, c, sid, frame);
+    const b = rt.link.bufferedAmount;
+    if (b > rt.peakBuffered) rt.peakBuffered = b;
+  }
+
+  private sendQueued(rt: RuntimeConn, c: ClientConn, sid: number, frame: Uint8Array): void {
+    if (frame[0]! < CONTROL_MIN) {
+      if (rt.outSid !== sid) {
+        safeSend(rt.link, selectFrame(sid));
+        rt.outSid = sid;
+      }
+      safeSend(rt.link, frame);
+      this.upAck(rt, c, frame.length);
+    } else {
+      // An escaped RPC frame (DATA, with its session id): as it is.
+      safeSend(rt.link, frame);
+      this.upAck(rt, c, frame.length - 5);
+    }
+  }
+
+  /** Serves the queued sessions round robin, a frame each, while the runtime's socket is under the mark. */
+  private pumpRuntime(rt: RuntimeConn): void {
+    if (rt.pumping) return;
+    while (rt.queues.size && rt.link.state === 'open') {
+      if (rt.link.bufferedAmount > BULK_MARK) {
+        rt.pumping = true;
+        void rt.link.drain(BULK_MARK / 2).then(() => {
+          rt.pumping = false;
+          this.pumpRuntime(rt);
+        });
+        return;
+      }
+      for (const [sid, q] of [...rt.queues]) {
+        const frame = q.frames.shift()!;
+        rt.queuedBytes -= frame.length;
+        if (!q.frames.length) rt.queues.delete(sid);
+        // A session that ended meanwhile: its frames are dropped (as they would be on arrival).
+        if (q.c.sid === sid && rt.sessions.get(sid) === q.c) this.sendToRuntime(rt, q.c, sid, frame);
+      }
+    }
+    if (rt.link.state !== 'open') this.dropQueues(rt);
+  }
+
+  private dropQueues(rt: RuntimeConn, sid?: number): void {
+    if (sid === undefined) {
+      rt.queues.clear();
+      rt.queuedBytes = 0;
+      return;
+    }
+    const q = rt.queues.get(sid);
+    if (!q) return;
+    rt.queues.delete(sid);
+    for (const f of q.frames) rt.queuedBytes -= f.length;
+  }
+
+  /** The client's bytes went on to the runtime: acknowledge them (ACK) once the runtime's socket has drained. */
+  private upAck(rt: RuntimeConn, c: ClientConn, bytes: number): void {
+    c.upUnacked += bytes;
+    if (c.upUnacked < this.buf.ackStep || c.upAckWaiting) return;
+    const send = () => {
+      if (c.sid === undefined || c.upUnacked === 0) return;
+      safeSend(c.link, ackFrame(c.sid, c.upUnacked));
+      c.upUnacked = 0;
+    };
+    if (rt.link.bufferedAmount <= this.buf.drainedAt) return send();
+    c.upAckWaiting = true;
+    const sid = c.sid;
+    void rt.link.drain(this.buf.drainedAt).then(() => {
+      c.upAckWaiting = false;
+      if (c.sid === sid) send();
+    });
+  }
+
   private fromClient(c: ClientConn, frame: Uint8Array): void {
     const type = frame[0]!;
     if (type < CONTROL_MIN) {
@@ -437,11 +587,7 @@ export class Relay {
       if (c.sid === undefined || c.inSid !== c.sid) return;
       const rt = this.runtimes.get(c.target);
       if (!rt || rt.link.state !== 'open') return;
-      if (rt.outSid !== c.sid) {
-        safeSend(rt.link, selectFrame(c.sid));
-        rt.outSid = c.sid;
-      }
-      safeSend(rt.link, frame);
+      this.toRuntime(rt, c, frame);
       return;
     }
     if (type === F.Pong) return;
@@ -457,7 +603,10 @@ export class Relay {
     if (type === F.Data || type === F.Signal) {
       if (c.sid === undefined || frameSid(frame) !== c.sid) return;
       const rt = this.runtimes.get(c.target);
-      if (rt) safeSend(rt.link, frame);
+      if (!rt) return;
+      // DATA (an escaped RPC frame) keeps its place among the session's RPC frames.
+      if (type === F.Data) this.toRuntime(rt, c, frame);
+      else safeSend(rt.link, frame);
       return;
     }
     if (type === F.Close) {
@@ -466,6 +615,7 @@ export class Relay {
       const rt = this.runtimes.get(c.target);
       c.sid = undefined;
       if (rt) {
+        this.dropQueues(rt, sid);
         rt.sessions.delete(sid);
         safeSend(rt.link, control(F.Close, { sid, reason: 'client closed the session' }));
       }
@@ -484,12 +634,14 @@ export class Relay {
       safeSend(c.link, control(F.Down, { sid, reason: `runtime '${rt.name}' disconnected` }));
     }
     rt.sessions.clear();
+    this.dropQueues(rt);
   }
 
   private clientGone(c: ClientConn): void {
     this.clients.delete(c);
     if (c.sid !== undefined) {
       const rt = this.runtimes.get(c.target);
+      if (rt) this.dropQueues(rt, c.sid);
       if (rt && rt.sessions.delete(c.sid)) safeSend(rt.link, control(F.Close, { sid: c.sid, reason: 'client disconnected' }));
     }
     this.log(`client '${c.id}' disconnected`);
