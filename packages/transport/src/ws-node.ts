@@ -2,6 +2,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import WebSocket, { WebSocketServer } from 'ws';
 import { BaseLink, type Link } from './link.js';
 import { DisconnectedError, ProtocolError } from './errors.js';
@@ -13,6 +15,46 @@ const BINARY = { binary: true } as const;
 /** Bytes queued under one cork that make a send flush at once (see send). */
 const FLUSH_AT = 1024 * 1024;
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
+
+/**
+ * Young-generation collections paced by WebSocket traffic. Every message received and every large
+ * one sent is memory outside V8's heap (ws assembles each received message in a fresh buffer; a
+ * file is read into fresh chunks). V8 counts it as external memory and, at bulk rates, lets the
+ * in-flight buffers be promoted and reclaims them with a full mark-compact every ~16 MB: measured
+ * on the relay forwarding 3 GiB at ~0.6 GB/s, 186 mark-compacts (3.7 ms p50 pauses) and 1.3 CPU
+ * seconds per GiB. A scavenge every few MiB of traffic frees them young instead (~0.05 ms each):
+ * 1 mark-compact, 0.55 CPU s/GiB, pauses far shorter, throughput 0.6 -> 0.75-0.85 GB/s.
+ * RTFMRI_MINOR_GC_MIB sets the step (default 4; 0: off). The collection runs in a later turn, when
+ * the message that crossed the step is no longer referenced.
+ */
+const GC_STEP = (() => {
+  const v = Number(process.env.RTFMRI_MINOR_GC_MIB ?? 4);
+  return Number.isFinite(v) && v > 0 ? v * 1024 * 1024 : 0;
+})();
+let gcBytes = 0;
+let gcScheduled = false;
+let minorGc: ((o: { type: 'minor' }) => void) | null | undefined;
+function runMinorGc(): void {
+  gcScheduled = false;
+  if (minorGc === undefined) {
+    try {
+      // --expose-gc set now only gives a new context a gc() (the program's own global keeps none).
+      v8.setFlagsFromString('--expose-gc');
+      minorGc = vm.runInNewContext('gc') as (o: { type: 'minor' }) => void;
+    } catch {
+      minorGc = null;
+    }
+  }
+  minorGc?.({ type: 'minor' });
+}
+function countTraffic(bytes: number): void {
+  if (!GC_STEP) return;
+  gcBytes += bytes;
+  if (gcBytes < GC_STEP || gcScheduled) return;
+  gcBytes = 0;
+  gcScheduled = true;
+  setImmediate(runMinorGc);
+}
 
 export class WsLink extends BaseLink {
   readonly kind = 'ws';
@@ -33,6 +75,7 @@ export class WsLink extends BaseLink {
         return;
       }
       this.deliver(data);
+      if (data.length >= 16 * 1024) countTraffic(data.length);
     });
     ws.on('close', (code: number, reason: Buffer) => {
       const why = reason.length ? reason.toString() : `code ${code}`;
@@ -52,10 +95,11 @@ export class WsLink extends BaseLink {
   send(data: Uint8Array | readonly Uint8Array[]): void {
     this.assertOpen();
     this.cork();
-    if (data instanceof Uint8Array) this.ws.send(data, BINARY);
-    // Joined here rather than sent as a fragmented message: the receiving ws would join the
-    // fragments anyway (a copy either way), and big payloads come as their own messages.
-    else this.ws.send(data.length === 1 ? data[0] : Buffer.concat(data as Uint8Array[]), BINARY);
+    // Parts are joined here rather than sent as a fragmented message: the receiving ws would join
+    // the fragments anyway (a copy either way), and big payloads come as their own messages.
+    const msg = data instanceof Uint8Array ? data : data.length === 1 ? data[0]! : Buffer.concat(data as Uint8Array[]);
+    this.ws.send(msg, BINARY);
+    if (msg.length >= 16 * 1024) countTraffic(msg.length);
     // A stream pumped in microtasks would otherwise pile up to the high-water mark (8 MiB) under
     // one cork and reach the kernel in bursts, the socket idle in between; once a tick holds a
     // megabyte, hand it over now (small frames of the tick still leave together).
