@@ -8,6 +8,13 @@ import { StateError, ValidationError } from './errors.js';
 
 /** Bytes per read (the RPC's chunk size: one read, one DATA frame). */
 export const FILE_CHUNK = 1 << 20;
+/**
+ * The credit the runtime grants a stream it receives (a remote putFile of a large file): it writes
+ * the chunks to disk, slower than the link delivers them, so the window is always full; 4 MiB
+ * rather than the transport's 16 MiB keeps those chunks young (see the SDK's STREAM_WINDOW).
+ */
+export const STREAM_WINDOW = 4 << 20;
+
 /** Files up to this size are read in one synchronous call (a 457 KB volume: ~25 us); larger ones in chunks. */
 export const SYNC_READ_MAX = 1 << 20;
 

@@ -5,7 +5,7 @@
 import { CancelledError, DisconnectedError, RpcPeer, StateError, ValidationError, AuthError, type Link } from '@rtfmri/transport';
 import { parseDicom, ready as dicomReady, type DicomDataset } from '@rtfmri/dicom-wasm';
 import { DATA_INTERFACE_METHODS, FEEDBACK_METHODS, RelayClient, type FeedbackMethod, type SessionEvent } from '@rtfmri/relay/protocol';
-import { collectFile, fileStreamOf, wireData, type FileStream, type PutFileSource } from './file-transfer.js';
+import { collectFile, fileStreamOf, STREAM_WINDOW, wireData, type FileStream, type PutFileSource } from './file-transfer.js';
 import {
   checkArgs, effectiveWait, splitCallOptions, SERIES_WATCH_OPTION_KEYS, type DataCallOptions, type DataInterfaceMethod,
 } from '@rtfmri/relay/protocol';
@@ -197,7 +197,7 @@ export class RemoteDataInterface {
       const start = (link: Link | RpcPeer) => {
         // The relay authenticated both ends; the end-to-end RPC session needs no second token,
         // and no heartbeat of its own (the relay link has one).
-        const peer = link instanceof RpcPeer ? link : new RpcPeer(link, { defaultTimeoutMs: this.callTimeoutMs });
+        const peer = link instanceof RpcPeer ? link : new RpcPeer(link, { defaultTimeoutMs: this.callTimeoutMs, streamWindow: STREAM_WINDOW });
         this.peer = peer;
         this.answered = undefined;
         this.instance = ev.instance;

@@ -14,6 +14,7 @@ import { startRelayServer, type RelayServer } from '@rtfmri/relay';
 import { RuntimeService } from './service.js';
 import { answerWebRtcOffers, type WebRtcAnswerOptions } from './webrtc-answer.js';
 import { ReplyBuffers } from './reply-buffers.js';
+import { STREAM_WINDOW } from '../file-stream.js';
 import { recycleDelivered } from '../check.js';
 
 /**
@@ -102,7 +103,8 @@ export function serveSession(di: DataInterface, link: Link, onError?: (e: Error)
   // Reused reply memory is reused only after the RPC has sent the reply: it sends through rpcLink.
   const buffers = ReplyBuffers.usable(link) ? new ReplyBuffers(link) : undefined;
   const impl = Object.assign(remoteFacade(di, link, buffers), feedbackHubOf(di).facade(options.client ?? `session:${Math.random().toString(36).slice(2)}`, link.closed));
-  expose(buffers?.rpcLink ?? link, impl, allowed, { onError, heartbeat: options.heartbeat });
+  // streamWindow: a putFile stream is written to disk as it arrives (file-stream.ts STREAM_WINDOW).
+  expose(buffers?.rpcLink ?? link, impl, allowed, { onError, heartbeat: options.heartbeat, streamWindow: STREAM_WINDOW });
 }
 
 export interface RuntimeServerOptions extends Omit<DataInterfaceOptions, 'dataRemote'> {

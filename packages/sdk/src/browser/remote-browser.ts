@@ -4,6 +4,7 @@
 import { connectBrowserWs, RpcPeer, type Link } from '@rtfmri/transport';
 import { WebRtcOfferer } from '@rtfmri/transport/browser';
 import { RemoteDataInterface, type RemoteOptions } from '../remote.js';
+import { STREAM_WINDOW } from '../file-transfer.js';
 import { openDataChannel, type Negotiator } from './webrtc-upgrade.js';
 
 /** 'webrtc': a direct channel or nothing; 'websocket': through the relay; 'auto': WebRTC, else the relay. */
@@ -57,7 +58,7 @@ export function createBrowserRemote(opts: BrowserRemoteOptions): RemoteDataInter
         });
         // The data channel is a physical link that nothing else watches: the RPC on it runs its
         // heartbeat (as the runtime's end does), so a vanished peer fails the calls within 2 s.
-        return new RpcPeer(link, { defaultTimeoutMs, heartbeat: true });
+        return new RpcPeer(link, { defaultTimeoutMs, heartbeat: true, streamWindow: STREAM_WINDOW });
       } catch (e) {
         reason = `direct WebRTC channel failed: ${(e as Error).message}`;
         if (choice === 'webrtc') {
