@@ -100,9 +100,9 @@ describe('initSeriesWatch / nextSeries', () => {
     const e = await fail(di.nextSeries(0.3));
     expect(e).toBeInstanceOf(TimeoutError);
     expect(e.message).toMatch(/no new series folder with a file in .*\(new folder without a matching file yet: empty_run\)/);
-    const p = di.nextSeries(30);
+    const p = fail(di.nextSeries(30));
     await di.closeSeriesWatch();
-    expect(await fail(p)).toBeInstanceOf(StateError);
+    expect(await p).toBeInstanceOf(StateError);
     expect(await fail(di.nextSeries(1))).toBeInstanceOf(StateError);
   });
 
@@ -112,9 +112,9 @@ describe('initSeriesWatch / nextSeries', () => {
     expect(await fail(di.nextSeries({ timeout: 0.2 }))).toBeInstanceOf(TimeoutError);
     expect(performance.now() - t0).toBeLessThan(1500);
     const c = new AbortController();
-    const p = di.nextSeries(30, { signal: c.signal });
+    const p = fail(di.nextSeries(30, { signal: c.signal }));
     setTimeout(() => c.abort(), 50);
-    expect(await fail(p)).toBeInstanceOf(CancelledError);
+    expect(await p).toBeInstanceOf(CancelledError);
     // not a session folder, not allowed, bad options
     expect(await fail(di.initSeriesWatch(path.join(S, 'nope')))).toBeInstanceOf(NotFoundError);
     expect((await fail(di.initSeriesWatch('/etc'))).message).toMatch(/not within list of allowed directories/);

@@ -176,10 +176,11 @@ describe('local vs remote, and what to do when the runtime is away', () => {
     const rt = await startRuntimeServer({ connect: relay.url, name: 'away', token: TOKEN, allowedDirs: [d], allowedFileTypes: ['.dcm'] });
     await di.waitForRuntime(10);
     const id = await di.initScannerStream(d, 'vol_{TR:03d}.dcm', 0);
-    const p = di.getImageData(id, 0, 30);
+    // The failure is caught from the start: it arrives while rt.close() is still being awaited.
+    const pending = failure(di.getImageData(id, 0, 30));
     await sleep(200);
     await rt.close();
-    const gone = await failure(p);
+    const gone = await pending;
     expect(gone).toBeInstanceOf(DisconnectedError);
     expect(gone.message).toContain('waitForRuntime');
   });
