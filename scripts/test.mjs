@@ -15,7 +15,14 @@ const r = spawnSync(
 if (existsSync(report)) {
   const j = JSON.parse(readFileSync(report, 'utf8'));
   const skipped = (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0);
-  console.log(`\ntests: ${j.numPassedTests} passed, ${j.numFailedTests} failed, ${skipped} skipped`);
+  // Unhandled errors fail the run without failing a test: count them, so the closing line never
+  // says "0 failed" for a failed run.
+  let failed = j.numFailedTests;
+  if (r.status !== 0 && failed === 0) {
+    console.log('\nvitest exited with an error (unhandled errors above): counted as one failure');
+    failed = 1;
+  }
+  console.log(`\ntests: ${j.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
 } else {
   console.log('\ntests: 0 passed, 1 failed (vitest wrote no report)');
 }
