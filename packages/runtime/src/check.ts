@@ -216,11 +216,6 @@ function copyOut(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, 0, bytes.length);
 }
 
-/** Prepares the spare for files of about `size` bytes (call once a stream knows its file size). */
-export function prepareSpare(size: number): void {
-  refill(size);
-}
-
 function owned(bytes: Uint8Array): Uint8Array {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !(bytes.buffer instanceof SharedArrayBuffer)) return bytes;
   return copyOut(bytes);
