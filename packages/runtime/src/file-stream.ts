@@ -35,6 +35,17 @@ export async function readChunk(fd: number, pos: number, len: number, shown: str
   return buf;
 }
 
+/**
+ * A chunk read ahead while the previous one is being sent: its failure (the file shrank) is
+ * observed when it is awaited, not earlier, so it is marked handled now; otherwise a rejection
+ * while the generator waits at a yield is an unhandled rejection, which ends a Node process.
+ */
+function readAhead(fd: number, pos: number, len: number, shown: string): Promise<Uint8Array> {
+  const p = readChunk(fd, pos, len, shown);
+  p.catch(() => undefined);
+  return p;
+}
+
 function fstat(fd: number): Promise<fs.Stats> {
   return new Promise((res, rej) => fs.fstat(fd, (e, st) => (e ? rej(e) : res(st))));
 }
@@ -113,17 +124,17 @@ export class FileChunks implements AsyncIterable<Uint8Array> {
     try {
       if (this.first?.length) {
         pos = this.first.length;
-        if (pos < size) next = readChunk(fd, pos, Math.min(FILE_CHUNK, size - pos), shown);
+        if (pos < size) next = readAhead(fd, pos, Math.min(FILE_CHUNK, size - pos), shown);
         yield this.first;
       } else if (size > 0) {
-        next = readChunk(fd, 0, Math.min(FILE_CHUNK, size), shown);
+        next = readAhead(fd, 0, Math.min(FILE_CHUNK, size), shown);
       }
       while (next) {
         const chunk = await next;
         next = null;
         pos += chunk.length;
         // Read ahead: the next chunk comes off the disk while this one is sent.
-        if (pos < size) next = readChunk(fd, pos, Math.min(FILE_CHUNK, size - pos), shown);
+        if (pos < size) next = readAhead(fd, pos, Math.min(FILE_CHUNK, size - pos), shown);
         yield chunk;
       }
       await checkUnchanged(fd, size, this.st.mtimeMs, shown);

@@ -46,6 +46,16 @@ async function readExactly(fh: fs.promises.FileHandle, pos: number, len: number,
 }
 
 /**
+ * A read ahead is awaited only after the previous chunk was taken: mark its failure handled now
+ * (it still rejects when awaited), or a rejection while the generator waits at a yield is an
+ * unhandled rejection, which ends a Node process.
+ */
+function handledLater<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+/**
  * The bytes of a local file in 1 MiB chunks, read ahead by one: exactly its size at the open, then
  * a check that size and mtime did not change (else a StateError, details.reason 'CHANGED').
  */
@@ -62,12 +72,12 @@ export async function* readLocalFile(file: string): AsyncGenerator<Uint8Array> {
     if (!st.isFile()) throw new ValidationError(`${file} is not a regular file`, { details: { path: file } });
     const size = st.size;
     let pos = 0;
-    if (size > 0) next = readExactly(fh, 0, Math.min(CHUNK, size), file);
+    if (size > 0) next = handledLater(readExactly(fh, 0, Math.min(CHUNK, size), file));
     while (next) {
       const chunk = await next;
       next = null;
       pos += chunk.length;
-      if (pos < size) next = readExactly(fh, pos, Math.min(CHUNK, size - pos), file);
+      if (pos < size) next = handledLater(readExactly(fh, pos, Math.min(CHUNK, size - pos), file));
       yield chunk;
     }
     const end = await fh.stat();
