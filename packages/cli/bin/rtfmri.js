@@ -1,5 +1,10 @@
 #!/usr/bin/env node
 // Runs the compiled CLI (in the repository, build first: `npm run build` at the root).
+// A long-running relay or runtime must not end over one promise nobody awaited (Node's default
+// for an unhandled rejection): it is logged as the bug it is, and the process keeps serving.
+process.on('unhandledRejection', (e) => {
+  process.stderr.write(`rtfmri: unhandled rejection (a bug: please report it): ${e?.stack ?? e}\n`);
+});
 let main;
 try {
   ({ main } = await import('../dist/main.js'));
