@@ -21,10 +21,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
 import { mintClientToken } from '@rtfmri/relay/protocol';
 import { DataInterface } from '@rtfmri/sdk';
+import { startWriter } from './scanner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MiB = 1 << 20;
@@ -175,33 +175,6 @@ const mib = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
 const cpuPart = (x: [number, number]) => `${(x[0] + x[1]).toFixed(0)}% (${x[0].toFixed(0)} user + ${x[1].toFixed(0)} sys)`;
 const cpuLine = (c: Record<string, [number, number]>) => `CPU runtime ${cpuPart(c.runtime!)} / relay ${cpuPart(c.relay!)} / experiment ${cpuPart(c.experiment!)} of a core`;
 
-// ---- the scanner ---------------------------------------------------------------------------------
-const WRITER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-const bytes = new Uint8Array(workerData.bytes);
-parentPort.on('message', (m) => {
-  const fd = fs.openSync(m.file, 'w');
-  const t = performance.timeOrigin + performance.now();
-  fs.writeSync(fd, bytes, 0, bytes.length, 0);
-  fs.closeSync(fd);
-  parentPort.postMessage({ id: m.id, t });
-});`;
-function startWriter(bytes: Uint8Array) {
-  const shared = new SharedArrayBuffer(bytes.length);
-  new Uint8Array(shared).set(bytes);
-  const w = new Worker(WRITER, { eval: true, workerData: { bytes: shared } });
-  let next = 0;
-  const waiting = new Map<number, (t: number) => void>();
-  w.on('message', (m: { id: number; t: number }) => {
-    waiting.get(m.id)?.(m.t);
-    waiting.delete(m.id);
-  });
-  return {
-    write: (file: string) => new Promise<number>((r) => { const id = next++; waiting.set(id, r); w.postMessage({ id, file }); }),
-    stop: () => w.terminate(),
-  };
-}
 
 /** A file of `size` bytes of random-looking data (16 MiB random blocks, each stamped with its index); its sha-256. */
 function makeFile(file: string, size: number): string {

@@ -13,12 +13,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import * as dicom from '@rtfmri/dicom-wasm';
 import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
 import { RpcPeer } from '@rtfmri/transport';
 import { connectWs } from '@rtfmri/transport/node';
 import { mintClientToken, RelayClient } from '@rtfmri/relay/protocol';
+import { startWriter } from './scanner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const N = Number(process.env.RTFMRI_BENCH_N ?? 200);
@@ -53,41 +53,6 @@ function volumeBytes(): { bytes: Uint8Array; what: string } {
   return { bytes: syntheticEpiVolume(1), what: 'synthetic mosaic' };
 }
 
-// ---- the scanner: a writer thread --------------------------------------------------------------
-const WRITER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-const bytes = new Uint8Array(workerData.bytes);
-parentPort.on('message', (m) => {
-  const fd = fs.openSync(m.file, 'w');
-  const t = performance.timeOrigin + performance.now();
-  fs.writeSync(fd, bytes, 0, bytes.length, 0);
-  fs.closeSync(fd);
-  parentPort.postMessage({ id: m.id, t });
-});`;
-
-function startWriter(bytes: Uint8Array) {
-  const shared = new SharedArrayBuffer(bytes.length);
-  new Uint8Array(shared).set(bytes);
-  const w = new Worker(WRITER, { eval: true, workerData: { bytes: shared } });
-  let next = 0;
-  const waiting = new Map<number, (t: number) => void>();
-  w.on('message', (m: { id: number; t: number }) => {
-    waiting.get(m.id)?.(m.t);
-    waiting.delete(m.id);
-  });
-  return {
-    /** Resolves with the stamp (the file is whole from then on). */
-    write(file: string): Promise<number> {
-      const id = next++;
-      return new Promise((r) => {
-        waiting.set(id, r);
-        w.postMessage({ id, file });
-      });
-    },
-    stop: () => w.terminate(),
-  };
-}
 
 // ---- processes -----------------------------------------------------------------------------------
 function cli(args: string[], script = path.join(here, '../bin/rtfmri.js')): { child: ChildProcess; waitFor(re: RegExp): Promise<RegExpMatchArray> } {

@@ -3,7 +3,7 @@
 export * from './framing.js';
 export {
   DATA_INTERFACE_METHODS, METHOD_ARGS, WAIT_TIMEOUT_ARG, SERIES_WATCH_OPTION_KEYS, checkArgs, checkCallOptions, splitCallOptions,
-  effectiveWait, isPlainObject, describeValue, type DataInterfaceMethod, type DataCallOptions,
+  effectiveWait, isPlainObject, describeValue, type DataInterfaceMethod, type DataCallOptions, type SeriesInfo, type SeriesWatchOptions,
 } from './methods.js';
 export { RelayClient, RelayRuntimeConnection, type RelayClientOptions, type RelayRuntimeOptions, type SessionEvent, type SessionInfo } from './peer.js';
 export { SessionLink, SessionSender } from './session-link.js';

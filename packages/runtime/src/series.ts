@@ -16,36 +16,8 @@ import { nameMatcher } from '@rtfmri/files';
 import { StateError, TimeoutError, ValidationError } from './errors.js';
 import { abortReason } from './actors.js';
 
-export interface SeriesWatchOptions {
-  /** Glob on a series folder's name (`*`, `?`, `[..]`, `{a,b}`). Default `*`. */
-  pattern?: string;
-  /** Glob on the name of the file that counts as the series' first. Default `*` (of an allowed type). */
-  filePattern?: string;
-  /** How many levels below the session folder the series folders sit: 1 (default) = its children; 2 = grandchildren (e.g. root/session/series). 1..4. */
-  depth?: number;
-  /** Folders already there when the watch starts: 'ignore' (default; initSeriesWatch returns them) or 'report' (reported first, in name order). */
-  existing?: 'ignore' | 'report';
-  /** Series folders (absolute) never to report, e.g. those a restarted runtime already reported. */
-  exclude?: string[];
-}
-
-export interface SeriesInfo {
-  /** The series folder (absolute, real path). */
-  dir: string;
-  /** Its path relative to the session folder. */
-  name: string;
-  /** Its first file (absolute): the lowest name among the first files seen. */
-  firstFile: string;
-  /**
-   * A stream pattern guessed from the first file's name: its last run of digits as `{TR:0Nd}`
-   * (`001_000013_000001.dcm` -> `001_000013_{TR:06d}.dcm`), or null when the name has none.
-   */
-  filePattern: string | null;
-  /** The number in the first file's name that `filePattern` replaced (null with it). */
-  firstIndex: number | null;
-  /** Seconds since the epoch when the first file was seen. */
-  foundAt: number;
-}
+import type { SeriesInfo, SeriesWatchOptions } from '@rtfmri/relay/protocol';
+export type { SeriesInfo, SeriesWatchOptions };
 
 export interface SeriesDeps {
   /** Is a real path inside the allowed dirs? */

@@ -65,35 +65,8 @@ function waitDeadlineMs(timeoutSec: unknown): number | undefined {
 /** The runtime's longest wait (24 h): longer timeouts, Infinity included, are clamped to it. */
 export const MAX_WAIT_SEC = 24 * 3600;
 
-/** initSeriesWatch's options (the runtime's SeriesWatchOptions). */
-export interface SeriesWatchOptions {
-  /** Glob on a series folder's name. Default `*`. */
-  pattern?: string;
-  /** Glob on the name of the file that counts as a series' first. Default `*` (of an allowed type). */
-  filePattern?: string;
-  /** Levels below the session folder where series folders sit: 1 (default) = its children, 2 = grandchildren. 1..4. */
-  depth?: number;
-  /** Folders there already: 'ignore' (default; initSeriesWatch returns them) or 'report'. */
-  existing?: 'ignore' | 'report';
-  /** Series folders (absolute) never to report. */
-  exclude?: string[];
-}
-
-/** What nextSeries reports (the runtime's SeriesInfo). */
-export interface SeriesInfo {
-  /** The series folder (absolute, the runtime's real path). */
-  dir: string;
-  /** Its path relative to the session folder. */
-  name: string;
-  /** Its first file (absolute). */
-  firstFile: string;
-  /** A stream pattern guessed from the first file's name (`001_000013_{TR:06d}.dcm`), or null. */
-  filePattern: string | null;
-  /** The number in the first file's name that filePattern replaced (null with it). */
-  firstIndex: number | null;
-  /** Seconds since the epoch (runtime clock) when the first file was seen. */
-  foundAt: number;
-}
+import type { SeriesInfo, SeriesWatchOptions } from '@rtfmri/relay/protocol';
+export type { SeriesInfo, SeriesWatchOptions };
 
 /** The error of a call its AbortSignal cancelled: the signal's reason when it is an Error, else a CancelledError. */
 function cancelled(signal: AbortSignal): Error {
