@@ -9,6 +9,7 @@
 export const ANALYSIS_FEEDBACK_METHODS = [
   'setResult', 'setResultDict', 'setMessage', 'getResponse', 'getAllResponses',
   'plotDataPoint', 'clearRunPlot', 'clearAllPlots', 'userLog', 'sessionLog', 'debugLog', 'setUserError', 'setDebugError', 'sendRunStatus',
+  'sendUploadStatus', 'sendConfig', 'sendPreviousDataPoints',
 ] as const;
 
 /**
@@ -46,4 +47,10 @@ export type DisplayEvent =
   | { seq: number; cmd: 'clearAllPlots' }
   | { seq: number; cmd: 'userLog' | 'sessionLog' | 'debugLog'; value: string }
   | { seq: number; cmd: 'userError' | 'debugError'; error: string }
-  | { seq: number; cmd: 'runStatus'; status: string };
+  | { seq: number; cmd: 'runStatus'; status: string }
+  /** rt-cloud's sendUploadStatus(fileStr): a line for the upload log (a file name, or e.g. '------upload complete------'). */
+  | { seq: number; cmd: 'uploadStatus'; file: string }
+  /** rt-cloud's sendConfig(config, filename): the experiment's configuration (a JSON object) and the file it came from. */
+  | { seq: number; cmd: 'setConfig'; value: Record<string, unknown>; filename: string }
+  /** rt-cloud's sendPreviousDataPoints(): every run's plotted points at once (index runId - 1); the page replaces its plots. */
+  | { seq: number; cmd: 'setDataPoints'; value: Array<Array<{ x: number; y: number | null }>> };

@@ -133,6 +133,18 @@ export class WebDisplayInterface {
   async sendRunStatus(statusStr: string): Promise<void> {
     await this.c.callFeedback('sendRunStatus', [statusStr]);
   }
+  /** A line for the experimenter's upload log (rt-cloud: 'No Matching Files', a file name, '------upload complete------'). */
+  async sendUploadStatus(fileStr: string): Promise<void> {
+    await this.c.callFeedback('sendUploadStatus', [fileStr]);
+  }
+  /** The experiment's configuration (a JSON object, e.g. its TOML parsed) and its file name, shown on the experimenter's page. ValidationError: not a plain object, or over 1 MiB as JSON. */
+  async sendConfig(config: Record<string, unknown>, filename = ''): Promise<void> {
+    await this.c.callFeedback('sendConfig', [config, filename]);
+  }
+  /** Sends every run's plotted points at once (a 'setDataPoints' event): pages replace their plots with them. */
+  async sendPreviousDataPoints(): Promise<void> {
+    await this.c.callFeedback('sendPreviousDataPoints', []);
+  }
   /** Events after `afterSeq` (long poll up to `timeout` s): the monitor's feed. */
   async getDisplayEvents(afterSeq = 0, timeout = 0): Promise<DisplayEvent[]> {
     return (await this.c.callFeedback('getDisplayEvents', [afterSeq, timeout], timeout || undefined)) as DisplayEvent[];

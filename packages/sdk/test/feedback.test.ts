@@ -138,6 +138,40 @@ describe('feedback channel (rt-cloud subjectInterface / webDisplayInterface)', (
     expect((await failure(new SubjectInterface(monitorDi).setResult(1, 1, 1))).message).toMatch(/not allowed|unknown method|not exposed/i);
   });
 
+  it("web display: rt-cloud's sendUploadStatus, sendConfig and sendPreviousDataPoints reach the monitor as events", async () => {
+    const { analysis, relay } = await world();
+    const monitorDi = new DataInterface({ dataRemote: true, url: relay.url, token: mintClientToken(TOKEN, { sub: 'monitor', methods: 'display' }), clientId: 'monitor' });
+    cleanups.push(() => monitorDi.close());
+    await monitorDi.waitForRuntime(5);
+    const web = new WebDisplayInterface(analysis);
+    const mon = new WebDisplayInterface(monitorDi);
+    const cfg = { title: 'Amygdala NF', runNum: [1, 2], nested: { roi: 'amy.nii.gz' } };
+    await web.sendConfig(cfg, 'conf/amygActivation.toml');
+    cfg.title = 'changed after sending';
+    await web.sendUploadStatus('/data/out/run1.nii.gz');
+    await web.sendUploadStatus('------upload complete------');
+    await web.plotDataPoint(1, 3, 0.25);
+    await web.plotDataPoint(2, 1, -0.5);
+    await web.sendPreviousDataPoints();
+    const ev = await mon.getDisplayEvents(0);
+    expect(ev.map((e) => e.cmd)).toEqual(['setConfig', 'uploadStatus', 'uploadStatus', 'plotDataPoint', 'plotDataPoint', 'setDataPoints']);
+    // rt-cloud's message shapes: {cmd:'setConfig', value, filename}, {cmd:'uploadStatus', file}, {cmd:'setDataPoints', value}.
+    expect(ev[0]).toMatchObject({ cmd: 'setConfig', value: { title: 'Amygdala NF', runNum: [1, 2], nested: { roi: 'amy.nii.gz' } }, filename: 'conf/amygActivation.toml' });
+    expect(ev[1]).toMatchObject({ cmd: 'uploadStatus', file: '/data/out/run1.nii.gz' });
+    expect(ev[5]).toMatchObject({ cmd: 'setDataPoints', value: [[{ x: 0, y: 0 }, { x: 3, y: 0.25 }], [{ x: 1, y: -0.5 }]] });
+    // filename defaults to '' as in rt-cloud.
+    await web.sendConfig({ a: 1 });
+    expect((await mon.getDisplayEvents(ev.at(-1)!.seq)).at(-1)).toMatchObject({ cmd: 'setConfig', value: { a: 1 }, filename: '' });
+    // Bad input: typed refusals, nothing emitted.
+    const before = (await mon.getDisplayEvents(0)).length;
+    for (const bad of [web.sendConfig([1, 2] as unknown as Record<string, unknown>), web.sendConfig({ a: 1 }, 7 as unknown as string), web.sendUploadStatus(3 as unknown as string), web.sendConfig({ big: 'x'.repeat(1 << 20) })]) {
+      expect(await failure(bad)).toBeInstanceOf(ValidationError);
+    }
+    expect((await mon.getDisplayEvents(0)).length).toBe(before);
+    // A monitor's token cannot send them (they are the analysis side's).
+    expect((await failure(mon.sendUploadStatus('x'))).message).toMatch(/sendUploadStatus: this token does not allow it/);
+  });
+
   it('dataRemote: false uses the hub of the in-process runtime, the one its served pages reach', async () => {
     const dir = tmpDir();
     dirs.push(dir);

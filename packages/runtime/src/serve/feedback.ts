@@ -25,7 +25,11 @@
 //   since the previous call, oldest first.
 // * plotDataPoint(runId, trId, value) keeps rt-cloud's per-run points (replacing a point with the
 //   same trId); clearRunPlot(runId) clears that run, clearAllPlots every run; userLog, sessionLog,
-//   debugLog, setUserError, setDebugError and sendRunStatus are events. A
+//   debugLog, setUserError, setDebugError and sendRunStatus are events. sendUploadStatus(fileStr)
+//   is an 'uploadStatus' event {file}; sendConfig(config, filename = '') a 'setConfig' event
+//   {value: a copy of config, filename} (a plain JSON object of at most 1 MiB as JSON, else a
+//   ValidationError); sendPreviousDataPoints() a 'setDataPoints' event carrying every run's points
+//   (what getPreviousDataPoints returns), after which a page replaces all its plots. A
 //   monitor reads them with getDisplayEvents(afterSeq, timeout) (long poll) and
 //   getPreviousDataPoints().
 import { DisconnectedError, StateError, TimeoutError, ValidationError } from '@rtfmri/transport';
@@ -36,6 +40,7 @@ const MAX_EVENTS = 10_000;
 const MAX_RESPONSES = 100_000;
 const MAX_WAIT_SEC = 24 * 3600;
 const DEFAULT_WAIT_SEC = 5;
+const MAX_CONFIG_JSON = 1 << 20;
 
 const now = () => Date.now() / 1000;
 
@@ -275,6 +280,32 @@ export class FeedbackHub {
     this.emit({ seq: ++this.seq, cmd: 'runStatus', status: statusStr });
   }
 
+  /** rt-cloud's sendUploadStatus: a line of the upload log ('No Matching Files', a file name, '------upload complete------'). */
+  sendUploadStatus(fileStr: unknown): void {
+    if (typeof fileStr !== 'string') throw new ValidationError('sendUploadStatus: fileStr must be a string', { details: { reason: 'ARG_TYPE' } });
+    this.emit({ seq: ++this.seq, cmd: 'uploadStatus', file: fileStr });
+  }
+
+  /** rt-cloud's sendConfig: the experiment's configuration (a JSON object, e.g. its TOML file parsed) for the pages to show. */
+  sendConfig(config: unknown, filename?: unknown): void {
+    if (!isPlain(config)) throw new ValidationError('sendConfig: config must be an object (the parsed configuration)', { details: { reason: 'ARG_TYPE' } });
+    if (filename !== undefined && filename !== null && typeof filename !== 'string') throw new ValidationError('sendConfig: filename must be a string', { details: { reason: 'ARG_TYPE' } });
+    let json: string;
+    try {
+      json = JSON.stringify(config);
+    } catch (e) {
+      throw new ValidationError(`sendConfig: config must be JSON (${(e as Error).message})`, { details: { reason: 'ARG_TYPE' } });
+    }
+    if (json.length > MAX_CONFIG_JSON) throw new ValidationError(`sendConfig: config is ${json.length} characters as JSON, more than ${MAX_CONFIG_JSON}`, { details: { reason: 'TOO_LARGE' } });
+    // A copy as JSON has it (no shared objects, no undefined values), what rt-cloud's page received.
+    this.emit({ seq: ++this.seq, cmd: 'setConfig', value: JSON.parse(json) as Record<string, unknown>, filename: (filename as string | undefined) ?? '' });
+  }
+
+  /** rt-cloud's sendPreviousDataPoints: every run's points in one event; pages replace their plots with them. */
+  sendPreviousDataPoints(): void {
+    this.emit({ seq: ++this.seq, cmd: 'setDataPoints', value: this.getPreviousDataPoints() });
+  }
+
   /** Display events after `afterSeq`, waiting up to `timeout` s (default 0) for one to happen. */
   async getDisplayEvents(afterSeq?: unknown, timeout?: unknown): Promise<DisplayEvent[]> {
     const after = typeof afterSeq === 'number' ? afterSeq : 0;
@@ -324,6 +355,9 @@ export class FeedbackHub {
       setUserError: sync(this.setUserError),
       setDebugError: sync(this.setDebugError),
       sendRunStatus: sync(this.sendRunStatus),
+      sendUploadStatus: sync(this.sendUploadStatus),
+      sendConfig: sync(this.sendConfig),
+      sendPreviousDataPoints: sync(this.sendPreviousDataPoints),
       dequeueResult: (block, timeout) => this.dequeueResult(client, block, timeout, gone),
       addResponse: sync(this.addResponse),
       getDisplayEvents: (after, timeout) => this.getDisplayEvents(after, timeout),
