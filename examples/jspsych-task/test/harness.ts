@@ -120,11 +120,22 @@ async function taskRun(): Promise<void> {
   await page.waitForFunction(() => (window as any).rtfmriTask.state !== 'running', null, { timeout: 20_000 });
   await web.sendRunStatus('Run 1 done');
   await mon.page.waitForFunction(() => (window as any).rtfmriMonitor.status === 'Run 1 done', null, { timeout: 10_000 });
+  // rt-cloud's other web display calls: the configuration, the upload log, all points resent.
+  await web.sendConfig({ title: 'Neurofeedback task', runNum: [1], roi: 'synthetic box' }, 'conf/task.toml');
+  await web.sendUploadStatus('run1_results.json');
+  await web.sendUploadStatus('------upload complete------');
+  await web.sendPreviousDataPoints();
+  await mon.page.waitForFunction(() => (window as any).rtfmriMonitor.uploads.length >= 2 && (window as any).rtfmriMonitor.seq > 0 && document.getElementById('config')!.textContent!.includes('conf/task.toml'), null, { timeout: 10_000 });
+  const display = await mon.page.evaluate(() => ({
+    uploads: document.getElementById('uploads')!.textContent,
+    config: document.getElementById('config')!.textContent,
+    configTitle: document.querySelector('#config .config-title')?.textContent,
+  }));
   const monitor = await mon.page.evaluate(() => {
     const m = (window as any).rtfmriMonitor;
     return {
       state: m.state, status: m.status, logs: m.logs.length, run1: m.runs[1], link: document.getElementById('link')!.textContent,
-      circles: document.querySelectorAll('.run[data-run="1"] circle').length, axisLabels: [...document.querySelectorAll('.run svg text')].map((t) => t.textContent).filter((t) => /TR|result/.test(t ?? '')),
+      circles: document.querySelectorAll('.run[data-run="1"] circle').length, runsShown: document.querySelectorAll('.run').length, axisLabels: [...document.querySelectorAll('.run svg text')].map((t) => t.textContent).filter((t) => /TR|result/.test(t ?? '')),
     };
   });
   mkdirSync(OUT, { recursive: true });
@@ -145,7 +156,7 @@ async function taskRun(): Promise<void> {
     state: task.state,
     error: task.error,
     errors: [...errors, ...mon.errors],
-    monitor,
+    monitor: { ...monitor, display },
     trials: trials.map((t) => ({ run_id: t.run_id, tr_id: t.tr_id, value: t.value, onset_delay_ms: t.onset_delay_ms, key: t.key_pressed, rt: t.key_response_time, timed_out: t.timed_out, skipped: t.skipped, message: t.message, delay: t.feedback_onset_time - t.result_received_time })),
     values,
     responses: responses.map((r) => ({ runId: r.runId, trId: r.trId, key: r.key })),

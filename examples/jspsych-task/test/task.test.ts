@@ -81,6 +81,12 @@ describe.skipIf(!!why)('jsPsych neurofeedback task in Chromium', () => {
     expect(m.circles).toBe(TRS);
     expect(m.axisLabels).toEqual(expect.arrayContaining(['TR (volume index)', 'result']));
     expect(m.link).toMatch(/via relay \(WebSocket\)/);
+    // sendConfig, sendUploadStatus, sendPreviousDataPoints (sent after the run): shown, and the resent points replace the plot (still one run, TRS points).
+    expect(m.display.configTitle).toBe('Neurofeedback task');
+    expect(m.display.config).toContain('conf/task.toml');
+    expect(m.display.config).toContain('synthetic box');
+    expect(m.display.uploads).toBe('run1_results.json\n------upload complete------');
+    expect(m.runsShown).toBe(1);
   });
 
   it('benchmark: feedback value set in Node -> shown on the page, p50 <= 20 ms', () => {
