@@ -2,10 +2,18 @@
 // control-room runtime (the real `rtfmri relay` / `rtfmri serve`, as child processes), serves this
 // page, prints its URL, and replays a synthetic EPI run into the scanner folder once the page has
 // been opened. Runs until Ctrl-C. Also runnable as `node scripts/demo.mjs [--tr S] [--volumes N]`.
+//
+// WebRTC on one machine: Chromium gathers no candidates on loopback, so the runtime offers direct
+// channels on this machine's first non-loopback IPv4 address (os.networkInterfaces; override with
+// RTFMRI_WEBRTC_BIND), which a browser on the same machine reaches. When it cannot (no such
+// interface, node-datachannel not loadable) the demo says why in the terminal and the page shows it,
+// and the page uses the relay. A page whose offer fails says why on the page; the terminal reports
+// what the runtime saw.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { mintClientToken } from '@rtfmri/relay';
@@ -14,8 +22,34 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const dist = join(root, 'dist');
 const cli = resolve(root, '../../packages/cli/bin/rtfmri.js');
+const transportPkg = resolve(root, '../../packages/transport/package.json');
 
-function child(args, env, label, out, verbose) {
+/**
+ * Where the runtime can offer browsers on this machine a direct WebRTC channel:
+ * { address, source } or { why } (a sentence). `interfaces` and `load` are os.networkInterfaces()
+ * and loading node-datachannel (the runtime's WebRTC library), replaceable in tests.
+ */
+export function webrtcPlan({ env = process.env, interfaces = networkInterfaces(), load = () => createRequire(transportPkg)('node-datachannel') } = {}) {
+  try {
+    load();
+  } catch (e) {
+    return { why: `the runtime's WebRTC library (node-datachannel) cannot be loaded here (${String(e?.message ?? e).split('\n')[0]})` };
+  }
+  if (env.RTFMRI_WEBRTC_BIND) return { address: env.RTFMRI_WEBRTC_BIND, source: 'RTFMRI_WEBRTC_BIND' };
+  for (const [name, list] of Object.entries(interfaces)) {
+    for (const a of list ?? []) if ((a.family === 'IPv4' || a.family === 4) && !a.internal) return { address: a.address, source: `network interface ${name}` };
+  }
+  return { why: 'this machine has no network interface besides loopback, and browsers gather no WebRTC candidates on loopback alone (connect it to a network, or set RTFMRI_WEBRTC_BIND)' };
+}
+
+/** A scanner clock reading `offsetSec` from now, as DICOM AcquisitionDate / AcquisitionTime (local time, as scanners write them). */
+export function scannerClock(offsetSec = 0) {
+  const d = new Date(Date.now() + offsetSec * 1000);
+  const p = (n, w = 2) => String(n).padStart(w, '0');
+  return { date: `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}`, startTime: `${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}000` };
+}
+
+function child(args, env, label, out, verbose, onLine) {
   const c = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = [];
   const waiters = [];
@@ -23,6 +57,7 @@ function child(args, env, label, out, verbose) {
     for (const l of String(buf).split('\n').filter(Boolean)) {
       lines.push(l);
       if (verbose) out(`  [${label}] ${l}`);
+      onLine?.(l);
       for (const w of [...waiters]) {
         const m = l.match(w.re);
         if (m) waiters.splice(waiters.indexOf(w), 1), w.resolve(m);
@@ -62,7 +97,7 @@ function serveStatic(host, port, onPage) {
 export async function runBrowserDemo({ tr = 1, volumes = 60, host = '127.0.0.1', port = 0, transport = 'auto', verbose = false, out = console.log, signal } = {}) {
   if (!existsSync(join(dist, 'app.js'))) throw new Error(`the page is not built (${dist}): run 'npx turbo run build'`);
   const { ready } = await import('@rtfmri/dicom-wasm');
-  const { syntheticEpiSeries } = await import('@rtfmri/dicom-wasm/synthetic');
+  const { syntheticEpiSeries, syntheticRoi } = await import('@rtfmri/dicom-wasm/synthetic');
   const { replayFiles } = await import('@rtfmri/runtime');
   await ready();
   const token = Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -75,31 +110,55 @@ export async function runBrowserDemo({ tr = 1, volumes = 60, host = '127.0.0.1',
     kids.push(relay.child);
     const relayPort = (await relay.waitFor(/\(port (\d+)\)/, 15_000))[1];
     const relayUrl = `ws://${host}:${relayPort}`;
-    const runtime = child(['serve', '--connect', relayUrl, '--name', 'demo-scanner', '--allowed-dirs', folder, '--allowed-file-types', '.dcm'], env, 'runtime', out, verbose);
+    const plan = webrtcPlan();
+    // What the runtime saw of the page's channel, said in the terminal too.
+    const onRuntimeLine = (l) => {
+      if (/WebRTC channel open/.test(l)) out('  the page opened a direct WebRTC channel to the runtime');
+      const m = /WebRTC channel did not open \((.*)\)/.exec(l);
+      if (m) out(`  the page's WebRTC channel did not open (${m[1]}): it uses the relay (the page says why)`);
+    };
+    const webrtcArgs = plan.address ? ['--webrtc-bind', plan.address] : ['--no-webrtc'];
+    const runtime = child(['serve', '--connect', relayUrl, '--name', 'demo-scanner', '--allowed-dirs', folder, '--allowed-file-types', '.dcm', ...webrtcArgs], env, 'runtime', out, verbose, onRuntimeLine);
     kids.push(runtime.child);
     await runtime.waitFor(/registered with the relay/, 15_000);
     let opened;
     const pageOpened = new Promise((r) => (opened = r));
     server = await serveStatic(host, port, () => opened());
     const pageToken = mintClientToken(token, { sub: 'demo-page', runtimes: ['demo-scanner'], methods: 'stream', ttlSeconds: 6 * 3600 });
-    const q = new URLSearchParams({ relay: relayUrl, token: pageToken, name: 'demo-scanner', dir: folder, pattern: 'epi_{TR:04d}.dcm', transport, n: String(volumes), timeout: String(Math.max(5, tr * 4)) });
+    // The demo run's own ROI (the box its block-design signal is in), so the plot shows that signal.
+    const b = syntheticRoi();
+    const pageTransport = plan.address || transport !== 'auto' ? transport : 'websocket';
+    const q = new URLSearchParams({
+      relay: relayUrl, token: pageToken, name: 'demo-scanner', dir: folder, pattern: 'epi_{TR:04d}.dcm', transport: pageTransport, n: String(volumes), timeout: String(Math.max(5, tr * 4)),
+      roi: `box:${b.slice0},${b.slice1},${b.row0},${b.row1},${b.col0},${b.col1}`,
+      ...(plan.why ? { why: plan.why } : {}),
+    });
     const url = `http://${host}:${server.address().port}/index.html#${q}`;
     out(`rtfmri demo --browser: open this page (the run of ${volumes} volumes, TR ${tr} s, starts once it is open):`);
     out('');
     out(`  ${url}`);
     out('');
     out(`  relay ${relayUrl} · runtime 'demo-scanner' · scanner folder ${folder}`);
+    out(plan.address
+      ? `  WebRTC: the runtime offers direct data channels on ${plan.address} (${plan.source}); the relay carries only the signalling`
+      : `  WebRTC: not offered, ${plan.why}. The page uses the relay (WebSocket) and shows this reason.`);
     out('  Ctrl-C to stop.');
     const aborted = new Promise((r) => (signal?.aborted ? r() : signal?.addEventListener('abort', () => r(), { once: true })));
     await Promise.race([pageOpened, aborted]);
-    if (signal?.aborted) return { volumes: 0, url };
-    const series = syntheticEpiSeries({ volumes, trMs: Math.round(tr * 1000) });
+    if (signal?.aborted) return { volumes: 0, url, webrtc: plan };
+    // Acquisition times on this machine's clock: volume k began one TR before its file is written,
+    // so the page's "acquisition start -> on screen" and its late marks mean what they say.
+    // (Generating the run takes a moment: the first write waits the rest of startDelay.)
+    const startDelay = 1.5;
+    const t0 = Date.now();
+    const series = syntheticEpiSeries({ volumes, trMs: Math.round(tr * 1000), ...scannerClock(startDelay - tr) });
+    const spent = (Date.now() - t0) / 1000;
     const sources = series.map((data, index) => ({ index, name: `epi_${String(index).padStart(4, '0')}.dcm`, data }));
     out('  page opened: replaying the run');
-    const r = await replayFiles(sources, folder, { tr, startDelay: 1.5, signal });
+    const r = await replayFiles(sources, folder, { tr, startDelay: Math.max(0, startDelay - spent), signal });
     if (!r.aborted) out(`  run complete (${r.files.length} volumes); the page keeps its plot. Ctrl-C to stop.`);
     await aborted;
-    return { volumes: r.files.length, url };
+    return { volumes: r.files.length, url, webrtc: plan };
   } finally {
     server?.close();
     for (const k of kids) k.kill('SIGTERM');

@@ -7,7 +7,7 @@
 //   relay=ws://host:port&token=...&name=scanner1&dir=/data/scan&pattern=vol_{TR:03d}.dcm
 //   &transport=auto|webrtc|websocket&n=20&view=mosaic|slice&slice=K&units=raw|psc
 //   &roi=synthetic|box:s0,s1,r0,r1,c0,c1   (volume coordinates, end exclusive)   &mask=URL of a NIfTI/DICOM mask
-//   &why=... (the demo's reason when it offers no direct WebRTC)
+//   &why=... (the demo's reason when it offers no direct WebRTC)   &lateAfter=ms (default two TRs)
 // The token is a short-lived client token ('rtfmri token client --methods stream --ttl 3h'; add
 // getDisplayEvents,getPreviousDataPoints for the web display panel), never the site secret.
 // Numbering: the page shows volumes from 1 ("Volume 5" is the 5th volume, stream/TR index 4), in
@@ -46,6 +46,8 @@ const cfg = {
   timeout: Number(q.get('timeout') ?? 5),
   mask: q.get('mask'),
   why: q.get('why'),
+  /** A volume is marked late when it arrives more than this many ms after its acquisition began (default: two TRs). */
+  lateAfterMs: q.get('lateAfter') !== null ? Number(q.get('lateAfter')) : undefined,
 };
 
 const $ = <T extends Element = HTMLElement>(id: string) => document.getElementById(id) as unknown as T;
@@ -68,6 +70,7 @@ interface Drawn {
   link: string | undefined;
   receivedAt: number;
   drawnAt: number;
+  /** Arrived more than lateAfter (default two TRs) after its acquisition began (timingOf). */
   late: boolean;
   ageMs: number | undefined;
   /** Acquisition start (scanner clock, skew-corrected) -> drawn, ms; undefined without AcquisitionTime. */
@@ -343,15 +346,32 @@ async function maskRoi(di: DataInterface, stream: number, index: number): Promis
   return mod.maskMean(mod.voxelsOf(ds), runMask);
 }
 
-const viewOf = () => ({ mode: view.value as 'mosaic' | 'slice', slice: chosenSlice, roi: roiBox });
+const viewOf = () => ({ mode: view.value as 'mosaic' | 'slice', slice: chosenSlice, roi: roiBox, lateAfterMs: cfg.lateAfterMs });
 
-function showFrame(f: FrameResult, drawnAt: number): void {
+/**
+ * When the volume was acquired, on this page's clock, and whether it is late. The frame's own
+ * acquisitionTime uses the DICOM AcquisitionDate, which the runtime's anonymization shifts by whole
+ * days (years, in fact: the PHI policy keeps the time of day only). So the time of day is taken on
+ * the day nearest the volume's arrival, as for a file without a date.
+ */
+function timingOf(f: FrameResult): { acquiredAt?: number; ageMs?: number; late: boolean } {
+  if (f.acquisitionTime === undefined || f.clockSkew === undefined) return { late: false };
+  const scannerNow = f.receivedAt / 1000 + f.clockSkew;
+  const acq = f.acquisitionTime + Math.round((scannerNow - f.acquisitionTime) / 86400) * 86400;
+  const ageMs = (scannerNow - acq) * 1000;
+  const lateAfter = cfg.lateAfterMs ?? (f.repetitionTime ? 2000 * f.repetitionTime : 4000);
+  return { acquiredAt: (acq - f.clockSkew) * 1000, ageMs, late: ageMs > lateAfter };
+}
+
+function showFrame(f: FrameResult, drawnAt: number): Drawn['late'] {
+  const t = timingOf(f);
   $('volume-index').textContent = String(f.index + 1);
-  $('late').hidden = !f.late;
-  if (f.late) $('late').textContent = `late: arrived ${((f.ageMs ?? 0) / 1000).toFixed(1)} s after its acquisition began`;
-  const scan = f.acquisitionTime === undefined || f.clockSkew === undefined ? undefined : drawnAt - (f.acquisitionTime - f.clockSkew) * 1000;
+  $('late').hidden = !t.late;
+  if (t.late) $('late').textContent = `late: arrived ${((t.ageMs ?? 0) / 1000).toFixed(1)} s after its acquisition began`;
+  const scan = t.acquiredAt === undefined ? undefined : drawnAt - t.acquiredAt;
   $('latency-scan').textContent = scan === undefined ? 'no AcquisitionTime' : `${(scan / 1000).toFixed(2)} s`;
   $('latency').textContent = `${(drawnAt - f.receivedAt).toFixed(1)} ms`;
+  return t.late;
 }
 
 async function refresh(di: DataInterface, stream: number): Promise<void> {
@@ -476,8 +496,9 @@ async function main(): Promise<void> {
         showSliceControl();
       }
       if (f.decoded) log.decoded[f.transferSyntaxUID] = (log.decoded[f.transferSyntaxUID] ?? 0) + 1;
-      const scanToScreenMs = f.acquisitionTime === undefined || f.clockSkew === undefined ? undefined : drawnAt - (f.acquisitionTime - f.clockSkew) * 1000;
-      const entry: Drawn = { index: f.index, instanceNumber: f.instanceNumber, roi: f.roi, link: f.link, receivedAt: f.receivedAt, drawnAt, late: f.late, ageMs: f.ageMs, scanToScreenMs };
+      const t = timingOf(f);
+      const scanToScreenMs = t.acquiredAt === undefined ? undefined : drawnAt - t.acquiredAt;
+      const entry: Drawn = { index: f.index, instanceNumber: f.instanceNumber, roi: f.roi, link: f.link, receivedAt: f.receivedAt, drawnAt, late: t.late, ageMs: t.ageMs, scanToScreenMs };
       log.frames.push(entry);
       if (log.state !== 'live') setState('live', `Live · ${linkLabel(f.link)}`);
       showFrame(f, drawnAt);

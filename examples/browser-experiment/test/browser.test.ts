@@ -19,7 +19,7 @@ const unavailable: string | undefined =
     : 'dist/ not built (run `npx turbo run build` first)');
 if (unavailable) console.warn(`browser tests skipped: ${unavailable}`);
 
-interface Frame { index: number; instanceNumber: number; link: string; roi: number }
+interface Frame { index: number; instanceNumber: number; link: string; roi: number; late: boolean; ageMs?: number; scanToScreenMs?: number }
 interface Result {
   scenario: string;
   failed?: string;
@@ -30,6 +30,16 @@ interface Result {
   canvas: { width: number; height: number; lit: number };
   statusText: string;
   linkText: string;
+  whyText: string;
+  volumeLabel: string;
+  countText: string;
+  lateText: string;
+  lateBadge: string;
+  latePoints: number;
+  axisLabels: string[];
+  roi: { kind: string; box?: object; voxels?: number; how?: string; name?: string };
+  redraws: number;
+  recomputes: number;
   screenshot: string;
   errors: string[];
   disconnected?: { text: string; banner: boolean; noticedMs: number; screenshot: string };
@@ -38,13 +48,21 @@ interface Result {
   api?: { ping: string; types: string[]; files: number; seek: { instance: number; rows: number; patientName: string }; fileBytes: number; refused?: { name: string; typed: string; message: string } };
   channelsAfterClose?: number;
   seen?: Array<{ instance: number; link: string }>;
+  before?: number[];
+  expected?: number[];
+  box?: object;
+  boxCanvas?: { width: number; height: number };
+  roiError?: string;
+  maskVoxels?: number;
+  lines?: string[];
+  webrtc?: { address?: string; why?: string };
 }
 
 const results = new Map<string, Result>();
 
-function runHarness(config: object): Promise<Result[]> {
+function runHarness(config: object, veth = true): Promise<Result[]> {
   return new Promise((resolve, reject) => {
-    const child = spawnInNetns([process.execPath, join(here, 'harness', 'run.mjs'), JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawnInNetns([process.execPath, join(here, 'harness', 'run.mjs'), JSON.stringify(config)], { veth, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.on('error', reject);
@@ -75,8 +93,10 @@ function expectWholeRun(r: Result, link: string) {
 
 describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
   beforeAll(async () => {
-    for (const r of await runHarness({ scenarios: ['webrtc', 'fallback', 'kill', 'compressed', 'minimal', 'strict'], n: N, tr: 0.25 })) results.set(r.scenario, r);
-  }, 120_000);
+    for (const r of await runHarness({ scenarios: ['webrtc', 'fallback', 'kill', 'compressed', 'minimal', 'strict', 'roi', 'mask', 'demo'], n: N, tr: 0.25 })) results.set(r.scenario, r);
+    // A machine with loopback only (no interface for WebRTC candidates).
+    for (const r of await runHarness({ scenarios: ['demo-noiface'], n: N, tr: 0.25 }, false)) results.set(r.scenario, r);
+  }, 240_000);
 
   it('streams N volumes over a direct WebRTC data channel, draws them and plots N points', () => {
     const r = results.get('webrtc')!;
@@ -87,6 +107,21 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     // The runtime held one channel for this page, and closing the page released it.
     expect(r.channelsWhileOpen).toBe(1);
     expect(r.channelsAfterClose).toBe(0);
+    // Volumes are numbered from 1 on the page: the heading shows the last one as N, as the counter does.
+    expect(r.volumeLabel).toBe(String(N));
+    expect(r.countText).toBe(String(N));
+    expect(r.axisLabels).toEqual(['volume (1 = first)', 'ROI mean (scanner units)']);
+  });
+
+  it('marks a volume late when it arrives long after its acquisition began (the last one, stamped an hour earlier), and shows acquisition -> on screen', () => {
+    const r = results.get('webrtc')!;
+    expect(r.frames.map((f) => f.late)).toEqual([...Array(N).keys()].map((i) => i === N - 1));
+    expect(r.lateText).toBe('1');
+    expect(r.latePoints).toBe(1);
+    expect(r.lateBadge).toMatch(/^late: arrived \d+\.\d s after its acquisition began$/);
+    // The acquisition time is read from every volume; the late one is an hour old on arrival.
+    expect(r.frames.every((f) => Number.isFinite(f.scanToScreenMs))).toBe(true);
+    expect(r.frames[N - 1].scanToScreenMs!).toBeGreaterThan(3_500_000);
   });
 
   it("has the Node SDK's API on the page: seek, files, listing, typed errors", () => {
@@ -109,6 +144,8 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     expect(r.channelsWhileOpen).toBe(0);
     expect(r.statuses[0].reason).toMatch(/WebRTC/);
     expect(r.linkText).toBe('via relay (WebSocket)');
+    // The reason is on the page in words, not only in a tooltip.
+    expect(r.whyText).toMatch(/^Not direct: direct WebRTC channel failed: /);
   });
 
   it('shows "disconnected" when the runtime is killed, then recovers and loses no volume', () => {
@@ -134,6 +171,59 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     expect(r.failed, r.failed).toBeUndefined();
     expect(r.errors).toEqual([]);
     expect(r.seen).toEqual([...Array(N).keys()].map((i) => ({ instance: i + 1, link: 'webrtc' })));
+  });
+
+  it('a box drawn on the mosaic after the run becomes the ROI: every volume is recomputed; changing the view redraws the last volume', () => {
+    const r = results.get('roi')!;
+    expect(r.failed, r.failed).toBeUndefined();
+    expect(r.errors).toEqual([]);
+    expect(r.roi).toEqual({ kind: 'box', box: r.box });
+    expect(r.recomputes).toBe(1);
+    // The plot's values are the drawn box's means (computed in Node from the same files), not the default box's.
+    expect(r.frames.map((f) => f.roi)).toEqual(r.expected);
+    expect(r.before).not.toEqual(r.expected);
+    // View changed to one slice after the run ended: the last volume is drawn again as a 64x64 slice.
+    expect(r.boxCanvas).toMatchObject({ width: 384, height: 384 });
+    expect(r.redraws).toBe(1);
+    expect(r.canvas).toMatchObject({ width: 64, height: 64 });
+    expect(r.state).toBe('done');
+    expect(r.axisLabels[1]).toMatch(/% signal change/);
+  });
+
+  it('a NIfTI mask (rows stored flipped, placed by its affine) gives exactly the synthetic ROI box means', () => {
+    const r = results.get('mask')!;
+    expect(r.failed, r.failed).toBeUndefined();
+    expect(r.roiError).toBe('');
+    expect(r.roi).toMatchObject({ kind: 'mask', name: 'roi-flipped.nii.gz', how: 'affine', voxels: r.maskVoxels });
+    expect(r.frames.map((f) => f.roi)).toEqual(results.get('webrtc')!.frames.map((f) => f.roi));
+  });
+
+  it('rtfmri demo --browser on a machine with a network interface: the page ends up on WebRTC and plots the block-design signal', () => {
+    const r = results.get('demo')!;
+    expect(r.failed, r.failed).toBeUndefined();
+    expect(r.errors).toEqual([]);
+    expect(r.webrtc).toMatchObject({ address: '10.77.0.1' });
+    expect(r.lines!.join('\n')).toMatch(/WebRTC: the runtime offers direct data channels on 10\.77\.0\.1 \(network interface v0\)/);
+    expect(r.lines!.join('\n')).toMatch(/the page opened a direct WebRTC channel/);
+    expect(r.frames.length).toBe(24);
+    expect(r.frames.every((f) => f.link === 'webrtc')).toBe(true);
+    expect(r.linkText).toBe('direct (WebRTC)');
+    expect(r.whyText).toBe('');
+    // The demo passes its own ROI: volumes 11-20 (an "on" block) are ~3 % above volumes 1-10.
+    const mean = (a: Frame[]) => a.reduce((x, f) => x + f.roi, 0) / a.length;
+    expect(mean(r.frames.slice(10, 20)) / mean(r.frames.slice(0, 10))).toBeGreaterThan(1.02);
+    expect(r.roi).toMatchObject({ kind: 'box' });
+  });
+
+  it('rtfmri demo --browser on a machine with loopback only: says why there is no WebRTC, in the terminal and on the page', () => {
+    const r = results.get('demo-noiface')!;
+    expect(r.failed, r.failed).toBeUndefined();
+    expect(r.webrtc!.why).toMatch(/no network interface besides loopback/);
+    expect(r.lines!.join('\n')).toMatch(/WebRTC: not offered, this machine has no network interface besides loopback/);
+    expect(r.whyText).toMatch(/^Direct WebRTC not offered: this machine has no network interface besides loopback/);
+    expect(r.frames.length).toBe(6);
+    expect(r.frames.every((f) => f.link === 'relay/ws')).toBe(true);
+    expect(r.linkText).toBe('via relay (WebSocket)');
   });
 
   it("with transport 'webrtc' and no WebRTC in the browser, never uses the relay and keeps retrying", () => {

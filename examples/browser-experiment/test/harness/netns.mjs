@@ -13,9 +13,13 @@ export function browserTestsUnavailable(chromium = process.env.RTFMRI_CHROMIUM ?
   return undefined;
 }
 
-/** Spawns `argv` inside a new namespace; returns the ChildProcess. */
-export function spawnInNetns(argv, options = {}) {
+/**
+ * Spawns `argv` inside a new namespace; returns the ChildProcess. `veth: false`: loopback only (a
+ * machine with no network interface: no WebRTC candidates for Chromium).
+ */
+export function spawnInNetns(argv, { veth = true, ...options } = {}) {
   const quoted = argv.map((a) => `'${String(a).replace(/'/g, `'\\''`)}'`).join(' ');
+  if (!veth) return spawn('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec ${quoted}`], { ...options, env: { ...process.env, RTFMRI_TEST_ADDR: '127.0.0.1', ...(options.env ?? {}) } });
   const script = [
     'ip link set lo up',
     'ip link add v0 type veth peer name v1',

@@ -4,15 +4,17 @@
 // {"done":true}. argv[2]: JSON { scenarios: [...], n, tr, out }.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { replayFiles, fillPattern, nowMs } from '@rtfmri/runtime';
 import { mintClientToken, startRelayServer, sharedToken } from '@rtfmri/relay';
-import { encapsulated, writeDicom } from '@rtfmri/dicom-wasm';
-import { syntheticEpiSeries, syntheticEpiElements } from '@rtfmri/dicom-wasm/synthetic';
+import { encapsulated, writeDicom, parseDicom, mosaicToVolume, ready as dicomReady } from '@rtfmri/dicom-wasm';
+import { syntheticEpiSeries, syntheticEpiElements, syntheticRoi } from '@rtfmri/dicom-wasm/synthetic';
+import { encodeNifti, mosaicToNii, niftiImage } from '@rtfmri/sdk';
+import { runBrowserDemo, scannerClock } from '../../scripts/demo.mjs';
 import { createRequire } from 'node:module';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,10 +30,11 @@ const PATTERN = 'vol_{TR:03d}.dcm';
 // The veth address exists only inside this namespace (netns.mjs made it).
 const BIND = process.env.RTFMRI_TEST_ADDR ?? '10.77.0.1';
 
-export const CHROMIUM_ARGS = [
+const BASE_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--disable-component-update', '--disable-sync', '--no-first-run',
 ];
+export const CHROMIUM_ARGS = [...BASE_ARGS, '--disable-features=WebRtcHideLocalIpsWithMdns'];
 
 const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -41,12 +44,16 @@ let relay, http, browsers = [], lastPage;
 /** WebRTC channels the current runtime process has open (from its log). */
 let runtimeChannels = 0;
 
+const fixtures = join(work, 'fixtures');
+
 function serveStatic() {
   const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json', '.wasm': 'application/wasm' };
   const server = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname.replace(/\/$/, '/index.html');
-    const file = join(dist, path);
-    if (!file.startsWith(dist) || !existsSync(file)) return res.writeHead(404).end();
+    // Test files (masks) under /fixtures/, the page under /.
+    const base = path.startsWith('/fixtures/') ? fixtures : dist;
+    const file = join(base, path.startsWith('/fixtures/') ? path.slice('/fixtures'.length) : path);
+    if (!file.startsWith(base) || !existsSync(file)) return res.writeHead(404).end();
     res.writeHead(200, {
       'content-type': types[extname(file)] ?? 'application/octet-stream',
       'cross-origin-opener-policy': 'same-origin',
@@ -86,8 +93,8 @@ function startRuntime() {
   });
 }
 
-async function launch(extraArgs = []) {
-  const b = await chromium.launch({ executablePath: process.env.RTFMRI_CHROMIUM ?? '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
+async function launch(extraArgs = [], base = CHROMIUM_ARGS) {
+  const b = await chromium.launch({ executablePath: process.env.RTFMRI_CHROMIUM ?? '/usr/bin/chromium', args: [...base, ...extraArgs] });
   browsers.push(b);
   return b;
 }
@@ -100,7 +107,8 @@ async function openPage(browser, scanDir, transport, n, noWebRtc = false, extra 
   lastPage = { page, errors };
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  const q = new URLSearchParams({ relay: relay.url, token: READ_TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport, n: String(n), timeout: '2', roi: 'synthetic', ...extra });
+  // Late after a minute here (the default, two TRs, would depend on this machine's load).
+  const q = new URLSearchParams({ relay: relay.url, token: READ_TOKEN, name: NAME, dir: scanDir, pattern: PATTERN, transport, n: String(n), timeout: '2', roi: 'synthetic', lateAfter: '60000', ...extra });
   await page.goto(`http://127.0.0.1:${http.address().port}/index.html?${q}`);
   await page.waitForFunction(() => window.rtfmri && (window.rtfmri.state === 'live' || window.rtfmri.state === 'error'), null, { timeout: 20_000 });
   return { page, errors };
@@ -142,7 +150,10 @@ async function jpegLsSeries(n) {
   return out;
 }
 
-function replay(scanDir, n, tr, startIndex = 0, series = syntheticEpiSeries({ volumes: n })) {
+/** The synthetic run with acquisition times on this machine's clock (volume k began one TR before it is written). */
+const timedSeries = (n, tr, clockOffsetSec = -tr) => syntheticEpiSeries({ volumes: n, trMs: Math.round(tr * 1000), ...scannerClock(clockOffsetSec) });
+
+function replay(scanDir, n, tr, startIndex = 0, series = timedSeries(n, tr)) {
   const sources = series.map((data, index) => ({ index, name: fillPattern(PATTERN, index), data })).slice(startIndex);
   const closed = new Map();
   // Blocking writes: the 'whole' stamp is taken right before the last write syscall, not before a
@@ -162,6 +173,12 @@ async function pageSummary(page, name) {
       state: r.state, error: r.error, frames: r.frames, decoded: r.decoded, statuses: r.statuses.map((s) => ({ connected: s.connected, link: s.link, reason: s.reason })),
       plotPoints: document.querySelectorAll('#plot circle').length, canvas: { width: c.width, height: c.height, lit },
       statusText: document.getElementById('status').textContent, linkText: document.getElementById('link').textContent,
+      whyText: document.getElementById('link-why').hidden ? '' : document.getElementById('link-why').textContent,
+      volumeLabel: document.getElementById('volume-index').textContent, countText: document.getElementById('count').textContent,
+      lateText: document.getElementById('late-count').textContent, lateBadge: document.getElementById('late').hidden ? '' : document.getElementById('late').textContent,
+      latePoints: document.querySelectorAll('#plot circle.late').length,
+      axisLabels: [...document.querySelectorAll('#plot text.label')].map((t) => t.textContent),
+      roi: r.roi, redraws: r.redraws, recomputes: r.recomputes, display: r.display,
     };
   });
   mkdirSync(cfg.out, { recursive: true });
@@ -182,8 +199,11 @@ async function scenario(name) {
   if (name === 'webrtc' || name === 'fallback') {
     // 'fallback': Chromium may not use any UDP route, so no direct channel can open; 'auto' must fall back.
     const browser = await launch();
+    // Late marks: a volume is late after 60 s here, and the last one was acquired an hour ago.
     const { page, errors } = await openPage(browser, scanDir, name === 'webrtc' ? 'webrtc' : 'auto', n, name === 'fallback');
-    const { done } = replay(scanDir, n, cfg.tr);
+    const series = timedSeries(n, cfg.tr);
+    series[n - 1] = timedSeries(n, cfg.tr, -3600)[n - 1];
+    const { done } = replay(scanDir, n, cfg.tr, 0, series);
     await done;
     await page.waitForFunction((k) => window.rtfmri.frames.length >= k || window.rtfmri.state === 'error', n, { timeout: 30_000 });
     const s = await pageSummary(page, name);
@@ -305,6 +325,98 @@ async function scenario(name) {
     pc.close();
     await browser.close();
     return { scenario: name, webrtc: { n: times.length, p50: pct(times, 50), p99: pct(times, 99) } };
+  }
+  if (name === 'roi') {
+    // After the run: a box drawn on the mosaic (inside one slice) replaces the default ROI and the
+    // time course is recomputed for every volume; changing the view redraws the last volume.
+    await dicomReady();
+    const browser = await launch();
+    const { page, errors } = await openPage(browser, scanDir, 'auto', n, false, { roi: '' });
+    const series = timedSeries(n, cfg.tr);
+    const { done } = replay(scanDir, n, cfg.tr, 0, series);
+    await done;
+    await page.waitForFunction((k) => window.rtfmri.state === 'done' || window.rtfmri.state === 'error', n, { timeout: 30_000 });
+    const before = await page.evaluate(() => window.rtfmri.frames.map((f) => f.roi));
+    const R = syntheticRoi();
+    const box = { slice0: R.slice0, slice1: R.slice0 + 1, row0: R.row0, row1: R.row1, col0: R.col0, col1: R.col1 };
+    // Where that box lies on the canvas (mosaic tiles, grid x grid), in page coordinates.
+    const geo = await page.evaluate(() => {
+      const c = document.getElementById('image');
+      const r = c.getBoundingClientRect();
+      return { left: r.left, top: r.top, w: r.width, h: r.height, cw: c.width, ch: c.height, slices: Number(document.getElementById('slice').max) + 1 };
+    });
+    const grid = Math.ceil(Math.sqrt(geo.slices));
+    const tile = geo.cw / grid;
+    const at = (row, col) => [geo.left + ((box.slice0 % grid) * tile + col + 0.5) * (geo.w / geo.cw), geo.top + (Math.floor(box.slice0 / grid) * tile + row + 0.5) * (geo.h / geo.ch)];
+    await page.mouse.move(...at(box.row0, box.col0));
+    await page.mouse.down();
+    await page.mouse.move(...at(box.row1 - 1, box.col1 - 1), { steps: 4 });
+    await page.mouse.up();
+    await page.waitForFunction(() => window.rtfmri.recomputes >= 1 || window.rtfmri.state === 'error', null, { timeout: 30_000 });
+    // The expected means, from the same files in Node.
+    const expected = series.map((b) => {
+      const v = mosaicToVolume(parseDicom(b));
+      let sum = 0, cnt = 0;
+      for (let s2 = box.slice0; s2 < box.slice1; s2++) for (let r = box.row0; r < box.row1; r++) for (let c = box.col0; c < box.col1; c++) (sum += v.data[(s2 * v.rows + r) * v.cols + c]), cnt++;
+      return sum / cnt;
+    });
+    const drawn = await pageSummary(page, 'roi-box');
+    await page.selectOption('#view', 'slice');
+    await page.waitForFunction(() => window.rtfmri.redraws >= 1 || window.rtfmri.state === 'error', null, { timeout: 30_000 });
+    await page.selectOption('#units', 'psc');
+    const afterView = await pageSummary(page, 'roi-slice-view');
+    await browser.close();
+    return { scenario: name, ...afterView, errors, before, expected, box, boxCanvas: drawn.canvas };
+  }
+  if (name === 'mask') {
+    // A NIfTI mask of the synthetic ROI, stored with its rows flipped (a different voxel order and
+    // affine than the run's): the page places it through both affines and gets the box's means.
+    await dicomReady();
+    const series = timedSeries(n, cfg.tr);
+    const nii = mosaicToNii(parseDicom(series[0]));
+    const [rows, cols, slices] = nii.shape;
+    const R = syntheticRoi();
+    const data = new Uint8Array(rows * cols * slices);
+    for (let s2 = R.slice0; s2 < R.slice1; s2++) for (let r = R.row0; r < R.row1; r++) for (let c = R.col0; c < R.col1; c++) data[rows - 1 - r + rows * (c + cols * s2)] = 1;
+    const a = nii.affine.map((row) => row.slice());
+    for (let k = 0; k < 3; k++) (a[k][3] += a[k][0] * (rows - 1)), (a[k][0] = -a[k][0]);
+    mkdirSync(fixtures, { recursive: true });
+    writeFileSync(join(fixtures, 'roi-flipped.nii.gz'), encodeNifti(niftiImage(data, [rows, cols, slices], a), { gzip: true }));
+    const browser = await launch();
+    const { page, errors } = await openPage(browser, scanDir, 'auto', n, false, { roi: '', mask: '/fixtures/roi-flipped.nii.gz' });
+    const { done } = replay(scanDir, n, cfg.tr, 0, series);
+    await done;
+    await page.waitForFunction(() => window.rtfmri.state === 'done' || window.rtfmri.state === 'error', null, { timeout: 30_000 });
+    const s2 = await pageSummary(page, 'mask');
+    const roiError = await page.evaluate(() => (document.getElementById('roi-error').hidden ? '' : document.getElementById('roi-error').textContent));
+    await browser.close();
+    return { scenario: name, ...s2, errors, roiError, maskVoxels: data.reduce((x, y) => x + y, 0) };
+  }
+  if (name === 'demo' || name === 'demo-noiface') {
+    // `rtfmri demo --browser` as a user runs it (its own relay and runtime processes), opened in
+    // Chromium without the test-only mDNS switch. 'demo' runs where this namespace has a veth (the
+    // machine's first non-loopback IPv4 address); 'demo-noiface' where there is only loopback.
+    const lines = [];
+    const ac = new AbortController();
+    const volumes = name === 'demo' ? 24 : 6;
+    let urlSeen;
+    const urlLine = new Promise((res) => (urlSeen = res));
+    const run = runBrowserDemo({ tr: 0.15, volumes, out: (l) => (lines.push(l), /index\.html#/.test(l) && urlSeen(l.trim())), signal: ac.signal });
+    const url = await Promise.race([urlLine, run.then(() => { throw new Error(`demo ended early:\n${lines.join('\n')}`); })]);
+    const browser = await launch([], BASE_ARGS);
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const errors = [];
+    lastPage = { page, errors };
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(url);
+    await page.waitForFunction((k) => window.rtfmri.frames.length >= k || window.rtfmri.state === 'error', volumes, { timeout: 60_000 });
+    const s2 = await pageSummary(page, name);
+    // The terminal's lines about the page's channel come from the runtime's log: give them a moment.
+    for (let i = 0; i < 50 && name === 'demo' && !lines.some((l) => /direct WebRTC channel/.test(l)); i++) await sleep(100);
+    await browser.close();
+    ac.abort();
+    const result = await run;
+    return { scenario: name, ...s2, errors, lines, webrtc: result.webrtc };
   }
   if (name === 'strict') {
     // transport 'webrtc' in a browser without WebRTC: never the relay; it keeps trying.
