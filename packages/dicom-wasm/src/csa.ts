@@ -4,7 +4,6 @@
 // then per tag a 64-byte name, VM, a 4-byte VR, SyngoDT, item count and a check word, then per
 // item four int32 (the length is the second in SV10) and the text, padded to 4 bytes.
 
-import { NodeBuf, ownCopy } from './node-buffer.js';
 
 /** Thrown for a CSA header that is truncated or malformed. */
 export class CsaParseError extends Error {
@@ -243,7 +242,7 @@ export function filterCsaHeader(bytes: Uint8Array, keep: ReadonlySet<string>): U
     if (kept.length === 0) return new Uint8Array(0);
     return writeCsaHeader(kept, { format: h.format });
   }
-  return filterSv10(bytes, keep, undefined);
+  return filterSv10(bytes, keep);
 }
 
 function setI32(b: Uint8Array, o: number, v: number): void {
@@ -253,15 +252,8 @@ function setI32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = (v >>> 24) & 0xff;
 }
 
-/**
- * The SV10 filter. With `structural` and `outPos` (both input-sized), it also marks the bytes that
- * decide the output's layout or its zeroed parts (header, tag and item headers, the NUL that ends
- * each kept text) and where each copied input byte lands in the output (-1: not copied): what
- * `filterCsaHeaderReused` needs to patch a cached result.
- */
-function filterSv10(bytes: Uint8Array, keep: ReadonlySet<string>, map: { structural: Uint8Array; outPos: Int32Array } | undefined): Uint8Array {
-  const structural = map?.structural;
-  const outPos = map?.outPos;
+/** The SV10 filter (src/core/anonymize.c's csa_filter is the same in C). */
+function filterSv10(bytes: Uint8Array, keep: ReadonlySet<string>): Uint8Array {
   const len = bytes.length;
   const nTags = i32(bytes, 8) >>> 0;
   if (nTags < 1 || nTags > MAX_TAGS) throw new CsaParseError(`tag count ${nTags} out of range`, 8);
@@ -270,11 +262,9 @@ function filterSv10(bytes: Uint8Array, keep: ReadonlySet<string>, map: { structu
   const kept: number[] = [];
   let size = 16;
   let p = 16;
-  if (structural) structural.fill(1, 0, 16);
   for (let t = 0; t < nTags; t++) {
     if (p + 84 > len) throw new CsaParseError('truncated tag header', p);
     const start = p;
-    if (structural) structural.fill(1, p, p + 84);
     let h = 0x811c9dc5;
     let n = 0;
     while (n < 64 && bytes[p + n] !== 0) h = Math.imul(h ^ bytes[p + n++], 0x01000193);
@@ -294,7 +284,6 @@ function filterSv10(bytes: Uint8Array, keep: ReadonlySet<string>, map: { structu
     for (let i = 0; i < nItems; i++) {
       if (p + 16 > len) throw new CsaParseError('truncated item header', p);
       const itemLen = i32(bytes, p + 4);
-      if (structural) structural.fill(1, p, p + 16);
       p += 16;
       if (itemLen < 0 || p + itemLen > len) throw new CsaParseError(`item length ${itemLen} out of range`, p - 12);
       p += (itemLen + 3) & ~3;
@@ -319,11 +308,7 @@ function filterSv10(bytes: Uint8Array, keep: ReadonlySet<string>, map: { structu
     for (let j = 0; j < n; j++) {
       const b = bytes[from + j];
       out[to + j] = b;
-      if (outPos) outPos[from + j] = to + j;
-      if (b === 0) {
-        if (structural) structural[from + j] = 1;
-        return;
-      }
+      if (b === 0) return;
     }
   };
   for (let k = 0; k < kept.length; k += 2) {
@@ -336,7 +321,6 @@ function filterSv10(bytes: Uint8Array, keep: ReadonlySet<string>, map: { structu
     const nItems = i32(bytes, q + 76);
     setI32(out, o + 76, nItems);
     setI32(out, o + 80, nItems > 0 ? 77 : 205);
-    if (outPos) for (const f of [64, 65, 66, 67, 72, 73, 74, 75]) outPos[q + f] = o + f;
     q += 84;
     o += 84;
     for (let i = 0; i < nItems; i++) {
@@ -357,68 +341,3 @@ function filterSv10(bytes: Uint8Array, keep: ReadonlySet<string>, map: { structu
   return out;
 }
 
-interface CsaMemo {
-  input: Uint8Array;
-  /** `input` as little-endian words (its own, aligned buffer) */
-  words: Uint32Array;
-  structural: Uint8Array;
-  outPos: Int32Array;
-  out: Uint8Array;
-}
-const csaMemos = new WeakMap<ReadonlySet<string>, CsaMemo>();
-
-/**
- * As `filterCsaHeader`, but the result is a buffer that the next call with the same `keep` set
- * overwrites (copy it to keep it). The volumes of a run carry CSA image headers that differ in a
- * few value bytes (TimeAfterStart, ICE_Dims): when only bytes inside values differ from the
- * previous input, the previous result is patched in place instead of filtered again. A difference
- * in any header or item-header byte (names, counts, lengths) filters from scratch.
- */
-export function filterCsaHeaderReused(bytes: Uint8Array, keep: ReadonlySet<string>): Uint8Array {
-  const n = bytes.length;
-  const sv10 = n >= 16 && startsSv10(bytes);
-  if (!sv10) return filterCsaHeader(bytes, keep);
-  const m = csaMemos.get(keep);
-  if (m && m.input.length === n) {
-    const a = m.input;
-    const { structural, outPos, out } = m;
-    const words = n >> 2;
-    const wa = m.words;
-    // four bytes at a time: word reads when the input is aligned, a DataView otherwise
-    const wb = (bytes.byteOffset & 3) === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, words) : undefined;
-    const dv = wb ? undefined : new DataView(bytes.buffer, bytes.byteOffset, n);
-    let same = true;
-    // in Node, 1 KB blocks are compared natively first (memcmp): only the few blocks that hold a
-    // changed value are walked word by word
-    const nb = NodeBuf?.from(bytes.buffer, bytes.byteOffset, n);
-    const na = nb ? NodeBuf!.from(a.buffer, a.byteOffset, n) : undefined;
-    // every patched byte updates the input copy and the output together, so the memo stays a
-    // true pair even when a structural difference turns up halfway
-    for (let w = 0; w <= words && same; w++) {
-      if (nb && (w & 255) === 0 && w + 256 <= words && nb.compare(na, w * 4, w * 4 + 1024, w * 4, w * 4 + 1024) === 0) {
-        w += 255;
-        continue;
-      }
-      if (w < words && (wb ? wb[w] : dv!.getUint32(w * 4, true)) === wa[w]) continue;
-      for (let j = w * 4; j < w * 4 + 4 && j < n; j++) {
-        const b = bytes[j];
-        if (b === a[j]) continue;
-        const q = outPos[j];
-        // a layout byte, or a copied text byte that becomes the NUL that ends its text
-        if (structural[j] || (q >= 0 && b === 0)) {
-          same = false;
-          break;
-        }
-        a[j] = b;
-        if (q >= 0) out[q] = b;
-      }
-    }
-    if (same) return out;
-  }
-  const map = { structural: new Uint8Array(n), outPos: new Int32Array(n).fill(-1) };
-  const out = filterSv10(bytes, keep, map);
-  // a copy of its own: a Buffer's slice() would be a view of memory the caller rewrites
-  const input = ownCopy(bytes);
-  csaMemos.set(keep, { input, words: new Uint32Array(input.buffer, 0, n >> 2), ...map, out });
-  return out;
-}

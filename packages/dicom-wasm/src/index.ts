@@ -23,7 +23,6 @@ export { anonymize, anonymizeParsed } from './anonymize/index.js';
 export type { AnonymizeOptions } from './anonymize/index.js';
 export { createUidMap, newUidSecret, dateShiftOf } from './anonymize/uid-map.js';
 export type { UidMap } from './anonymize/uid-map.js';
-export { setAnonymizePlanCache } from './anonymize/plan-cache.js';
 export {
   DEFAULT_PROFILE, basicProfile, BASIC_PROFILE_TABLE, BASIC_PROFILE_EDITION, BASIC_PROFILE_SOURCE, COMBINED_CODES,
   SAFE_PRIVATE, SAFE_CSA_ELEMENTS, RTCLOUD_BLANKED,

@@ -12,8 +12,20 @@ export const NodeBuf = (globalThis as {
   Buffer?: {
     from(b: ArrayBufferLike, offset: number, length: number): NodeBufferView;
     from(s: string, encoding: 'base64'): Uint8Array;
+    allocUnsafeSlow(n: number): Uint8Array;
   };
 }).Buffer;
+
+/**
+ * `n` bytes of memory of its own whose contents are NOT initialised in Node (Buffer.allocUnsafeSlow:
+ * a 300-450 KB zero fill costs about as much as copying the file), zeroed elsewhere. Only for
+ * callers that write every byte before anyone reads it: stale heap bytes could be another file's.
+ */
+export function uninitialized(n: number): Uint8Array<ArrayBuffer> {
+  if (!NodeBuf || n < 4096) return new Uint8Array(n);
+  const b = NodeBuf.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer as ArrayBuffer, b.byteOffset, n);
+}
 
 /**
  * A copy of bytes[start, end) in memory of its own (a plain Uint8Array, byteOffset 0). What a

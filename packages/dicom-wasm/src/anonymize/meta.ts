@@ -4,7 +4,8 @@
 import { ownCopy } from '../node-buffer.js';
 import { R_LEN, R_NEXT, R_TAG, R_VAL, ROW_WORDS, UNDEF } from '../wasm.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, writeElementBytes } from '../writer.js';
-import { asciiValue, EXPLICIT_LE, type Ctx } from './context.js';
+import type { Compiled } from './compile.js';
+import { asciiValue, EXPLICIT_LE } from './context.js';
 import type { AnonymizationProfile } from './profile.js';
 import type { UidMap } from './uid-map.js';
 
@@ -61,11 +62,17 @@ let metaMemo: { ts: string; uids: UidMap; profile: AnonymizationProfile; keepKey
 
 /**
  * The meta group for the data set in `rows` (its top-level rows; the data set's SOP class and
- * instance win over the old meta's). `memoOn`: reuse the previous call's bytes when made from the
- * same source values.
+ * instance win over the old meta's). The previous call's bytes are reused when made from the same
+ * source values and options.
  */
-export function metaGroup(ctx: Ctx, rows: Uint32Array, ts: string, keepKey: string, memoOn: boolean): Uint8Array {
-  const { bytes: src, uids, profile, keep } = ctx;
+export function metaGroup(
+  src: Uint8Array,
+  rows: Uint32Array,
+  ts: string,
+  opts: { uids: UidMap; profile: AnonymizationProfile; keep: ReadonlySet<number>; compiled: Compiled },
+  keepKey: string,
+): Uint8Array {
+  const { uids, profile, keep } = opts;
   // value offsets and lengths of 0002,0001 / 0002,0002 / 0002,0003 / 0008,0016 / 0008,0018 (-1: absent)
   const mv = metaVals.fill(-1);
   for (let r = 0; r < rows.length / ROW_WORDS; r = rows[r * ROW_WORDS + R_NEXT]) {
@@ -83,7 +90,7 @@ export function metaGroup(ctx: Ctx, rows: Uint32Array, ts: string, keepKey: stri
   // SOP instance differs, but re-reading a file or one instance per worker call repeats it
   let metaBytes: Uint8Array | undefined;
   const memo = metaMemo;
-  if (memoOn && memo && memo.ts === ts && memo.uids === uids && memo.profile === profile && memo.keepKey === keepKey) {
+  if (memo && memo.ts === ts && memo.uids === uids && memo.profile === profile && memo.keepKey === keepKey) {
     let same = true;
     let q = 0;
     const key = memo.key;
@@ -102,8 +109,8 @@ export function metaGroup(ctx: Ctx, rows: Uint32Array, ts: string, keepKey: stri
     const cls = at(3) ?? at(1);
     let inst = at(4) ?? at(2);
     if (inst !== undefined) {
-      const action = keep.has(0x00020003) ? 'K' : ctx.compiled.rules.get(0x00020003)?.action ?? 'K';
-      if (action === 'U' && inst !== '') inst = ctx.uids.map(inst);
+      const action = keep.has(0x00020003) ? 'K' : opts.compiled.rules.get(0x00020003)?.action ?? 'K';
+      if (action === 'U' && inst !== '') inst = uids.map(inst);
     }
     metaBytes = fileMeta(ts, version, cls, inst);
     const key: number[] = [];

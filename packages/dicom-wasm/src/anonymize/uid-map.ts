@@ -5,6 +5,10 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 
+/**
+ * Made by `createUidMap` only: anonymize computes the same replacements in WebAssembly from the
+ * map's `secret` and `root` (src/core/anonymize.c), so a hand-made object's `map` would be ignored.
+ */
 export interface UidMap {
   /** The secret the replacement UIDs derive from: share it (not the map) with worker threads. */
   readonly secret: string;
@@ -17,6 +21,13 @@ export interface UidMap {
    * from SHA-256(secret, NUL, 'rtfmri date shift'), so a site's dates shift alike in every process.
    */
   readonly dateShiftDays: number;
+}
+
+const madeMaps = new WeakSet<UidMap>();
+
+/** Throws unless `m` was made by createUidMap (see UidMap). */
+export function assertUidMap(m: UidMap): void {
+  if (!madeMaps.has(m)) throw new TypeError('uidMap must be made by createUidMap (anonymize derives replacements from its secret and root)');
 }
 
 const limbs = new Uint32Array(8);
@@ -73,7 +84,7 @@ export function createUidMap(options: { secret?: string; root?: string } = {}): 
   // one byte per character (the low byte), not UTF-8: replacements must not change across versions
   for (let i = 0; i < prefix.length; i++) msg[i] = prefix.charCodeAt(i) & 0xff;
   const dateShiftDays = dateShiftOf(secret);
-  return {
+  const made: UidMap = {
     secret,
     root,
     dateShiftDays,
@@ -99,6 +110,8 @@ export function createUidMap(options: { secret?: string; root?: string } = {}): 
       return out;
     },
   };
+  madeMaps.add(made);
+  return made;
 }
 
 /** The Modified Dates shift of a secret: 3653 + (first 32 bits of SHA-256(secret, NUL, 'rtfmri date shift')) mod 3653 days. */

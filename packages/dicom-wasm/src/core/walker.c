@@ -16,27 +16,8 @@
  * use is fixed (table and patch areas are static, the wrapper flushes them when full).
  */
 
-typedef unsigned int u32;
-typedef unsigned short u16;
-typedef unsigned char u8;
-typedef unsigned long long u64;
-
+#include "core.h"
 #include "sq_tags.h" /* generated: SQ_TAGS[], SQ_TAG_COUNT (sorted), for implicit VR */
-
-#define EXPORT(name) __attribute__((export_name(name)))
-
-/* ---- table layout (shared with src/wasm.ts) ---- */
-#define ROW_WORDS 8
-enum { R_TAG, R_VRF, R_HDR, R_VAL, R_LEN, R_END, R_PARENT, R_NEXT };
-/* R_VRF = vr byte0 | vr byte1 << 8 | flags << 16 (vr 0 = implicit, not in the stream) */
-#define F_UNDEF 0x1     /* undefined length */
-#define F_ITEM 0x2      /* sequence item (FFFE,E000) */
-#define F_FRAGMENT 0x4  /* encapsulated pixel data item */
-#define F_ENCAPS 0x8    /* element holds fragments */
-#define F_SEQ 0x10      /* element holds items */
-#define F_META 0x20     /* file meta information (group 0002) */
-#define F_BE 0x40       /* value is big endian */
-#define F_IMPLICIT 0x80 /* contents (items) of this element are implicit VR LE (UN sequence) */
 
 #define TABLE_MAX 4096
 #define PATCH_MAX 256
@@ -67,7 +48,6 @@ static u32 err_code, err_offset;
 
 /* ---- walker state ---- */
 #define MAX_DEPTH 64
-#define UNDEF 0xFFFFFFFFu
 enum { K_TOP, K_SEQ, K_ITEM, K_ENCAPS };
 typedef struct {
   u32 kind;
@@ -89,9 +69,7 @@ static u64 base, win_end, file_len;
 #define WINDOW_MAX 65536
 static u8 window_buf[WINDOW_MAX];
 
-static u8 *input_region;
-static u32 input_cap;
-extern u8 __heap_base;
+static Block input_block;
 
 static inline const u8 *at(u64 abs) { return win + (abs - base); }
 static inline u32 rd16(const u8 *p, u32 be) { return be ? ((u32)p[0] << 8 | p[1]) : (p[0] | (u32)p[1] << 8); }
@@ -358,18 +336,9 @@ EXPORT("dw_set_table_cap") void dw_set_table_cap(u32 n) { table_cap = n < 4 ? 4 
 EXPORT("dw_window_ptr") u8 *dw_window_ptr(void) { return window_buf; }
 EXPORT("dw_window_cap") u32 dw_window_cap(void) { return WINDOW_MAX; }
 
-/* A region of `len` bytes for callers that read files straight into module memory.
-   Grows memory when needed (which detaches earlier views). Returns 0 when memory cannot grow. */
+/* A region of `len` bytes for callers that read files straight into module memory. Grows (moves)
+   when needed, which detaches earlier views. Returns 0 when memory cannot grow. */
 EXPORT("dw_input") u8 *dw_input(u32 len) {
-  if (!input_region) input_region = (u8 *)(((u32)&__heap_base + 15) & ~15u);
-  if (len > input_cap) {
-    u64 need_end = (u64)(u32)input_region + len;
-    u64 have = (u64)__builtin_wasm_memory_size(0) * 65536;
-    if (need_end > have) {
-      u64 pages = (need_end - have + 65535) / 65536;
-      if (__builtin_wasm_memory_grow(0, (unsigned long)pages) == (unsigned long)-1) return 0;
-    }
-    input_cap = len;
-  }
-  return input_region;
+  if (!block_reserve(&input_block, len ? len : 1, 0)) return 0;
+  return input_block.p;
 }

@@ -14,5 +14,5 @@ export {
   IMPLEMENTATION_VERSION_NAME,
 } from '../writer.js';
 export { LONG_VRS } from '../vr.js';
-export { writeCsaHeader, filterCsaHeader, filterCsaHeaderReused } from '../csa.js';
+export { writeCsaHeader, filterCsaHeader } from '../csa.js';
 export type { CsaElementInput } from '../csa.js';

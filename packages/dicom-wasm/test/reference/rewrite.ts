@@ -1,19 +1,17 @@
-// The full path: the rewrite over the walk's row table. For each element of a data set or item it
-// decides, from the profile, what to do (keep, blank, remove, replace, filter, recurse) and appends
-// the result to the output's piece list; while a plan is recorded, it also notes what each decision
-// read from the values (see plan-cache.ts).
+// Test oracle: the TypeScript rewrite that src/core/anonymize.c replaced (as of 44dea98, without
+// its plan recording). For each element of a data set or item it decides, from the profile, what
+// to do (keep, blank, remove, replace, filter, recurse) and appends the result to the output's
+// piece list. Tests compare its output with the WebAssembly pass byte for byte.
 
-import { CsaParseError } from '../csa.js';
-import { ownCopy } from '../node-buffer.js';
-import { F_BE, F_ENCAPS, F_IMPLICIT, F_META, F_SEQ, R_END, R_HDR, R_LEN, R_NEXT, R_TAG, R_VAL, R_VRF, ROW_WORDS, UNDEF } from '../wasm.js';
-import { STANDARD_VR_CODES, STANDARD_VRS } from '../vr.js';
-import { encodeHeader, encodeItemHeader, writeElementBytes } from '../writer.js';
-import { addedBytes, maskedRule } from './compile.js';
-import { dummyValue, shiftedDates } from './dates.js';
+import { CsaParseError } from '../../src/csa.js';
+import { F_BE, F_ENCAPS, F_IMPLICIT, F_META, F_SEQ, R_END, R_HDR, R_LEN, R_NEXT, R_TAG, R_VAL, R_VRF, ROW_WORDS, UNDEF } from '../../src/wasm.js';
+import { STANDARD_VR_CODES, STANDARD_VRS, TEXT_VRS } from '../../src/vr.js';
+import { encodeHeader, encodeItemHeader, writeElementBytes } from '../../src/writer.js';
+import { addedBytes, maskedRule } from '../../src/anonymize/compile.js';
+import { dummyValue, shiftedDates } from '../../src/anonymize/dates.js';
 import { asciiValue, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_BE, IMPLICIT_LE, isDicomDefinedUid, isUiRow, rowVr, type Ctx, type Enc, type Walk } from './context.js';
 import { filterCsa, type Out } from './out.js';
-import { openHeader, pushUidBytes } from './plan-cache.js';
-import type { AnonymizationAction, ProfileRule } from './profile.js';
+import type { AnonymizationAction, ProfileRule } from '../../src/anonymize/profile.js';
 import { mappedUidElement } from './uid-elements.js';
 
 /** Action for a private element, from its block's creator and the profile's safe list. */
@@ -77,8 +75,6 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
     const valOff = rows[ro + R_VAL];
     const len = rows[ro + R_LEN];
     let out: Uint8Array | null | undefined; // undefined: unchanged
-    let uidRow = -1;
-    let uidImplicit = false;
 
     while (addIdx < adds.length && adds[addIdx].tag < tag) {
       o.range(cursor, hdr);
@@ -106,7 +102,6 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
         }
         if (elem >= 0x10 && elem <= 0xff && len !== UNDEF) {
           creators!.set(elem, asciiValue(bytes, valOff, len).trim());
-          ctx.rec?.creators.push(r, ownCopy(bytes, valOff, valOff + len));
         }
         action = privateAction(ctx, tag, creators!);
       } else if (ctx.keep.size !== 0 && ctx.keep.has(tag)) {
@@ -121,7 +116,6 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
         if (rule) action = rule.action;
         else if (ctx.profile.replaceOtherUids && isUiRow(rows, r)) {
           const defined = isDicomDefinedUid(bytes, valOff, len);
-          ctx.rec?.defined.push(r, defined ? 1 : 0);
           action = defined ? 'K' : 'U';
         }
         else action = 'K';
@@ -159,11 +153,10 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
             else {
               const element = mappedUidElement(ctx, tag, enc, valOff, len, false);
               if (element) out = element;
-              if (ctx.rec) uidRow = r;
             }
           } else {
             // a VR no standard defines (or encapsulated data) cannot be re-encoded: removed
-            out = STANDARD_VRS.has(vr) && !(flags & F_ENCAPS) ? writeElementBytes({ tag, vr, value: rule?.value ?? dummyValue(vr) }, enc) : null;
+            out = STANDARD_VRS.has(vr) && !(flags & F_ENCAPS) ? writeElementBytes({ tag, vr, value: rule?.value !== undefined && TEXT_VRS.has(vr) ? rule.value : dummyValue(vr) }, enc) : null;
           }
           break;
         }
@@ -176,44 +169,26 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
           }
           out = writeElementBytes({ tag, vr, value: shiftedDates(asciiValue(bytes, valOff, len), vr, ctx.dateShiftDays) }, enc);
           // the piece derives from the value: a plan replays it only for the same bytes
-          ctx.rec?.values.push(r, ownCopy(bytes, valOff, valOff + len));
           break;
         }
         case 'U': {
           if (len === 0 || len === UNDEF) break;
           const element = mappedUidElement(ctx, tag, enc, valOff, len, rule === undefined);
           if (element) out = element;
-          // the piece's index is known once it is appended (below)
-          if (ctx.rec) uidRow = r, uidImplicit = rule === undefined;
           break;
         }
         case 'C': {
           if (len === 0 || len === UNDEF) break;
           let filtered: Uint8Array;
           try {
-            // the reused buffer goes into the output by reference until the final copy: a second
-            // CSA header before then (another private block, a nested call) must not patch it
             filtered = filterCsa(bytes.subarray(valOff, valOff + len), ctx.compiled.csaKeep);
           } catch (e) {
             if (!(e instanceof CsaParseError)) throw e;
             out = null; // unreadable: nobody can tell what it holds, so it does not leave
-            if (ctx.rec) ctx.rec.replayable = false;
             break;
           }
           const vr = rowVr(rows, r) === 'UN' ? 'UN' : 'OB';
-          if (filtered.length === 0 || filtered.length & 1) {
-            // rare shapes the replay does not handle: such a file always takes the full path
-            if (ctx.rec) ctx.rec.replayable = false;
-            out = filtered.length === 0 ? null : writeElementBytes({ tag, vr, value: filtered }, enc);
-          } else {
-            // header + the filter's (reused) buffer as two pieces: copied once, into the output
-            o.range(cursor, hdr);
-            o.bytes(encodeHeader(tag, vr, filtered.length, enc));
-            const piece = o.bytes(filtered);
-            ctx.rec?.csa.push(r, piece, filtered.length);
-            cursor = elEnd;
-            changed = true;
-          }
+          out = filtered.length === 0 ? null : writeElementBytes({ tag, vr, value: filtered }, enc);
           break;
         }
         case 'K':
@@ -232,26 +207,9 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
           break;
       }
     }
-    const uidKind = (enc.explicit ? 1 : 0) | (enc.littleEndian ? 2 : 0) | (uidImplicit ? 4 : 0);
-    if (out === undefined) {
-      if (uidRow >= 0) {
-        ctx.rec!.uids.push(uidRow, uidKind, -1, -1);
-        pushUidBytes(ctx.rec!, bytes, valOff, len);
-      }
-      continue;
-    }
+    if (out === undefined) continue;
     o.range(cursor, hdr);
-    const piece = out ? o.bytes(out) : -1;
-    if (uidRow >= 0) {
-      const rec = ctx.rec!;
-      let chain = -1;
-      if (piece >= 0 && rec.open.length > 0) {
-        chain = rec.chains.length;
-        rec.chains.push(rec.open.slice());
-      }
-      rec.uids.push(uidRow, uidKind, piece, chain);
-      pushUidBytes(rec, bytes, valOff, len);
-    }
+    if (out) o.bytes(out);
     cursor = elEnd;
     changed = true;
   }
@@ -282,8 +240,6 @@ function rewriteSequence(ctx: Ctx, w: Walk, r: number, enc: Enc, o: Out): boolea
   const m0End = o.lastEnd();
   const headIdx = seqUndef ? -1 : o.bytes(NO_BYTES);
   if (seqUndef) o.range(seqHdr, seqVal);
-  const rec = ctx.rec;
-  const seqHdrId = rec && !seqUndef ? openHeader(rec) : -1;
   const bodyFrom = o.n;
   let changed = false;
   let cursor = seqVal;
@@ -305,27 +261,20 @@ function rewriteSequence(ctx: Ctx, w: Walk, r: number, enc: Enc, o: Out): boolea
     if (undef) o.range(hdr, val);
     else itemHead = o.bytes(NO_BYTES);
     const itemFrom = o.n;
-    const itemHdrId = rec && !undef ? openHeader(rec) : -1;
     if (!rewriteRows(ctx, w, k + 1, rows[ko + R_NEXT], val, contentEnd, false, itemEnc, o)) {
       o.reset(m, mEnd);
-      if (itemHdrId >= 0) rec!.open.pop();
       continue;
     }
     if (undef) o.range(itemEnd - 8, itemEnd);
     else {
       const size = o.size(itemFrom);
       o.set(itemHead, encodeItemHeader(size, itemEnc.littleEndian));
-      if (itemHdrId >= 0) {
-        rec!.hdrs[itemHdrId] = { piece: itemHead, tag: -1, vr: '', enc: itemEnc, length: size };
-        rec!.open.pop();
-      }
     }
     cursor = itemEnd;
     changed = true;
   }
   if (!changed) {
     o.reset(m0, m0End);
-    if (seqHdrId >= 0) rec!.open.pop();
     return false;
   }
   const end = rows[so + R_END];
@@ -335,10 +284,6 @@ function rewriteSequence(ctx: Ctx, w: Walk, r: number, enc: Enc, o: Out): boolea
     const tag = rows[so + R_TAG];
     const vr = rowVr(rows, r);
     o.set(headIdx, encodeHeader(tag, vr, size, enc));
-    if (seqHdrId >= 0) {
-      rec!.hdrs[seqHdrId] = { piece: headIdx, tag, vr, enc, length: size };
-      rec!.open.pop();
-    }
   }
   return true;
 }

@@ -1,7 +1,7 @@
-// The output under construction: a list of input ranges and encoded pieces, copied into the
-// result with one pass at the end.
+// Test oracle (see rewrite.ts): the output under construction, a list of input ranges and encoded
+// pieces, copied into the result with one pass at the end.
 
-import { filterCsaHeader, filterCsaHeaderReused } from '../csa.js';
+import { filterCsaHeader } from '../../src/csa.js';
 
 /**
  * The output as a list of pieces: ranges of the input (adjacent ones merged, no subarray objects)
@@ -75,24 +75,7 @@ export class Out {
   }
 }
 
-/** True while an output under construction holds filterCsaHeaderReused's buffer. */
-let csaPending = false;
-
-/** Whether an output under construction holds the CSA filter's reused buffer (to restore it later). */
-export function csaPendingState(): boolean {
-  return csaPending;
-}
-
-export function restoreCsaPending(pending: boolean): void {
-  csaPending = pending;
-}
-
-/** The filtered CSA image header; the first of an output may use the filter's reused buffer. */
+/** The filtered CSA image header. */
 export function filterCsa(value: Uint8Array, keep: ReadonlySet<string>): Uint8Array {
-  // the reused buffer goes into the output by reference until the final copy: a second CSA header
-  // before then (another private block, a nested call) must not patch it
-  if (csaPending) return filterCsaHeader(value, keep);
-  const f = filterCsaHeaderReused(value, keep);
-  csaPending = true;
-  return f;
+  return filterCsaHeader(value, keep);
 }

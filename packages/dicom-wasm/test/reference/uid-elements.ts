@@ -1,10 +1,10 @@
-// Replaced UID elements (header + value), cached per session map and looked up by a hash of the
+// Test oracle (see rewrite.ts): replaced UID elements (header + value), cached per session map and looked up by a hash of the
 // original bytes: most UIDs recur across a run's volumes, and a hit costs no string and no encoding.
 
-import { ownCopy } from '../node-buffer.js';
-import { writeElementBytes } from '../writer.js';
+import { ownCopy } from '../../src/node-buffer.js';
+import { writeElementBytes } from '../../src/writer.js';
 import { DICOM_UID_ROOT, latin1, type Ctx, type Enc } from './context.js';
-import type { UidMap } from './uid-map.js';
+import type { UidMap } from '../../src/anonymize/uid-map.js';
 
 export interface UidEntry {
   tag: number;
@@ -63,7 +63,9 @@ export function mappedUidElement(ctx: Ctx, tag: number, enc: Enc, start: number,
   const parts = old.split('\\').map((u) => u.trim());
   const mapped = parts.map((u) => (u === '' || (implicitRule && u.startsWith(DICOM_UID_ROOT)) ? u : uids.map(u)));
   const unchanged = mapped.every((u, i) => u === parts[i]);
-  const element = unchanged ? new Uint8Array(0) : writeElementBytes({ tag, vr: 'UI', value: mapped }, enc);
+  // one byte per character (the WebAssembly pass keeps a kept part's bytes as they were: a byte
+  // 0x80-0xff stays one byte; this oracle's original text encoding wrote it as two UTF-8 bytes)
+  const element = unchanged ? new Uint8Array(0) : writeElementBytes({ tag, vr: 'UI', value: Uint8Array.from(mapped.join('\\'), (ch) => ch.charCodeAt(0)) }, enc);
   let cleared = false;
   if (uidCacheSize > 200_000) {
     cache.clear(); // a bound for very long sessions
