@@ -55,12 +55,13 @@ let readyPromise: Promise<void> | undefined;
 /** Milliseconds the last instantiation took (for the benchmark). */
 export let instantiateMs = 0;
 
-function moduleBytes(): Uint8Array<ArrayBuffer> {
+/** A module's bytes from its base64 text (generated/*-bytes.js). */
+export function moduleBytes(base64: string): Uint8Array<ArrayBuffer> {
   if (NodeBuf) {
-    const b = NodeBuf.from(wasmBase64, 'base64');
+    const b = NodeBuf.from(base64, 'base64');
     return new Uint8Array(b.buffer as ArrayBuffer, b.byteOffset, b.length);
   }
-  const s = atob(wasmBase64);
+  const s = atob(base64);
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
@@ -81,7 +82,7 @@ export function ready(): Promise<void> {
       // fall through: an environment that forbids synchronous compilation
     }
     const t0 = performance.now();
-    const module = await WebAssembly.compile(moduleBytes());
+    const module = await WebAssembly.compile(moduleBytes(wasmBase64));
     const instance = await WebAssembly.instantiate(module, {});
     core ??= instance.exports as unknown as CoreExports;
     instantiateMs = performance.now() - t0;
@@ -96,7 +97,7 @@ export function ready(): Promise<void> {
 export function coreSync(): CoreExports {
   if (!core) {
     const t0 = performance.now();
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), {});
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes(wasmBase64)), {});
     core = instance.exports as unknown as CoreExports;
     instantiateMs = performance.now() - t0;
   }

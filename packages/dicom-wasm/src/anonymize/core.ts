@@ -1,10 +1,12 @@
-// The JavaScript side of the WebAssembly rewrite (src/core/anonymize.c): hands the pass the row
+// The JavaScript side of the WebAssembly rewrite (src/core/anonymize.c, a module of its own,
+// instantiated on the first call: a page that only parses never loads it): hands the pass the row
 // table, the values it reads, the profile and the UID map's secret, runs it (one call; a second
 // only for the rare inputs below), and copies the output's pieces into the result.
 
 import { CsaParseError, filterCsaHeader } from '../csa.js';
 import { DicomParseError } from '../errors.js';
-import { coreSync, R_LEN, R_VAL, ROW_WORDS } from '../wasm.js';
+import { wasmBase64 } from '../../generated/dicom-anonymize-bytes.js';
+import { moduleBytes, R_LEN, R_VAL, ROW_WORDS } from '../wasm.js';
 import { profileBlob, type Compiled } from './compile.js';
 import type { AnonymizationProfile } from './profile.js';
 import type { UidMap } from './uid-map.js';
@@ -16,7 +18,7 @@ interface AnonymizeExports {
   an_uidmap_buf(len: number): number;
   an_uidmap_set(id: number, prefixLen: number, rootLen: number): void;
   an_rows(n: number): number;
-  an_plan(length: number, direct: number): number;
+  an_plan(length: number): number;
   an_plan_all(length: number): number;
   an_ranges_ptr(): number;
   an_csa_provide(row: number, len: number): number;
@@ -50,8 +52,10 @@ let loadedMap: UidMap | undefined;
 const mapIds = new WeakMap<UidMap, number>();
 let nextMapId = 1;
 
+let instance: AnonymizeExports | undefined;
 function ex(): AnonymizeExports {
-  return coreSync() as unknown as AnonymizeExports;
+  instance ??= new WebAssembly.Instance(new WebAssembly.Module(moduleBytes(wasmBase64)), {}).exports as unknown as AnonymizeExports;
+  return instance;
 }
 
 function loadProfile(c: AnonymizeExports, blob: Uint8Array): void {
@@ -98,9 +102,6 @@ export function rewriteInCore(
   dateShiftDays: number,
 ): CorePieces {
   const c = ex();
-  // an input in module memory (allocInput) is read in place; growing the memory below detaches
-  // the caller's view, so its address is taken first and the view made again afterwards
-  const direct = src.buffer === c.memory.buffer ? src.byteOffset : 0;
   const srcLength = src.length;
   loadProfile(c, profileBlob(compiled, profile, keep, keepKey));
   loadUidMap(c, uids);
@@ -108,9 +109,8 @@ export function rewriteInCore(
   const rowsPtr = c.an_rows(n);
   if (!rowsPtr) throw new DicomParseError('cannot anonymize', 0, ERRORS[16]);
   new Uint32Array(c.memory.buffer, rowsPtr, rows.length).set(rows);
-  const nRanges = c.an_plan(srcLength, direct);
+  const nRanges = c.an_plan(srcLength);
   if (nRanges === UNDEF) throw new DicomParseError('cannot anonymize', 0, ERRORS[16]);
-  const input = (): Uint8Array => (direct ? new Uint8Array(c.memory.buffer, direct, srcLength) : src);
   if (nRanges > 0) {
     const mem = new Uint8Array(c.memory.buffer);
     const rg = new Uint32Array(c.memory.buffer, c.an_ranges_ptr(), nRanges * 3);
@@ -125,14 +125,14 @@ export function rewriteInCore(
     if (st === A_NEED_ALL) {
       const p = c.an_plan_all(srcLength);
       if (!p) throw new DicomParseError('cannot anonymize', 0, ERRORS[16]);
-      new Uint8Array(c.memory.buffer, p, srcLength).set(input());
+      new Uint8Array(c.memory.buffer, p, srcLength).set(src);
     } else if (st === A_NEED_CSA) {
       // a CSA header in the old format: filtered by csa.ts (its one implementation)
       const r = c.an_arg();
       const val = rows[r * ROW_WORDS + R_VAL];
       let filtered: Uint8Array | undefined;
       try {
-        filtered = filterCsaHeader(input().slice(val, val + rows[r * ROW_WORDS + R_LEN]), compiled.csaKeep);
+        filtered = filterCsaHeader(src.slice(val, val + rows[r * ROW_WORDS + R_LEN]), compiled.csaKeep);
       } catch (e) {
         if (!(e instanceof CsaParseError)) throw e;
       }
@@ -154,7 +154,7 @@ export function rewriteInCore(
       const count = c.an_ops_count();
       const ops = new Uint32Array(buf, c.an_ops_ptr(), count * 3);
       const scratch = c.an_scratch_ptr();
-      const s = direct ? input() : from;
+      const s = from;
       for (let i = 0; i < count * 3; i += 3) {
         const kind = ops[i];
         const len = ops[i + 2];

@@ -78,7 +78,7 @@ export function anonymizeParsed(ds: DicomDataset, options: AnonymizeOptions = {}
   const keepKey = keep.size === 0 ? '' : [...keep].sort((a, b) => a - b).join(',');
   const rows = ds._s.rows;
   const ts = outputSyntax(ds);
-  // the meta group first: the pass may grow the module's memory, which detaches a view of it
+  // the meta group (its UID is mapped by uid-map.ts, as the pass maps the data set's)
   const metaBytes = metaGroup(ds.bytes, rows, ts, { uids, profile, keep, compiled }, keepKey);
   const pieces = rewriteInCore(ds.bytes, rows, ds.dataSetOffset, { explicit: ds.explicitVR, littleEndian: ds.littleEndian }, profile, compiled, keep, keepKey, uids, dateShiftDays);
   const src = ds.bytes;

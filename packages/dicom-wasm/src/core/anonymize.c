@@ -1074,15 +1074,10 @@ static int has_value(const u32 *ro) {
 }
 
 /* The ranges of the input the pass reads: (source offset, length, destination address) triples at
-   an_ranges_ptr(), for the caller to copy. `direct`: the input is in this module's memory at that
-   address (nothing to copy). Returns the count, or UNDEF when memory runs out. */
-EXPORT("an_plan") u32 an_plan(u32 length, u32 direct) {
+   an_ranges_ptr(), for the caller to copy. Returns the count, or UNDEF when memory runs out. */
+EXPORT("an_plan") u32 an_plan(u32 length) {
   file_len = length;
   n_ranges = 0;
-  if (direct) {
-    for (u32 r = 0; r < n_rows; r++) vptr[r] = direct + rows[r * ROW_WORDS + R_VAL];
-    return 0;
-  }
   u32 total = 0, a = 0, b = 0;
   for (int pass = 0; pass < 2; pass++) {
     u32 n = 0, cum = 0;
