@@ -29,6 +29,7 @@ interface AnonymizeExports {
   an_scratch_ptr(): number;
   an_out_len(): number;
   an_uid_cache_clear(): void;
+  an_seed(seed: number): void;
 }
 
 const A_OK = 0, A_NEED_ALL = 1, A_NEED_CSA = 2;
@@ -54,7 +55,10 @@ let nextMapId = 1;
 
 let instance: AnonymizeExports | undefined;
 function ex(): AnonymizeExports {
-  instance ??= new WebAssembly.Instance(new WebAssembly.Module(moduleBytes(wasmBase64)), {}).exports as unknown as AnonymizeExports;
+  if (!instance) {
+    instance = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes(wasmBase64)), {}).exports as unknown as AnonymizeExports;
+    instance.an_seed(globalThis.crypto.getRandomValues(new Uint32Array(1))[0]);
+  }
   return instance;
 }
 

@@ -336,7 +336,10 @@ typedef struct { u32 hash, map, tag, kind, old_off, old_len, el_off, el_len; } U
 #define UID_SLOTS 65536
 #define UID_MAX_ENTRIES 40000
 #define UID_MAX_BYTES (8u << 20)
+#define UID_PROBES 64
 static Block uid_slots_block, uid_entries_block, uid_bytes_block;
+static u32 hash_seed; /* random per instance (an_seed): slots cannot be predicted offline */
+EXPORT("an_seed") void an_seed(u32 seed) { hash_seed = seed; }
 static u32 uid_entries, uid_bytes;
 
 static void uid_cache_clear(void) {
@@ -368,14 +371,18 @@ static const u8 DICOM_ROOT[14] = { '1', '.', '2', '.', '8', '4', '0', '.', '1', 
 static int uid_element(u32 tag, Enc e, const u8 *v, u32 n, int implicit_rule, int *changed) {
   n = strip_end(v, n);
   u32 kind = (e.explicit_vr ? 1 : 0) | (e.le ? 2 : 0) | (implicit_rule ? 4 : 0);
-  u32 h = hash_bytes((tag ^ kind << 29) * 0x01000193u ^ map_id, v, n);
+  u32 h = hash_bytes((tag ^ kind << 29 ^ hash_seed) * 0x01000193u ^ map_id, v, n);
   if (!uid_slots_block.p) {
     if (!block_reserve(&uid_slots_block, UID_SLOTS * 4, 0)) return AE_NOMEM;
     uid_cache_clear();
   }
   u32 *slots = (u32 *)uid_slots_block.p;
   u32 s = h & (UID_SLOTS - 1);
-  for (;;) {
+  /* a bounded probe: values crafted to collide (the hash is not keyed) cost at most UID_PROBES
+     compares each, then are mapped without the cache */
+  int cacheable = 1;
+  for (u32 probes = 0;; probes++) {
+    if (probes == UID_PROBES) { cacheable = 0; break; }
     u32 idx = slots[s];
     if (!idx) break;
     UidEntry *x = (UidEntry *)uid_entries_block.p + (idx - 1);
@@ -441,8 +448,8 @@ static int uid_element(u32 tag, Enc e, const u8 *v, u32 n, int implicit_rule, in
     scratch_len = val_off;
   }
   /* remember it */
-  if (uid_entries >= UID_MAX_ENTRIES || uid_bytes + n + el_len > UID_MAX_BYTES) uid_cache_clear();
-  if (block_reserve(&uid_entries_block, (uid_entries + 1) * sizeof(UidEntry), uid_entries * sizeof(UidEntry)) &&
+  if (cacheable && (uid_entries >= UID_MAX_ENTRIES || uid_bytes + n + el_len > UID_MAX_BYTES)) uid_cache_clear();
+  if (cacheable && block_reserve(&uid_entries_block, (uid_entries + 1) * sizeof(UidEntry), uid_entries * sizeof(UidEntry)) &&
       block_reserve(&uid_bytes_block, uid_bytes + n + el_len, uid_bytes)) {
     UidEntry *x = (UidEntry *)uid_entries_block.p + uid_entries;
     x->hash = h; x->map = map_id; x->tag = tag; x->kind = kind;
