@@ -69,7 +69,14 @@ interface Drawn {
   roi: number;
   link: string | undefined;
   receivedAt: number;
+  /** Worker: the picture ready (epoch ms); page: the frame in hand, before drawing. */
+  readyAt: number;
+  gotAt: number;
+  /** putImageData returned (the picture is in the canvas), and the next animation frame began (it is painted with that frame). */
   drawnAt: number;
+  frameAt?: number;
+  /** Bytes of the (anonymized) DICOM received. */
+  bytes: number;
   /** Arrived more than lateAfter (default two TRs) after its acquisition began (timingOf). */
   late: boolean;
   ageMs: number | undefined;
@@ -486,6 +493,7 @@ async function main(): Promise<void> {
       }
       waiting = new AbortController();
       const f = await di.getVolumeFrame(stream, next, cfg.timeout, viewOf(), { signal: waiting.signal });
+      const gotAt = now();
       waiting = undefined;
       draw(f);
       const drawnAt = now();
@@ -498,8 +506,9 @@ async function main(): Promise<void> {
       if (f.decoded) log.decoded[f.transferSyntaxUID] = (log.decoded[f.transferSyntaxUID] ?? 0) + 1;
       const t = timingOf(f);
       const scanToScreenMs = t.acquiredAt === undefined ? undefined : drawnAt - t.acquiredAt;
-      const entry: Drawn = { index: f.index, instanceNumber: f.instanceNumber, roi: f.roi, link: f.link, receivedAt: f.receivedAt, drawnAt, late: t.late, ageMs: t.ageMs, scanToScreenMs };
+      const entry: Drawn = { index: f.index, instanceNumber: f.instanceNumber, roi: f.roi, link: f.link, receivedAt: f.receivedAt, readyAt: f.readyAt, gotAt, drawnAt, bytes: f.bytes, late: t.late, ageMs: t.ageMs, scanToScreenMs };
       log.frames.push(entry);
+      requestAnimationFrame(() => (entry.frameAt = now()));
       if (log.state !== 'live') setState('live', `Live · ${linkLabel(f.link)}`);
       showFrame(f, drawnAt);
       $('link').textContent = linkLabel(f.link);

@@ -41,6 +41,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const work = mkdtempSync(join(tmpdir(), 'rtfmri-browser-'));
 const children = new Set();
 let relay, http, browsers = [], lastPage;
+/** Bytes of one volume as the pages receive it (anonymized), from the bench scenario; the floor sends as many. */
+let volumeBytes = 300078;
 /** WebRTC channels the current runtime process has open (from its log). */
 let runtimeChannels = 0;
 
@@ -266,24 +268,31 @@ async function scenario(name) {
       const off = await clockOffset(page);
       const { closed, done } = replay(dir, n, cfg.tr);
       await done;
-      await page.waitForFunction((k) => window.rtfmri.frames.length >= k, n, { timeout: 60_000 });
+      await page.waitForFunction((k) => window.rtfmri.frames.length >= k && window.rtfmri.frames.every((f) => f.frameAt), n, { timeout: 60_000 });
       const frames = await page.evaluate(() => window.rtfmri.frames);
       // Skip the first volume: it also pays for the window setup and first-use compilation.
       const use = frames.filter((f) => f.index > 0 && closed.has(f.index));
       const drawn = use.map((f) => f.drawnAt - off - closed.get(f.index));
       const received = use.map((f) => f.receivedAt - off - closed.get(f.index));
+      // Where the time goes after the bytes are in the worker: the worker's frame work (parse,
+      // mosaic -> volume, ROI, window -> RGBA), the hop to the page (comlink, transferred buffer),
+      // and drawing (ImageData + putImageData).
+      const stage = (a, b) => pct(use.map((f) => f[b] - f[a]), 50);
       result[transport] = {
         link: frames[0]?.link, n: drawn.length, p50: pct(drawn, 50), p99: pct(drawn, 99), max: Math.max(...drawn),
         receivedP50: pct(received, 50), receivedP99: pct(received, 99), clockOffsetMs: off,
+        workerP50: stage('receivedAt', 'readyAt'), hopP50: stage('readyAt', 'gotAt'), drawP50: stage('gotAt', 'drawnAt'), frameP50: stage('drawnAt', 'frameAt'), frameP99: pct(use.map((f) => f.frameAt - f.drawnAt), 99), bytes: frames[0]?.bytes,
       };
+      if (frames[0]?.bytes) volumeBytes = frames[0].bytes;
       await page.close();
     }
     await browser.close();
     return result;
   }
   if (name === 'floor') {
-    // The transport's own floor: 457 KB from node-datachannel straight into a Chromium page over one
-    // data channel (no relay, RPC, DICOM or worker), the page acking with one byte; the same for ws.
+    // The transports' own floors: a volume's bytes (as the bench's volumes arrive: anonymized) from
+    // node-datachannel straight into a Chromium page over one data channel, and from a Node ws
+    // server over one WebSocket (no relay, RPC, DICOM or worker), the page acking with one byte.
     const req = createRequire(join(here, '..', '..', '..', '..', 'packages', 'transport', 'package.json'));
     const ndc = (await import(req.resolve('node-datachannel'))).default;
     const browser = await launch();
@@ -294,7 +303,7 @@ async function scenario(name) {
     pc.onDataChannel((d) => (dc = d));
     const answer = new Promise((res) => pc.onGatheringStateChange(() => pc.gatheringState() === 'complete' && res(pc.localDescription().sdp)));
     await page.exposeFunction('rtfmriFloorSignal', async (sdp) => (pc.setRemoteDescription(sdp, 'offer'), answer));
-    const TOTAL = 457082;
+    const TOTAL = volumeBytes;
     await page.evaluate(async (TOTAL) => {
       const pc = new RTCPeerConnection({ iceServers: [] });
       const dc = pc.createDataChannel('floor', { ordered: true });
@@ -323,8 +332,36 @@ async function scenario(name) {
     }
     dc.close();
     pc.close();
+    // The same bytes over one WebSocket (loopback TCP), one message a volume.
+    const { WebSocketServer } = req('ws');
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((r) => wss.once('listening', r));
+    const conn = new Promise((r) => wss.once('connection', r));
+    await page.evaluate(async ({ url, TOTAL }) => {
+      const ws = new WebSocket(url);
+      ws.binaryType = 'arraybuffer';
+      let got = 0;
+      ws.onmessage = (e) => {
+        got += e.data.byteLength;
+        if (got >= TOTAL) (got = 0), ws.send(new Uint8Array(1));
+      };
+      await new Promise((r) => (ws.onopen = r));
+      window.rtfmriFloorWs = ws;
+    }, { url: `ws://127.0.0.1:${wss.address().port}`, TOTAL });
+    const sock = await conn;
+    const wsTimes = [];
+    for (let i = 0; i < n; i++) {
+      await sleep(cfg.tr * 1000);
+      const t0 = nowMs();
+      const acked = new Promise((r) => sock.once('message', () => r()));
+      sock.send(data);
+      await acked;
+      wsTimes.push(nowMs() - t0);
+    }
+    sock.close();
+    wss.close();
     await browser.close();
-    return { scenario: name, webrtc: { n: times.length, p50: pct(times, 50), p99: pct(times, 99) } };
+    return { scenario: name, bytes: TOTAL, webrtc: { n: times.length, p50: pct(times, 50), p99: pct(times, 99) }, websocket: { n: wsTimes.length, p50: pct(wsTimes, 50), p99: pct(wsTimes, 99) } };
   }
   if (name === 'roi') {
     // After the run: a box drawn on the mosaic (inside one slice) replaces the default ROI and the
