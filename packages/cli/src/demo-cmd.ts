@@ -21,8 +21,12 @@ Options:
   --rename         write each file under a temp name and rename it in (default: in place, in chunks)
   --verbose        show the relay's and the runtime's logs
   --browser        the browser experiment instead (examples/browser-experiment): prints the URL
-                   of the page (live volume, ROI plot, link and latency), replays a synthetic run
-                   once it is opened, runs until Ctrl-C
+                   of the page (live volume, ROI plot of the run's own ROI, link and latency),
+                   replays a synthetic run once it is opened, runs until Ctrl-C. The runtime
+                   offers the page a direct WebRTC channel on this machine's first non-loopback
+                   IPv4 address (or RTFMRI_WEBRTC_BIND); when it cannot (no such interface,
+                   node-datachannel not loadable) it says why here and on the page, and the page
+                   uses the relay
   --port PORT      with --browser: port of the page's web server (default: a free one)
   -h, --help       this help`;
 
