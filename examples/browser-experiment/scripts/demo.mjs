@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { mintClientToken } from '@rtfmri/relay';
+import { METHOD_SCOPES, mintClientToken } from '@rtfmri/relay';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -91,6 +91,47 @@ function serveStatic(host, port, onPage) {
 }
 
 /**
+ * The demo's analysis, as an experiment script would run it (Node SDK, through the relay): reads each
+ * volume with getImageData, takes its ROI mean and percent signal change (RoiTimeCourse), and shows
+ * them on the experimenter's page with rt-cloud's web display calls (sendConfig, sendRunStatus,
+ * plotDataPoint, userLog, sendUploadStatus). Its failures are printed, never fatal to the demo.
+ */
+async function runAnalysis({ relayUrl, token, folder, volumes, tr, roi, signal, out }) {
+  const { DataInterface, WebDisplayInterface, RoiTimeCourse } = await import('@rtfmri/sdk');
+  const { mosaicToVolume } = await import('@rtfmri/dicom-wasm');
+  const di = new DataInterface({ dataRemote: true, url: relayUrl, name: 'demo-scanner', clientId: 'demo-analysis', token: mintClientToken(token, { sub: 'demo-analysis', runtimes: ['demo-scanner'], methods: 'all', ttlSeconds: 6 * 3600 }) });
+  try {
+    await di.waitForRuntime(15);
+    const web = new WebDisplayInterface(di);
+    await web.clearAllPlots();
+    await web.sendConfig({ title: 'rtfmri browser demo', runNum: [1], volumes, tr, roi: `box:${roi.slice0},${roi.slice1},${roi.row0},${roi.row1},${roi.col0},${roi.col1}`, baselineVolumes: 10 }, 'built-in (rtfmri demo --browser)');
+    await web.sendRunStatus('Run 1: waiting for volumes');
+    const stream = await di.initScannerStream(folder, 'epi_{TR:04d}.dcm', 0);
+    // No detrending: a causal linear fit over the run so far absorbs a block's step (the synthetic run has no drift).
+    const tc = new RoiTimeCourse({ baselineVolumes: 10, detrendOrder: null });
+    for (let k = 0; k < volumes && !signal?.aborted; k++) {
+      const v = mosaicToVolume(await di.getImageData(stream, k, Math.max(5, tr * 4)));
+      let sum = 0, n = 0;
+      for (let s2 = roi.slice0; s2 < roi.slice1; s2++) for (let r = roi.row0; r < roi.row1; r++) for (let c = roi.col0; c < roi.col1; c++) (sum += v.data[(s2 * v.rows + r) * v.cols + c]), n++;
+      const p = tc.push(sum / n);
+      // rt-cloud plots from run 1; a TR without a baseline yet gets no point.
+      if (Number.isFinite(p.psc)) await web.plotDataPoint(1, k, Math.round(p.psc * 1000) / 1000);
+      await web.sendRunStatus(`Run 1: volume ${k + 1} of ${volumes}`);
+      if (Number.isFinite(p.psc)) await web.userLog(`TR ${k}: ROI ${p.raw.toFixed(1)}, ${p.psc.toFixed(2)} % signal change`);
+    }
+    if (!signal?.aborted) {
+      await web.sendRunStatus('Run 1 done');
+      await web.sendUploadStatus(`${volumes} volumes analysed (nothing uploaded: a demo)`);
+      await web.sendUploadStatus('------upload complete------');
+    }
+  } catch (e) {
+    if (!signal?.aborted) out(`  the demo's analysis stopped: ${e?.message ?? e}`);
+  } finally {
+    await di.close().catch(() => {});
+  }
+}
+
+/**
  * Runs the browser demo until `signal` aborts. `out` gets the lines to print (the page URL first).
  * Returns what was replayed.
  */
@@ -124,7 +165,8 @@ export async function runBrowserDemo({ tr = 1, volumes = 60, host = '127.0.0.1',
     let opened;
     const pageOpened = new Promise((r) => (opened = r));
     server = await serveStatic(host, port, () => opened());
-    const pageToken = mintClientToken(token, { sub: 'demo-page', runtimes: ['demo-scanner'], methods: 'stream', ttlSeconds: 6 * 3600 });
+    // The page streams volumes and follows the analysis' web display (rt-cloud's WebDisplayInterface).
+    const pageToken = mintClientToken(token, { sub: 'demo-page', runtimes: ['demo-scanner'], methods: [...METHOD_SCOPES.stream, ...METHOD_SCOPES.display.filter((m) => m !== 'ping')], ttlSeconds: 6 * 3600 });
     // The demo run's own ROI (the box its block-design signal is in), so the plot shows that signal.
     const b = syntheticRoi();
     const pageTransport = plan.address || transport !== 'auto' ? transport : 'websocket';
@@ -155,7 +197,9 @@ export async function runBrowserDemo({ tr = 1, volumes = 60, host = '127.0.0.1',
     const spent = (Date.now() - t0) / 1000;
     const sources = series.map((data, index) => ({ index, name: `epi_${String(index).padStart(4, '0')}.dcm`, data }));
     out('  page opened: replaying the run');
+    const analysis = runAnalysis({ relayUrl, token, folder, volumes, tr, roi: b, signal, out });
     const r = await replayFiles(sources, folder, { tr, startDelay: Math.max(0, startDelay - spent), signal });
+    await analysis;
     if (!r.aborted) out(`  run complete (${r.files.length} volumes); the page keeps its plot. Ctrl-C to stop.`);
     await aborted;
     return { volumes: r.files.length, url, webrtc: plan };

@@ -215,7 +215,8 @@ function drawPlot(): void {
   const psc = units.value === 'psc';
   let ys: number[] = pts.map((p) => p.roi);
   if (psc) {
-    const tc = new RoiTimeCourse({ baselineVolumes: 10, detrendOrder: 1 });
+    // Without detrending: fitted causally over the run so far, a linear trend absorbs a block's step.
+    const tc = new RoiTimeCourse({ baselineVolumes: 10, detrendOrder: null });
     ys = pts.map((p) => tc.push(p.roi).psc);
   }
   const total = Number.isFinite(cfg.n) ? cfg.n : 0;
@@ -228,7 +229,7 @@ function drawPlot(): void {
     })),
     {
       xLabel: 'volume (1 = first)',
-      yLabel: psc ? '% signal change (baseline: volumes 1-10, detrended)' : 'ROI mean (scanner units)',
+      yLabel: psc ? '% signal change (baseline: mean of volumes 1-10)' : 'ROI mean (scanner units)',
       xMin: 1,
       xMax: Math.max(total, pts.length ? pts.at(-1)!.index + 1 : 1),
       yRef: psc ? 0 : undefined,

@@ -56,6 +56,8 @@ interface Result {
   maskVoxels?: number;
   lines?: string[];
   webrtc?: { address?: string; why?: string };
+  display?: string;
+  panel?: { shown: boolean; status: string; points: number; values: number[]; uploads: string; configTitle: string; logLines: number };
 }
 
 const results = new Map<string, Result>();
@@ -213,6 +215,20 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     const mean = (a: Frame[]) => a.reduce((x, f) => x + f.roi, 0) / a.length;
     expect(mean(r.frames.slice(10, 20)) / mean(r.frames.slice(0, 10))).toBeGreaterThan(1.02);
     expect(r.roi).toMatchObject({ kind: 'box' });
+  });
+
+  it("the demo's analysis (Node SDK) reaches the page's web display panel: config, run status, % signal change per TR, log, uploads", () => {
+    const r = results.get('demo')!;
+    expect(r.display).toBe('on');
+    const p = r.panel!;
+    expect(p.shown).toBe(true);
+    expect(p.status).toBe('Run 1 done');
+    expect(p.configTitle).toBe('rtfmri browser demo');
+    // % signal change needs the 10 baseline volumes: TRs 9-23 are plotted, the "on" block (TRs 10-19) near +3 %.
+    expect(p.points).toBe(15);
+    expect(p.values.slice(1, 11).every((v) => v > 2 && v < 4)).toBe(true);
+    expect(p.logLines).toBe(15);
+    expect(p.uploads).toBe('24 volumes analysed (nothing uploaded: a demo)\n------upload complete------');
   });
 
   it('rtfmri demo --browser on a machine with loopback only: says why there is no WebRTC, in the terminal and on the page', () => {

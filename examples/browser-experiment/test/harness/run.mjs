@@ -447,13 +447,24 @@ async function scenario(name) {
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(url);
     await page.waitForFunction((k) => window.rtfmri.frames.length >= k || window.rtfmri.state === 'error', volumes, { timeout: 60_000 });
+    // The demo's analysis (Node SDK) shows its results on the page's web display panel.
+    await page.waitForFunction(() => (window.rtfmri.displayState.status === 'Run 1 done' && window.rtfmri.displayState.uploads.length >= 2) || window.rtfmri.state === 'error', null, { timeout: 30_000 });
+    const panel = await page.evaluate(() => ({
+      shown: !document.getElementById('display').hidden,
+      status: document.getElementById('run-status').textContent,
+      points: document.querySelectorAll('#runs .run[data-run="1"] circle').length,
+      values: window.rtfmri.displayState.runs[1]?.map((p) => p.y),
+      uploads: document.getElementById('uploads').textContent,
+      configTitle: document.querySelector('#config .config-title')?.textContent,
+      logLines: window.rtfmri.displayState.logs.length,
+    }));
     const s2 = await pageSummary(page, name);
     // The terminal's lines about the page's channel come from the runtime's log: give them a moment.
     for (let i = 0; i < 50 && name === 'demo' && !lines.some((l) => /direct WebRTC channel/.test(l)); i++) await sleep(100);
     await browser.close();
     ac.abort();
     const result = await run;
-    return { scenario: name, ...s2, errors, lines, webrtc: result.webrtc };
+    return { scenario: name, ...s2, errors, lines, webrtc: result.webrtc, panel };
   }
   if (name === 'strict') {
     // transport 'webrtc' in a browser without WebRTC: never the relay; it keeps trying.
