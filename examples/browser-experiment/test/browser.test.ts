@@ -54,6 +54,7 @@ interface Result {
   boxCanvas?: { width: number; height: number };
   roiError?: string;
   maskVoxels?: number;
+  dicomMask?: { roi: { kind: string; name?: string; how?: string; voxels?: number }; values: number[]; error: string };
   lines?: string[];
   webrtc?: { address?: string; why?: string };
   display?: string;
@@ -166,6 +167,10 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     expect(r.decoded).toEqual({ '1.2.840.10008.1.2.4.80': N });
     // Lossless: the ROI time course equals the one of the uncompressed run.
     expect(r.frames.map((f) => f.roi)).toEqual(results.get('webrtc')!.frames.map((f) => f.roi));
+    // The same ROI as a DICOM mask (a 0/1 mosaic in the run's grid), chosen with the file input after the run.
+    expect(r.dicomMask!.error).toBe('');
+    expect(r.dicomMask!.roi).toMatchObject({ kind: 'mask', name: 'roi-mask.dcm', how: 'grid', voxels: r.maskVoxels });
+    expect(r.dicomMask!.values).toEqual(results.get('webrtc')!.frames.map((f) => f.roi));
   });
 
   it("works from a plain page with the SDK's standalone ESM build (dist/sdk/rtfmri-sdk.js)", () => {
@@ -192,12 +197,16 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     expect(r.axisLabels[1]).toMatch(/% signal change/);
   });
 
-  it('a NIfTI mask (rows stored flipped, placed by its affine) gives exactly the synthetic ROI box means', () => {
+  it('a NIfTI mask (rows stored flipped, placed by its affine) and a DICOM mask (file input) give exactly the synthetic ROI box means', () => {
     const r = results.get('mask')!;
     expect(r.failed, r.failed).toBeUndefined();
     expect(r.roiError).toBe('');
     expect(r.roi).toMatchObject({ kind: 'mask', name: 'roi-flipped.nii.gz', how: 'affine', voxels: r.maskVoxels });
     expect(r.frames.map((f) => f.roi)).toEqual(results.get('webrtc')!.frames.map((f) => f.roi));
+    // The same ROI as a DICOM mask (a 0/1 mosaic in the run's grid), chosen with the file input after the run.
+    expect(r.dicomMask!.error).toBe('');
+    expect(r.dicomMask!.roi).toMatchObject({ kind: 'mask', name: 'roi-mask.dcm', how: 'grid', voxels: r.maskVoxels });
+    expect(r.dicomMask!.values).toEqual(results.get('webrtc')!.frames.map((f) => f.roi));
   });
 
   it('rtfmri demo --browser on a machine with a network interface: the page ends up on WebRTC and plots the block-design signal', () => {

@@ -426,8 +426,28 @@ async function scenario(name) {
     await page.waitForFunction(() => window.rtfmri.state === 'done' || window.rtfmri.state === 'error', null, { timeout: 30_000 });
     const s2 = await pageSummary(page, 'mask');
     const roiError = await page.evaluate(() => (document.getElementById('roi-error').hidden ? '' : document.getElementById('roi-error').textContent));
+    // The same ROI as a DICOM mask in the run's own grid (a mosaic of 0/1), chosen after the run:
+    // the time course is recomputed from it.
+    const els = syntheticEpiElements(0);
+    const px = els.find((e) => e.tag === 'PixelData');
+    const mcols = els.find((e) => e.tag === 'Columns' || e.tag === 0x00280011).value;
+    const grid = Math.ceil(Math.sqrt(slices));
+    const mosaic = new px.value.constructor(px.value.length);
+    for (let s3 = R.slice0; s3 < R.slice1; s3++) for (let r = R.row0; r < R.row1; r++) for (let c = R.col0; c < R.col1; c++) mosaic[(Math.floor(s3 / grid) * rows + r) * mcols + (s3 % grid) * cols + c] = 1;
+    px.value = mosaic;
+    writeFileSync(join(fixtures, 'roi-mask.dcm'), writeDicom(els, { transferSyntaxUID: '1.2.840.10008.1.2.1' }));
+    await page.evaluate(async () => {
+      const bytes = new Uint8Array(await (await fetch('/fixtures/roi-mask.dcm')).arrayBuffer());
+      const input = document.getElementById('mask-file');
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], 'roi-mask.dcm'));
+      input.files = dt.files;
+      input.dispatchEvent(new Event('change'));
+    });
+    await page.waitForFunction(() => window.rtfmri.recomputes >= 2 || window.rtfmri.state === 'error', null, { timeout: 30_000 });
+    const dicomMask = await page.evaluate(() => ({ roi: window.rtfmri.roi, values: window.rtfmri.frames.map((f) => f.roi), error: document.getElementById('roi-error').hidden ? '' : document.getElementById('roi-error').textContent }));
     await browser.close();
-    return { scenario: name, ...s2, errors, roiError, maskVoxels: data.reduce((x, y) => x + y, 0) };
+    return { scenario: name, ...s2, errors, roiError, maskVoxels: data.reduce((x, y) => x + y, 0), dicomMask };
   }
   if (name === 'demo' || name === 'demo-noiface') {
     // `rtfmri demo --browser` as a user runs it (its own relay and runtime processes), opened in
