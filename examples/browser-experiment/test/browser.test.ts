@@ -167,10 +167,6 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     expect(r.decoded).toEqual({ '1.2.840.10008.1.2.4.80': N });
     // Lossless: the ROI time course equals the one of the uncompressed run.
     expect(r.frames.map((f) => f.roi)).toEqual(results.get('webrtc')!.frames.map((f) => f.roi));
-    // The same ROI as a DICOM mask (a 0/1 mosaic in the run's grid), chosen with the file input after the run.
-    expect(r.dicomMask!.error).toBe('');
-    expect(r.dicomMask!.roi).toMatchObject({ kind: 'mask', name: 'roi-mask.dcm', how: 'grid', voxels: r.maskVoxels });
-    expect(r.dicomMask!.values).toEqual(results.get('webrtc')!.frames.map((f) => f.roi));
   });
 
   it("works from a plain page with the SDK's standalone ESM build (dist/sdk/rtfmri-sdk.js)", () => {
