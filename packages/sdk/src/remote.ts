@@ -3,7 +3,7 @@
 // Node-only imports here: the dial function comes from the entry point (Node: ws, browser:
 // the native WebSocket).
 import { CancelledError, DisconnectedError, RpcPeer, StateError, ValidationError, AuthError, type Link } from '@rtfmri/transport';
-import { parseDicom, ready as dicomReady, type DicomDataset } from '@rtfmri/dicom-wasm';
+import type { DicomDataset } from '@rtfmri/dicom-wasm';
 import { DATA_INTERFACE_METHODS, FEEDBACK_METHODS, RelayClient, type FeedbackMethod, type SessionEvent } from '@rtfmri/relay/protocol';
 import { collectFile, fileStreamOf, STREAM_WINDOW, wireData, type FileStream, type PutFileSource } from './file-transfer.js';
 import {
@@ -350,8 +350,10 @@ export class RemoteDataInterface {
     const timeout = (effectiveWait(a[2], o) ?? 5) as number;
     const bytes = (await this.call('getImageData', [rec.remoteId, index, timeout], waitDeadlineMs(timeout), undefined, o?.signal)) as Uint8Array;
     if (Number.isInteger(index)) rec.next = index + 1;
-    await dicomReady();
-    return parseDicom(bytes);
+    // Imported on the first volume: a browser worker that carries only files or feedback never loads DICOM code.
+    const dicom = await import('@rtfmri/dicom-wasm/parse');
+    await dicom.ready();
+    return dicom.parseDicom(bytes);
   }
 
   closeStream(streamId: number, options?: DataCallOptions): Promise<void>;

@@ -1,6 +1,6 @@
 // DICOM work done next to the link (in the worker): mosaic -> volume, the ROI mean, and an 8-bit
 // RGBA picture ready for putImageData, so the page only blits.
-import { mosaicInfo, mosaicToVolume, type DicomDataset, type RoiBox } from '@rtfmri/dicom-wasm';
+import { mosaicInfo, mosaicToVolume, type DicomDataset, type RoiBox } from '@rtfmri/dicom-wasm/parse';
 
 export interface FrameView {
   /** 'mosaic' draws the whole image as stored; 'slice' one slice of the volume. Default 'mosaic'. */

@@ -1,14 +1,16 @@
 // What the SDK's Web Worker serves to the page (through comlink, inside one browser tab only:
 // comlink's generic messages never cross the network). The link to the relay, the WebRTC data
 // channel, parsing and the per-volume DICOM work all run here, so the page stays smooth.
-import { ready as dicomReady, type DicomDataset } from '@rtfmri/dicom-wasm';
+// The DICOM work (dicom-wasm and ./frame.js) is imported on the first volume: a worker that only
+// carries files or feedback never loads it (a separate chunk when bundled with splitting).
+import type { DicomDataset } from '@rtfmri/dicom-wasm';
 import { ValidationError } from '@rtfmri/transport';
 import type { RemoteDataInterface } from '../remote.js';
 import { getDicomAcquisitionTime, getDicomRepetitionTime, measureClockSkew } from '../timing.js';
 import type { FeedbackMethod } from '@rtfmri/relay/protocol';
 import { createBrowserRemote, type BrowserRemoteOptions, type LinkStatus } from './remote-browser.js';
 import type { Negotiator } from './webrtc-upgrade.js';
-import { autoWindow, renderFrame, roiMean, toVolume, type FrameView, type PixelDecoder, type VolumeFrame } from './frame.js';
+import type { FrameView, PixelDecoder, VolumeFrame } from './frame.js';
 
 /** The API methods the page may call through the worker (nothing else is reachable). */
 export const BROWSER_API_METHODS = [
@@ -191,8 +193,7 @@ export class WorkerApi {
   async getVolumeFrame(streamId: number, imageIndex?: number | null, timeout?: number | null, view: FrameView = {}, callOptions?: WorkerCallOptions): Promise<FrameResult> {
     const { ds, index } = await this.fetch(streamId, imageIndex, timeout, callOptions);
     const receivedAt = now();
-    const timing = await this.frameTiming(ds, index, receivedAt, view);
-    await dicomReady();
+    const [timing, { autoWindow, renderFrame, roiMean, toVolume }] = await Promise.all([this.frameTiming(ds, index, receivedAt, view), import('./frame.js')]);
     const needsDecoder = Array.isArray(ds.pixelData());
     const { vol, decoded } = await toVolume(ds, needsDecoder && this.decoder ? await this.decoder() : undefined);
     let window = view.window ?? this.windows.get(streamId);
