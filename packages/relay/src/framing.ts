@@ -6,7 +6,10 @@
 // SELECT [0xC0][session id u32 BE] frame whenever it changes. RPC frames thus cross the relay
 // byte-for-byte and without a copy (no header is prepended; the relay only checks that the
 // selected session belongs to the sender). An RPC message that happens to start with a byte
-// >= 0x80 (raw payload bytes) travels escaped as DATA [0xD0][session id u32][bytes] instead.
+// >= 0x80 (raw payload bytes: about half the chunks of a binary file) is announced by RAW
+// [0xD1][session id u32]: the very next message on the link is that session's RPC frame, whatever
+// its first byte, and travels untouched too (protocol 4; protocol 3 escaped it as DATA
+// [0xD0][session id u32][bytes], a 1 MiB copy per such chunk on the sender, still accepted).
 // RPC, deadlines and typed errors run end to end between the SDK and the runtime; the relay
 // authenticates, routes and tells each side when the other comes and goes. Control frames are
 // [type][UTF-8 JSON], at most MAX_CONTROL bytes.
@@ -41,7 +44,7 @@
 // the RPC on them run no timer.
 import { hex, hmacSha256, randomBytes, timingSafeEqual } from '@rtfmri/transport';
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 export const MAX_CONTROL = 4096;
 export const NONCE_BYTES = 32;
 
@@ -69,8 +72,10 @@ export const enum F {
   Pong = 0xb1,
   /** The session of the RPC frames that follow on this link, in this direction: [0xC0][sid u32]. */
   Select = 0xc0,
-  /** An escaped RPC frame (its first byte is >= 0x80): [0xD0][sid u32][bytes]. */
+  /** An escaped RPC frame (its first byte is >= 0x80): [0xD0][sid u32][bytes]. Received, no longer sent. */
   Data = 0xd0,
+  /** The next message on this link is an RPC frame of session sid, whatever its first byte: [0xD1][sid u32]. */
+  Raw = 0xd1,
 }
 
 /** First bytes below this are RPC frames of the selected session. */
@@ -165,7 +170,7 @@ export function newNonce(): Uint8Array {
 }
 
 /** Header for a DATA or SIGNAL frame; the payload follows as a second part (gather write). */
-export function frameHeader(type: F.Data | F.Signal, sid: number): Uint8Array {
+export function frameHeader(type: F.Data | F.Signal | F.Raw, sid: number): Uint8Array {
   const h = new Uint8Array(5);
   h[0] = type;
   putU32(h, 1, sid);

@@ -14,14 +14,16 @@ const dec = new TextDecoder();
  * half-open connection would otherwise look alive for hours). Returns the frame filter to run
  * first on every frame (true: consumed).
  */
-function keepAlive(link: Link, deadAfterMs = DEAD_AFTER_MS): (frame: Uint8Array) => boolean {
+function keepAlive(link: Link, deadAfterMs = DEAD_AFTER_MS): (frame: Uint8Array, raw: boolean) => boolean {
   // This side only watches (the relay pings, this side answers); any frame from the relay counts.
   const live = new Liveness(link, {
     deadAfterMs,
     onDead: (ms) => link.close(`relay silent for ${ms} ms`, new DisconnectedError(`not connected: relay silent for ${ms} ms`)),
   });
-  return (frame) => {
+  return (frame, raw) => {
     live.heard();
+    // The RPC frame a RAW announced is never a PING, whatever its first byte.
+    if (raw) return false;
     if (frame[0] === F.Ping) {
       if (link.state === 'open') link.send(PONG_FRAME);
       return true;
@@ -145,6 +147,8 @@ export class RelayClient {
   private readonly sender: SessionSender;
   /** The relay's ACK step for this client's session bytes (flow control), when it does that. */
   private flowStep = 0;
+  /** The next frame is an RPC frame of this session whatever its first byte (after a RAW; else -1). */
+  rawNext = -1;
 
   private constructor(readonly link: Link, readonly target: string) {
     this.closed = link.closed;
@@ -167,7 +171,7 @@ export class RelayClient {
     if (w.up && typeof w.sid === 'number') c.up(w.sid, String(w.instance ?? ''));
     const alive = keepAlive(link);
     h.takeOver((f) => {
-      if (!alive(f)) c.onFrame(f);
+      if (!alive(f, c.rawNext >= 0)) c.onFrame(f);
     });
     link.onClose((info) => c.down(`lost the link to the relay (${info.reason})`));
     return c;
@@ -223,10 +227,19 @@ export class RelayClient {
   }
 
   private onFrame(frame: Uint8Array): void {
+    if (this.rawNext >= 0) {
+      const sid = this.rawNext;
+      this.rawNext = -1;
+      if (this.session && sid === this.session.sid) this.session.deliver(frame);
+      return;
+    }
     // The relay forwards only the current session's frames to a client, in order after UP.
     if (frame[0]! < CONTROL_MIN) return void this.session?.deliver(frame);
     switch (frame[0]) {
       case F.Select:
+        return;
+      case F.Raw:
+        this.rawNext = frameSid(frame);
         return;
       case F.Data:
         if (this.session && frameSid(frame) === this.session.sid) this.session.deliver(frame.subarray(5));
@@ -298,6 +311,8 @@ export class RelayRuntimeConnection {
   private inSid = -1;
   /** The relay's ACK step (flow control), when it does flow control. */
   private flowStep = 0;
+  /** The next frame is an RPC frame of this session whatever its first byte (after a RAW; else -1). */
+  rawNext = -1;
 
   private constructor(readonly link: Link, readonly instance: string) {
     this.closed = link.closed;
@@ -324,7 +339,7 @@ export class RelayRuntimeConnection {
     if (opts.onSession) r.handlers.push(opts.onSession);
     const alive = keepAlive(link);
     h.takeOver((f) => {
-      if (!alive(f)) r.onFrame(f);
+      if (!alive(f, r.rawNext >= 0)) r.onFrame(f);
     });
     link.onClose((info) => {
       for (const s of r.sessions.values()) s.remoteClosed(`lost the link to the relay (${info.reason})`);
@@ -346,10 +361,19 @@ export class RelayRuntimeConnection {
   }
 
   private onFrame(frame: Uint8Array): void {
+    if (this.rawNext >= 0) {
+      const sid = this.rawNext;
+      this.rawNext = -1;
+      this.sessions.get(sid)?.deliver(frame);
+      return;
+    }
     if (frame[0]! < CONTROL_MIN) return void this.sessions.get(this.inSid)?.deliver(frame);
     switch (frame[0]) {
       case F.Select:
         this.inSid = frameSid(frame);
+        return;
+      case F.Raw:
+        this.rawNext = frameSid(frame);
         return;
       case F.Data: {
         const s = this.sessions.get(frameSid(frame));

@@ -9,6 +9,7 @@ import {
   CONTROL_MIN,
   F,
   frameSid,
+  frameHeader,
   selectFrame,
   ackFrame,
   HEARTBEAT_MS,
@@ -160,6 +161,8 @@ interface RuntimeConn {
   sessions: Map<number, ClientConn>;
   /** Session of the RPC frames the runtime sends next (its last SELECT). */
   inSid: number;
+  /** The next message is an RPC frame of this session, whatever its first byte (after a RAW; else -1). */
+  rawNext: number;
   /** Session of the RPC frames last forwarded to the runtime. */
   outSid: number;
   /** Sessions with frames waiting for this runtime's socket (see BULK_MARK), in round-robin order. */
@@ -182,6 +185,8 @@ interface ClientConn {
   sid?: number;
   /** Session the client's next RPC frames are for (its last SELECT). */
   inSid: number;
+  /** The next message is an RPC frame of this session, whatever its first byte (after a RAW; else -1). */
+  rawNext: number;
   /** When the relay last opened a session for it (REOPEN is rate-limited). */
   openedAt: number;
   /** Bytes of the session forwarded to this client and not yet acknowledged to the runtime. */
@@ -366,7 +371,7 @@ export class Relay {
     if (existing) {
       return this.refuse(link, peer, 'NAME_IN_USE', `a runtime named '${hello.id}' is already connected (from ${existing.peer}); refusing the second one`, hello);
     }
-    const rt: RuntimeConn = { link, name: hello.id, instance: hello.instance ?? '', peer, sessions: new Map(), inSid: -1, outSid: -1, queues: new Map(), pumping: false, queuedBytes: 0, peakBuffered: 0, peakQueued: 0 };
+    const rt: RuntimeConn = { link, name: hello.id, instance: hello.instance ?? '', peer, sessions: new Map(), inSid: -1, rawNext: -1, outSid: -1, queues: new Map(), pumping: false, queuedBytes: 0, peakBuffered: 0, peakQueued: 0 };
     this.runtimes.set(rt.name, rt);
     this.log(`runtime '${rt.name}' connected from ${peer} (instance ${rt.instance || '-'})`);
     link.send(control(F.Welcome, { instance: rt.instance, flow: this.buf.ackStep, proof }));
@@ -380,7 +385,7 @@ export class Relay {
   }
 
   private addClient(link: Link, peer: string, hello: Hello, grant: ClientGrant, proof: string): void {
-    const c: ClientConn = { link, id: hello.id, target: hello.target!, grant, proof, peer, inSid: -1, openedAt: 0, unacked: 0, ackWaiting: false, upUnacked: 0, upAckWaiting: false, peakBuffered: 0 };
+    const c: ClientConn = { link, id: hello.id, target: hello.target!, grant, proof, peer, inSid: -1, rawNext: -1, openedAt: 0, unacked: 0, ackWaiting: false, upUnacked: 0, upAckWaiting: false, peakBuffered: 0 };
     if (grant.expiresAtMs !== undefined) {
       // A token's expiry ends what it opened, not only new connections.
       const t = setTimeout(() => {
@@ -418,6 +423,13 @@ export class Relay {
   }
 
   private fromRuntime(rt: RuntimeConn, frame: Uint8Array): void {
+    if (rt.rawNext >= 0) {
+      // The RPC frame a RAW announced (its first byte looks like a control frame's).
+      const c = rt.sessions.get(rt.rawNext);
+      rt.rawNext = -1;
+      if (c) this.toClient(rt, c, frame, frame.length);
+      return;
+    }
     const type = frame[0]!;
     if (type < CONTROL_MIN) {
       // An RPC frame of the selected session, forwarded as it is (a client has one session).
@@ -430,11 +442,16 @@ export class Relay {
       rt.inSid = frameSid(frame);
       return;
     }
+    if (type === F.Raw) {
+      rt.rawNext = frameSid(frame);
+      return;
+    }
     if (type === F.Data || type === F.Signal) {
       const c = rt.sessions.get(frameSid(frame));
       // A frame for a session that just ended is a normal race: drop it.
       if (!c) return;
-      if (type === F.Data) this.toClient(rt, c, frame, frame.length - 5);
+      // DATA: an escaped RPC frame from a protocol-3 runtime, forwarded unwrapped.
+      if (type === F.Data) this.toClient(rt, c, frame.subarray(5), frame.length - 5);
       else safeSend(c.link, frame);
       return;
     }
@@ -459,7 +476,9 @@ export class Relay {
    * runtime holds back what it has not had acknowledged.
    */
   private toClient(rt: RuntimeConn, c: ClientConn, frame: Uint8Array, bytes: number): void {
-    safeSend(c.link, frame);
+    // A client has one session: RPC frames go without SELECT; one that looks like a control frame after a RAW.
+    if (frame[0]! < CONTROL_MIN) safeSend(c.link, frame);
+    else sendRaw(c.link, c.sid!, frame);
     const buffered = c.link.bufferedAmount;
     if (buffered > c.peakBuffered) c.peakBuffered = buffered;
     if (buffered > this.buf.dropAt) {
@@ -519,12 +538,11 @@ export class Relay {
         rt.outSid = sid;
       }
       safeSend(rt.link, frame);
-      this.upAck(rt, c, frame.length);
     } else {
-      // An escaped RPC frame (DATA, with its session id): as it is.
-      safeSend(rt.link, frame);
-      this.upAck(rt, c, frame.length - 5);
+      // An RPC frame that looks like a control frame: RAW (with its session id) right before it.
+      sendRaw(rt.link, sid, frame);
     }
+    this.upAck(rt, c, frame.length);
   }
 
   /** Serves the queued sessions round robin, a frame each, while the runtime's socket is under the mark. */
@@ -581,10 +599,12 @@ export class Relay {
   }
 
   private fromClient(c: ClientConn, frame: Uint8Array): void {
+    const raw = c.rawNext;
+    c.rawNext = -1;
     const type = frame[0]!;
-    if (type < CONTROL_MIN) {
+    if (type < CONTROL_MIN || raw >= 0) {
       // A client reaches only the session the relay gave it (frames of an older session are dropped).
-      if (c.sid === undefined || c.inSid !== c.sid) return;
+      if (c.sid === undefined || (raw >= 0 ? raw : c.inSid) !== c.sid) return;
       const rt = this.runtimes.get(c.target);
       if (!rt || rt.link.state !== 'open') return;
       this.toRuntime(rt, c, frame);
@@ -593,6 +613,10 @@ export class Relay {
     if (type === F.Pong) return;
     if (type === F.Select) {
       c.inSid = frameSid(frame);
+      return;
+    }
+    if (type === F.Raw) {
+      c.rawNext = frameSid(frame);
       return;
     }
     if (type === F.Reopen) {
@@ -604,8 +628,8 @@ export class Relay {
       if (c.sid === undefined || frameSid(frame) !== c.sid) return;
       const rt = this.runtimes.get(c.target);
       if (!rt) return;
-      // DATA (an escaped RPC frame) keeps its place among the session's RPC frames.
-      if (type === F.Data) this.toRuntime(rt, c, frame);
+      // DATA (an escaped RPC frame of a protocol-3 client) keeps its place among the session's RPC frames.
+      if (type === F.Data) this.toRuntime(rt, c, frame.subarray(5));
       else safeSend(rt.link, frame);
       return;
     }
@@ -651,6 +675,17 @@ export class Relay {
     this.closing = true;
     for (const l of this.links) l.close('relay shutting down');
     this.links.clear();
+  }
+}
+
+/** RAW for session `sid`, then `frame` (an RPC frame whose first byte is >= CONTROL_MIN), back to back. */
+function sendRaw(link: Link, sid: number, frame: Uint8Array): void {
+  if (link.state !== 'open') return;
+  try {
+    link.send(frameHeader(F.Raw, sid));
+    link.send(frame);
+  } catch {
+    // The link is closing; its close handler cleans up.
   }
 }
 

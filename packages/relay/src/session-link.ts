@@ -4,6 +4,15 @@ import { DisconnectedError, type CloseInfo, type Link, type LinkState } from '@r
 import { CONTROL_MIN, F, frameHeader, selectFrame } from './framing.js';
 
 /**
+ * Sends an RPC frame of session `sid` whose first byte is >= CONTROL_MIN: RAW, then the frame
+ * itself (no copy: escaping it by a prefix would join the two, a copy of the whole chunk).
+ */
+export function sendRpcFrame(physical: Link, sid: number, data: Uint8Array | readonly Uint8Array[]): void {
+  physical.send(frameHeader(F.Raw, sid));
+  physical.send(data);
+}
+
+/**
  * The sending half of a physical link shared by sessions: remembers which session the last RPC
  * frame was for, and sends SELECT only when that changes (so RPC frames go out untouched).
  */
@@ -15,9 +24,9 @@ export class SessionSender {
     const first = data instanceof Uint8Array ? data : data.find((p) => p.byteLength > 0);
     if (!first || first.byteLength === 0) return;
     if (first[0]! >= CONTROL_MIN) {
-      // Raw bytes that look like a control frame: escaped with their session id (a copy, rare).
-      const parts = data instanceof Uint8Array ? [data] : data;
-      this.physical.send([frameHeader(F.Data, sid), ...parts]);
+      // Raw bytes that look like a control frame: announced (RAW + session id), then sent as they
+      // are. The two are consecutive on the link: nothing else is sent between them.
+      sendRpcFrame(this.physical, sid, data);
       return;
     }
     if (this.current !== sid) {

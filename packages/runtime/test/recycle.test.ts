@@ -27,9 +27,13 @@ class CallerLink extends BaseLink {
   send(data: Uint8Array | readonly Uint8Array[]): void {
     this.runtimeSide.deliver(data instanceof Uint8Array ? data : Buffer.concat(data as Uint8Array[]));
   }
+  private rawNext = false;
   fromRuntime(frame: Uint8Array): void {
-    if (frame[0]! < CONTROL_MIN) this.deliver(frame);
-    else if (frame[0] === 0xd0) this.deliver(frame.subarray(5)); // F.Data: an escaped RPC frame
+    if (this.rawNext) {
+      this.rawNext = false;
+      this.deliver(frame);
+    } else if (frame[0]! < CONTROL_MIN) this.deliver(frame);
+    else if (frame[0] === 0xd1) this.rawNext = true; // F.Raw: the next message is an RPC frame
     // F.Select: the only session here
   }
   protected doClose(): void {
