@@ -34,7 +34,13 @@ const LOAD_S = Number(process.env.RTFMRI_BENCH_LOAD_S ?? 20);
 const ONLY = process.env.RTFMRI_BENCH_ONLY?.split(',').map((s) => s.trim());
 const want = (c: string) => !ONLY || ONLY.includes(c);
 /** RTFMRI_BENCH_PROF=DIR: the three child processes write V8 CPU profiles there (at exit). */
-const PROF = process.env.RTFMRI_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RTFMRI_BENCH_PROF}`] : [];
+const PROF = [
+  ...(process.env.RTFMRI_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RTFMRI_BENCH_PROF}`] : []),
+  /** RTFMRI_BENCH_NODE_ARGS: more node options for the three child processes (e.g. --trace-gc). */
+  ...(process.env.RTFMRI_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+];
+/** RTFMRI_BENCH_LOGS=DIR: the relay's and the runtime's output are also written to DIR/relay.log and DIR/serve.log. */
+const LOGS = process.env.RTFMRI_BENCH_LOGS;
 const TOKEN = 'bench-' + Math.random().toString(36).slice(2);
 const TR = 0.5;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -59,7 +65,9 @@ function cli(args: string[]): { child: ChildProcess; waitFor(re: RegExp): Promis
   const child = spawn(process.execPath, [...PROF, path.join(here, '../bin/rtfmri.js'), ...args], { env: { ...process.env, RTFMRI_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const waiters: Array<[RegExp, (m: RegExpMatchArray) => void]> = [];
+  const log = LOGS ? fs.createWriteStream(path.join(LOGS, `${args[0]}.log`)) : null;
   const on = (b: Buffer) => {
+    log?.write(b);
     text += b.toString();
     if (text.length > 1 << 20) text = text.slice(-(1 << 19));
     for (const w of [...waiters]) {
