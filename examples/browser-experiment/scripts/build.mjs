@@ -40,7 +40,7 @@ const cornerstoneDecoders = {
 const minify = process.env.RTFMRI_MINIFY !== '0';
 const browserEsm = {
   bundle: true, format: 'esm', platform: 'browser', target: 'chrome110', conditions: ['source'], sourcemap: true, logLevel: 'warning',
-  minify, splitting: true, metafile: true, absWorkingDir: root,
+  minify, keepNames: true, splitting: true, metafile: true, absWorkingDir: root,
 };
 
 const t0 = performance.now();

@@ -25,7 +25,7 @@ const t0 = performance.now();
 const { metafile } = await build({
   entryPoints: { task: join(root, 'src', 'task.ts'), monitor: join(root, 'src', 'monitor.ts'), worker: join(root, '..', '..', 'packages', 'sdk', 'src', 'browser', 'worker.ts') },
   bundle: true, format: 'esm', platform: 'browser', target: 'chrome110', conditions: ['source'], sourcemap: true, logLevel: 'warning',
-  minify, splitting: true, metafile: true, absWorkingDir: root,
+  minify, keepNames: true, splitting: true, metafile: true, absWorkingDir: root,
   outdir: out,
 });
 cpSync(join(root, 'src', 'index.html'), join(out, 'index.html'));
