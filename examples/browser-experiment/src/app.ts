@@ -403,7 +403,13 @@ async function refresh(di: DataInterface, stream: number): Promise<void> {
     pending.redraw = false;
     const last = log.frames.reduce<Drawn | undefined>((a, b) => (!a || b.index > a.index ? b : a), undefined);
     if (last) {
-      const f = await di.getVolumeFrame(stream, last.index, cfg.timeout, viewOf());
+      let f: FrameResult;
+      try {
+        f = await di.getVolumeFrame(stream, last.index, cfg.timeout, viewOf());
+      } catch (e) {
+        if (e instanceof DisconnectedError) pending.redraw = true; // again once reconnected
+        throw e;
+      }
       draw(f);
       showFrame(f, now());
       log.redraws++;
