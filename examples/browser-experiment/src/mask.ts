@@ -2,11 +2,10 @@
 // placed into the run's voxel grid through both affines (scanner coordinates), or a DICOM mask in
 // the run's own grid (a mosaic, or one slice). Nonzero voxels are the ROI.
 //
-// The NIfTI code is the SDK's (packages/sdk/src/nifti: nibabel's mosaic_to_nii affine, the header's
-// sform/qform); @rtfmri/sdk/browser does not export it (its bundle is kept small), so this
-// lazily loaded module imports it from the workspace sources.
+// The NIfTI code is the SDK's (nibabel's mosaic_to_nii affine, the header's sform/qform), from
+// @rtfmri/sdk/browser's helpers: only this lazily loaded chunk pulls it in.
 import { mosaicToVolume, parseDicom, type DicomDataset } from '@rtfmri/dicom-wasm';
-import { decodeNifti, invAffine, matmul, mosaicToNii } from '../../../packages/sdk/src/nifti/index.js';
+import { decodeNifti, invAffine, matmul, mosaicToNii } from '@rtfmri/sdk/browser';
 
 export class MaskError extends Error {
   override name = 'MaskError';
