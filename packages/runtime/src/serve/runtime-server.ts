@@ -93,7 +93,7 @@ function wireError(thrown: unknown): never {
  * allow-listed, end to end with the SDK. `heartbeat` for a direct physical link (the data
  * channel), which nothing else watches; a relay session needs none (the relay link has one).
  */
-export function serveSession(di: DataInterface, link: Link, onError?: (e: Error) => void, options: { heartbeat?: boolean; methods?: readonly string[]; client?: string } = {}): void {
+export function serveSession(di: DataInterface, link: Link, onError?: (e: Error) => void, options: { heartbeat?: boolean; methods?: readonly string[]; client?: string; streamWindow?: number } = {}): void {
   // The relay authenticated both ends and says which methods the client's credential allows
   // (a participant page's token: streams only); anything else is refused as an unknown method.
   // The feedback channel's hub (feedback.ts) is the runtime's, shared by all its sessions; a
@@ -104,7 +104,7 @@ export function serveSession(di: DataInterface, link: Link, onError?: (e: Error)
   const buffers = ReplyBuffers.usable(link) ? new ReplyBuffers(link) : undefined;
   const impl = Object.assign(remoteFacade(di, link, buffers), feedbackHubOf(di).facade(options.client ?? `session:${Math.random().toString(36).slice(2)}`, link.closed));
   // streamWindow: a putFile stream is written to disk as it arrives (file-stream.ts STREAM_WINDOW).
-  expose(buffers?.rpcLink ?? link, impl, allowed, { onError, heartbeat: options.heartbeat, streamWindow: STREAM_WINDOW });
+  expose(buffers?.rpcLink ?? link, impl, allowed, { onError, heartbeat: options.heartbeat, streamWindow: options.streamWindow ?? STREAM_WINDOW });
 }
 
 export interface RuntimeServerOptions extends Omit<DataInterfaceOptions, 'dataRemote'> {
@@ -120,6 +120,12 @@ export interface RuntimeServerOptions extends Omit<DataInterfaceOptions, 'dataRe
   /** Tokens for clients when listening (default: `token` for everyone). */
   tokens?: TokenPolicy;
   ws?: WsClientOptions;
+  /**
+   * Credit granted to each stream the runtime receives (a client's streamed putFile), bytes.
+   * Default 4 MiB (file-stream.ts STREAM_WINDOW); a stream moves at most this much per round
+   * trip, so raise it for clients far away (4 MiB at 50 ms RTT: ~80 MB/s). 64 KiB to 1 GiB.
+   */
+  streamWindow?: number;
   log?: (line: string) => void;
   instance?: string;
   onFatal?: (err: Error) => void;
@@ -142,6 +148,10 @@ export interface RuntimeServer {
 
 export async function startRuntimeServer(opts: RuntimeServerOptions): Promise<RuntimeServer> {
   if (!opts.connect === (opts.listen === undefined)) throw new RangeError('give exactly one of connect (a relay URL) or listen (a port)');
+  const streamWindow = opts.streamWindow ?? STREAM_WINDOW;
+  if (!Number.isSafeInteger(streamWindow) || streamWindow < 64 * 1024 || streamWindow > 1024 * 1024 * 1024) {
+    throw new RangeError(`streamWindow must be a number of bytes from 65536 to 1073741824 (got ${String(opts.streamWindow)})`);
+  }
   const di = opts.dataInterface ?? new DataInterface({
     allowedDirs: opts.allowedDirs,
     allowedFileTypes: opts.allowedFileTypes,
@@ -184,7 +194,7 @@ export async function startRuntimeServer(opts: RuntimeServerOptions): Promise<Ru
       opts.log?.(`session ${info.sid} opened for client '${info.client}'${info.methods.length < DATA_INTERFACE_METHODS.length ? ` (methods: ${info.methods.join(', ')})` : ''}`);
       sessionMethods.set(info.sid, info.methods);
       sessionClients.set(info.sid, info.client);
-      serveSession(di, link, (e) => opts.log?.(`session ${info.sid}: ${e.message}`), { methods: info.methods, client: info.client });
+      serveSession(di, link, (e) => opts.log?.(`session ${info.sid}: ${e.message}`), { methods: info.methods, client: info.client, streamWindow });
       void link.closed.then((c) => {
         sessionMethods.delete(info.sid);
         sessionClients.delete(info.sid);
@@ -196,7 +206,7 @@ export async function startRuntimeServer(opts: RuntimeServerOptions): Promise<Ru
         setTimeout(() => {
           const conn = service.connection;
           // A data channel negotiated over a session gets that session's methods (none if it ended).
-          if (conn) answerWebRtcOffers(conn, (l, sid) => serveSession(di, l, (e) => opts.log?.(`session ${sid} (webrtc): ${e.message}`), { heartbeat: true, methods: sessionMethods.get(sid) ?? [], client: sessionClients.get(sid) }), { log: opts.log, ...opts.webrtc });
+          if (conn) answerWebRtcOffers(conn, (l, sid) => serveSession(di, l, (e) => opts.log?.(`session ${sid} (webrtc): ${e.message}`), { heartbeat: true, methods: sessionMethods.get(sid) ?? [], client: sessionClients.get(sid), streamWindow }), { log: opts.log, ...opts.webrtc });
         }, 0);
       }
     },
