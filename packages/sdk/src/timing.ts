@@ -51,8 +51,10 @@ function parseTm(tm: string): number | undefined {
 
 /**
  * AcquisitionDate + AcquisitionTime as epoch seconds on the scanner's clock, in the local time
- * zone (or `utcOffsetMinutes`). Anonymization blanks the date and keeps the time: without a date,
- * the day is the one that puts the time nearest to `now` (a run does not span days).
+ * zone (or `utcOffsetMinutes`). Anonymization keeps the time and shifts the date by years (PS3.15
+ * Modified Dates; the data set then says LongitudinalTemporalInformationModified MODIFIED) or
+ * removes it: without a trustworthy date, the day is the one that puts the time nearest to `now`
+ * (a run does not span days).
  */
 export function getDicomAcquisitionTime(ds: HasGet, opts: { utcOffsetMinutes?: number; now?: number } = {}): number | undefined {
   const tm = first(ds.get('AcquisitionTime'));
@@ -66,7 +68,9 @@ export function getDicomAcquisitionTime(ds: HasGet, opts: { utcOffsetMinutes?: n
     const utc = Date.UTC(y, mo, d) / 1000 + secs;
     return utc - offsetFor(utc * 1000);
   };
-  if (typeof da === 'string' && /^\d{8}$/.test(da.trim())) {
+  const temporal = first(ds.get('LongitudinalTemporalInformationModified'));
+  const dateIsTrue = typeof temporal !== 'string' || !/^(MODIFIED|REMOVED)$/.test(temporal.trim());
+  if (dateIsTrue && typeof da === 'string' && /^\d{8}$/.test(da.trim())) {
     const s = da.trim();
     return at(Number(s.slice(0, 4)), Number(s.slice(4, 6)) - 1, Number(s.slice(6, 8)));
   }

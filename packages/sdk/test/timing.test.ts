@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { anonymize, parseDicom } from '@rtfmri/dicom-wasm';
+import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
 import { getDicomAcquisitionTime, getDicomRepetitionTime, measureClockSkew, timeToNextTR } from '../src/timing.js';
 
 const ds = (o: Record<string, unknown>) => ({ get: (k: string) => o[k] });
@@ -22,6 +24,23 @@ describe('timing helpers', () => {
     expect(t).toBe(Date.UTC(2026, 10, 29, 0, 0, 30) / 1000);
     const u = getDicomAcquisitionTime(ds({ AcquisitionTime: '235800.5' }), { utcOffsetMinutes: 0, now });
     expect(u).toBe(Date.UTC(2026, 10, 28, 23, 58, 0, 500) / 1000);
+  });
+
+  it('an anonymized volume (date shifted by years under Modified Dates) is placed on the day nearest to now', () => {
+    // the scanner wrote it a second ago; the default profile shifts AcquisitionDate 10-20 years back
+    const nowMs = Date.now();
+    const d = new Date(nowMs - 1000);
+    const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+    const date = `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}`;
+    const time = `${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
+    const file = syntheticEpiVolume(0, { tile: 16, slices: 4, date, startTime: time });
+    const anon = parseDicom(anonymize(file));
+    expect(anon.getString('AcquisitionDate')).not.toBe(date);
+    expect(anon.getString('LongitudinalTemporalInformationModified')).toBe('MODIFIED');
+    const t = getDicomAcquisitionTime(anon, { utcOffsetMinutes: 0, now: nowMs / 1000 })!;
+    expect(Math.abs(t - (nowMs - 1000) / 1000)).toBeLessThan(0.01);
+    // the original keeps its own date
+    expect(Math.abs(getDicomAcquisitionTime(parseDicom(file), { utcOffsetMinutes: 0 })! - (nowMs - 1000) / 1000)).toBeLessThan(0.01);
   });
 
   it('time to the next TR accounts for the clock skew and missed TRs', () => {
