@@ -71,6 +71,8 @@ export class WorkerApi {
   private skew: { instance: string | undefined; value: Promise<number | undefined> } | undefined;
   /** The calls the page may still cancel (their per-call signal lives here). */
   private cancels = new Map<number, AbortController>();
+  /** The DICOM reader and frame code, loading since the first scanner stream opened. */
+  private dicomCode: Promise<void> | undefined;
 
   constructor(private readonly decoder?: () => Promise<PixelDecoder>) {}
 
@@ -132,7 +134,10 @@ export class WorkerApi {
     } finally {
       done();
     }
-    if (method === 'initScannerStream') this.next.set(r as number, 0);
+    if (method === 'initScannerStream') {
+      this.next.set(r as number, 0);
+      this.loadDicomCode();
+    }
     if (method === 'closeStream') this.next.delete(args[0] as number);
     return r;
   }
@@ -149,6 +154,18 @@ export class WorkerApi {
     } finally {
       done();
     }
+  }
+
+  /**
+   * Fetches and instantiates the DICOM reader (dicom-wasm's chunk, its WebAssembly module) and the
+   * frame code while the stream waits for its first volume, so that volume does not wait for them.
+   * Failures are left to the call that needs the code.
+   */
+  private loadDicomCode(): void {
+    this.dicomCode ??= Promise.all([import('@rtfmri/dicom-wasm/parse').then((m) => m.ready()), import('./frame.js')]).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** A call of the result/feedback channel (only FEEDBACK_METHODS; remote.ts checks). */
