@@ -6,7 +6,10 @@
 // (gzip; page, worker and the chunks the first volume loads); its page thread no DICOM code at all;
 // a feedback-only page (SubjectInterface) no dicom-wasm anywhere, worker included. Measured on two
 // small pages bundled with code splitting, as the examples are.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
@@ -40,7 +43,7 @@ interface Split {
 }
 
 /** A page (its source) and the SDK's worker, bundled with code splitting like the examples. */
-async function splitBuild(name: string, pageSource: string): Promise<Split> {
+async function splitBuild(name: string, pageSource: string, write = false): Promise<Split> {
   const page = path.join(work, `${name}.js`);
   writeFileSync(page, pageSource.replaceAll('SDK', JSON.stringify(path.join(dist, 'index.js'))));
   const outdir = path.join(work, `out-${name}`);
@@ -49,6 +52,10 @@ async function splitBuild(name: string, pageSource: string): Promise<Split> {
     bundle: true, platform: 'browser', format: 'esm', minify: true, splitting: true, write: false, metafile: true,
     outdir, absWorkingDir: work, logLevel: 'silent',
   });
+  if (write) {
+    mkdirSync(outdir, { recursive: true });
+    for (const f of r.outputFiles) writeFileSync(f.path, f.contents);
+  }
   expect(r.errors).toEqual([]);
   const metafile = r.metafile;
   const files = new Map(r.outputFiles.map((f) => [path.relative(work, f.path), f]));
@@ -167,4 +174,82 @@ describe('@rtfmri/sdk/browser bundles for a browser with plain esbuild', () => {
     `);
     expect(parsing.sources(parsing.closure([parsing.out('page')])).filter(dicomReader).length).toBeGreaterThan(0);
   });
+});
+
+const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+if (!chromium) console.warn('[sdk] no Chromium at /usr/bin/chromium: skipping the feedback page in Chromium');
+
+describe.skipIf(!chromium)('a feedback-only page in Chromium', () => {
+  it('fetches no chunk with dicom-wasm while its worker runs; a getImageData call would fetch the reader (the check can fail)', async () => {
+    // The page starts the SDK's worker (its link fails: nothing listens on port 9 of loopback), asks
+    // for a result, reports; then calls getImageData, which imports the DICOM reader on the page.
+    const b = await splitBuild('live', `
+      import { DataInterface, SubjectInterface } from SDK;
+      const report = (phase, body) => fetch('/result/' + phase, { method: 'POST', body: JSON.stringify(body) });
+      const di = new DataInterface({ dataRemote: true, url: 'ws://127.0.0.1:9', token: 't', name: 'scanner1', transport: 'websocket' });
+      const subject = new SubjectInterface(di);
+      subject.dequeueResult(false).catch(() => undefined);
+      const status = await di.linkStatus(); // answered by the worker: it runs
+      await new Promise((r) => setTimeout(r, 1000));
+      await report('feedback', { status });
+      await di.getImageData(1).catch((e) => e.name);
+      await new Promise((r) => setTimeout(r, 500));
+      await report('imagedata', {});
+    `, true);
+    const outdir = path.join(work, 'out-live');
+    const requested: string[] = [];
+    const phases = new Map<string, (v: string[]) => void>();
+    const phase = (name: string) => new Promise<string[]>((r) => phases.set(name, r));
+    const feedbackDone = phase('feedback');
+    const imageDone = phase('imagedata');
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (req.method === 'POST' && url.pathname.startsWith('/result/')) {
+        req.resume();
+        req.on('end', () => {
+          res.end('ok');
+          phases.get(url.pathname.slice(8))?.([...requested]);
+        });
+        return;
+      }
+      if (url.pathname === '/') {
+        res.setHeader('content-type', 'text/html');
+        return res.end('<!doctype html><meta charset="utf-8"><script type="module" src="/page.js"></script>');
+      }
+      const file = path.join(outdir, path.normalize(url.pathname));
+      if (!file.startsWith(outdir + path.sep) || !existsSync(file)) return res.writeHead(404).end();
+      requested.push(path.relative(work, file));
+      res.setHeader('content-type', 'text/javascript');
+      res.end(b.files.get(path.relative(work, file))?.contents ?? '');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const profile = mkdtempSync(path.join(tmpdir(), 'rtfmri-sdk-chromium-'));
+    const browser = spawn(chromium!, [
+      '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-extensions',
+      '--disable-features=MediaRouter,OptimizationHints', `--user-data-dir=${profile}`, `http://127.0.0.1:${port}/`,
+    ], { stdio: 'ignore', detached: true }); // its own process group: the cleanup kills its helpers too
+    const exited = new Promise<void>((r) => browser.once('exit', () => r()));
+    const withDicom = (files: string[]) => files.filter((o) => b.sources([o]).some(dicomWasm));
+    try {
+      const timeout = (s: number) => new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no report from the page within ${s} s`)), s * 1000));
+      const first = await Promise.race([feedbackDone, timeout(25)]);
+      expect(first).toContain(b.out('worker'));
+      expect(first).toContain(b.out('page'));
+      expect(withDicom(first)).toEqual([]);
+      const second = await Promise.race([imageDone, timeout(15)]);
+      expect(withDicom(second).length).toBeGreaterThan(0);
+      console.log(`feedback-only page in Chromium: page and worker fetched ${new Set(first).size} scripts, none with dicom-wasm; getImageData then fetched ${second.slice(first.length).join(', ')} (the reader: ${withDicom(second).join(', ')})`);
+    } finally {
+      try {
+        process.kill(-browser.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      server.close();
+      rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    }
+  }, 60_000);
 });
