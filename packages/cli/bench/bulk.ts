@@ -125,6 +125,21 @@ function experiment(url: string): { child: ChildProcess; ready: Promise<void>; c
 }
 
 // ---- memory --------------------------------------------------------------------------------------
+/** CPU seconds per thread name of a process (user + system). */
+function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      const name = `${fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim()}${t === String(pid) ? '(main)' : ''}`;
+      const f = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(t === String(pid) ? name : `${name}#${t}`, (Number(f[11]) + Number(f[12])) / 100);
+    }
+  } catch {
+    // gone
+  }
+  return out;
+}
+
 /** CPU seconds a process has used so far: [user, system]. */
 function cpuSeconds(pid: number): [number, number] {
   try {
@@ -142,6 +157,8 @@ class Peaks {
   private t0 = 0;
   /** CPU use of each process over the last start..stop, % of one core: [user, system]. */
   cpu: Record<string, [number, number]> = {};
+  /** CPU seconds (user + system, all threads) of each process over the last start..stop. */
+  cpuSec: Record<string, number> = {};
   constructor(private readonly procs: Record<string, ChildProcess>) {}
   private rss(pid: number, field: 'VmRSS' | 'VmHWM'): number {
     try {
@@ -173,6 +190,7 @@ class Peaks {
       const [u, s] = cpuSeconds(p.pid!);
       const [u0, s0] = this.cpu0.get(p.pid!)!;
       this.cpu[k] = [(100 * (u - u0)) / wall, (100 * (s - s0)) / wall];
+      this.cpuSec[k] = u - u0 + s - s0;
     }
     const out: Record<string, number> = {};
     for (const [k, p] of Object.entries(this.procs)) out[k] = Math.max(this.rss(p.pid!, 'VmHWM') || 0, this.sampled.get(p.pid!) ?? 0);
@@ -270,7 +288,10 @@ async function main(): Promise<void> {
     const p = peaks.stop();
     const ok = results.filter((r) => r.ok);
     const rates = ok.map((r) => gbps(r.bytes!, r.ms));
-    row(`${label}: ${ok.length}/3 ok, ${rates.length ? `${Math.min(...rates).toFixed(2)}-${Math.max(...rates).toFixed(2)} GB/s` : '-'}; peak RSS runtime ${mib(p.runtime)} / relay ${mib(p.relay)} / experiment ${mib(p.experiment)}; ${cpuLine(peaks.cpu)}`);
+    // CPU seconds per GiB moved: what the load of other processes changes least
+    const gib = ok.reduce((a, r) => a + r.bytes!, 0) / 2 ** 30;
+    const perGib = (k: string) => (gib ? (peaks.cpuSec[k]! / gib).toFixed(2) : '-');
+    row(`${label}: ${ok.length}/3 ok, ${rates.length ? `${Math.min(...rates).toFixed(2)}-${Math.max(...rates).toFixed(2)} GB/s` : '-'}; peak RSS runtime ${mib(p.runtime)} / relay ${mib(p.relay)} / experiment ${mib(p.experiment)}; ${cpuLine(peaks.cpu)}; CPU s/GiB runtime ${perGib('runtime')} / relay ${perGib('relay')} / experiment ${perGib('experiment')}`);
     figure(label, 'ok', ok.length, 'of 3');
     if (rates.length) figure(label, 'min rate', Math.min(...rates), 'GB/s');
     for (const [k, v] of Object.entries(p)) figure(label, `peak RSS ${k}`, v / MiB, 'MiB');
@@ -350,6 +371,7 @@ async function main(): Promise<void> {
         ids.push(await other.initScannerStream(dk, 'vol_{TR:05d}.dcm', 0));
       }
       const cpu0 = [runtime.child, relay.child].map((c) => cpuSeconds(c.pid!));
+      const threads0 = threadCpu(runtime.child.pid!);
       const lat: number[] = [];
       const byStream: number[][] = [];
       const byOrder: number[][] = [];
@@ -371,6 +393,8 @@ async function main(): Promise<void> {
         }),
       );
       if (process.env.RTFMRI_BENCH_VERBOSE) {
+        const t1 = threadCpu(runtime.child.pid!);
+        say(`  runtime CPU by thread, ms per volume: ${[...t1].map(([k, v]) => [k, ((v - (threads0.get(k) ?? 0)) * 1000) / (STREAMS * TRS)] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
         // per stream: median latency; per TR: spread of the 16 closes (the writer thread writes them one after another)
         say(`  per stream p50: ${byStream.map((xs) => pct(xs, 50).toFixed(1)).join(' ')}`);
         say(`  closes spread per TR: ${byOrder.filter(Boolean).map((xs) => (Math.max(...xs) - Math.min(...xs)).toFixed(1)).join(' ')} ms`);
@@ -379,9 +403,10 @@ async function main(): Promise<void> {
       // CPU per volume (user + system, all threads) over the whole case: less at the mercy of the load than latency
       const perVol = [runtime.child, relay.child].map((c, j) => {
         const [u, s] = cpuSeconds(c.pid!);
-        return ((u + s - cpu0[j]![0] - cpu0[j]![1]) * 1000) / (STREAMS * TRS);
+        const n = STREAMS * TRS;
+        return `${(((u + s - cpu0[j]![0] - cpu0[j]![1]) * 1000) / n).toFixed(2)} ms (${(((s - cpu0[j]![1]) * 1000) / n).toFixed(2)} sys)`;
       });
-      row(`${label}: p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms, max ${Math.max(...lat).toFixed(2)} ms, n=${lat.length}; CPU per volume runtime ${perVol[0]!.toFixed(2)} ms / relay ${perVol[1]!.toFixed(2)} ms`);
+      row(`${label}: p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms, max ${Math.max(...lat).toFixed(2)} ms, n=${lat.length}; CPU per volume runtime ${perVol[0]} / relay ${perVol[1]}`);
       figure(label, 'p99', pct(lat, 99), 'ms');
       for (const id of ids) await other.closeStream(id);
     }
