@@ -3,6 +3,38 @@
 import { DisconnectedError, type CloseInfo, type Link, type LinkState } from '@rtfmri/transport';
 import { CONTROL_MIN, F, frameHeader, selectFrame } from './framing.js';
 
+/** Frames below this size are calls, replies, credit and headers: they mark their session active. */
+const SMALL_FRAME = 64 * 1024;
+/** A session counts as active this long after its last small frame (a scanner stream's TR is 0.5-3 s). */
+export const ACTIVE_MS = 5000;
+
+const nowMs: () => number = typeof performance !== 'undefined' ? () => performance.now() : () => Date.now();
+
+/**
+ * Which sessions of one physical link had small frames (calls, replies) lately. A bulk transfer
+ * keeps less in flight while another session is active: whatever it has in flight between here
+ * and its client sits in the same socket and kernel buffers as the other session's replies, which
+ * wait behind it (a ping from another client during a transfer: p50 2.8-4.5 ms with 3 MiB of
+ * slack, 1.6-2.9 ms with 1 MiB, throughput alike on loopback). Alone, a transfer keeps the wider
+ * slack: over a WAN a transfer moves about its bytes in flight per round trip.
+ */
+export class SessionActivity {
+  private readonly last = new Map<number, number>();
+  note(sid: number): void {
+    this.last.set(sid, nowMs());
+  }
+  forget(sid: number): void {
+    this.last.delete(sid);
+  }
+  /** Whether a session other than `sid` had a small frame within ACTIVE_MS. */
+  othersActive(sid: number): boolean {
+    if (this.last.size < 2 && (this.last.size === 0 || this.last.has(sid))) return false;
+    const since = nowMs() - ACTIVE_MS;
+    for (const [s, t] of this.last) if (s !== sid && t >= since) return true;
+    return false;
+  }
+}
+
 /**
  * Sends an RPC frame of session `sid` whose first byte is >= CONTROL_MIN: RAW, then the frame
  * itself (no copy: escaping it by a prefix would join the two, a copy of the whole chunk).
@@ -18,11 +50,14 @@ export function sendRpcFrame(physical: Link, sid: number, data: Uint8Array | rea
  */
 export class SessionSender {
   private current = -1;
+  /** Small frames per session on this link, in both directions (see bulkBufferedAmount). */
+  readonly activity = new SessionActivity();
   constructor(private readonly physical: Link) {}
 
   send(sid: number, data: Uint8Array | readonly Uint8Array[]): void {
     const first = data instanceof Uint8Array ? data : data.find((p) => p.byteLength > 0);
     if (!first || first.byteLength === 0) return;
+    if (data instanceof Uint8Array ? data.byteLength < SMALL_FRAME : data.reduce((n, p) => n + p.byteLength, 0) < SMALL_FRAME) this.activity.note(sid);
     if (first[0]! >= CONTROL_MIN) {
       // Raw bytes that look like a control frame: announced (RAW + session id), then sent as they
       // are. The two are consecutive on the link: nothing else is sent between them.
@@ -64,6 +99,8 @@ export class SessionLink implements Link {
   private ackSlack = Infinity;
   /** The smaller allowance of bulk data (streams, big parts): see bulkBufferedAmount. */
   private bulkSlack = Infinity;
+  /** ...and while another session of the same link is active (SessionActivity). */
+  private bulkSlackShared = Infinity;
   private drainWaiters: Array<{ mark: number; bulk: boolean; resolve: () => void }> = [];
   private pumpScheduled = false;
   private physicalArmed = false;
@@ -101,7 +138,8 @@ export class SessionLink implements Link {
    * burst of volumes still goes out without waiting for an ACK.
    */
   get bulkBufferedAmount(): number {
-    return this.physical.bufferedAmount + (this.unacked > this.bulkSlack ? this.unacked - this.bulkSlack : 0);
+    const slack = this.bulkSlack !== Infinity && this.sender.activity.othersActive(this.sid) ? this.bulkSlackShared : this.bulkSlack;
+    return this.physical.bufferedAmount + (this.unacked > slack ? this.unacked - slack : 0);
   }
 
   private backlog(bulk: boolean): number {
@@ -115,6 +153,7 @@ export class SessionLink implements Link {
     // the RPC's high-water mark (8 MiB) + one chunk in the relay.
     this.ackSlack = 8 * step;
     this.bulkSlack = 3 * step;
+    this.bulkSlackShared = step;
   }
 
   /** ACK from the relay. */
@@ -204,6 +243,7 @@ export class SessionLink implements Link {
   /** An RPC frame for this session arrived. */
   deliver(payload: Uint8Array): void {
     if (this.state !== 'open') return;
+    if (payload.byteLength < SMALL_FRAME) this.sender.activity.note(this.sid);
     if (this.early) this.early.push(payload);
     else for (const h of this.messageHandlers) h(payload);
   }
@@ -222,6 +262,7 @@ export class SessionLink implements Link {
   private finish(reason: string, error?: Error): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.sender.activity.forget(this.sid);
     this.early = null;
     this.pump();
     const info: CloseInfo = error ? { reason, error } : { reason };
