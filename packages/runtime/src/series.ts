@@ -2,8 +2,8 @@
 // first file, as it appears, so a stream can follow "the next run" without knowing its name
 // (Siemens real-time export session folders, GE exam/series folders, Philips series folders).
 //
-// This is where chokidar serves: directories only, shallow, few entries, on Linux, macOS and
-// Windows alike. Chokidar watches the session folder and the intermediate levels (depth - 1 of
+// This is where chokidar serves (native events; the polling route for network shares reads the
+// levels itself): directories only, shallow, few entries, on Linux, macOS and Windows alike. Chokidar watches the session folder and the intermediate levels (depth - 1 of
 // them); the series folders themselves are reported but never read or watched by it (its `depth`
 // stops there), so a series folder's thousands of images cost chokidar nothing. Each new series
 // folder is then looked at by this module only until its first file is there (fs.watch where
@@ -90,6 +90,7 @@ interface Waiter {
 /** One series watch (DataInterface.initSeriesWatch). */
 export class SeriesWatch {
   private watcher: FSWatcher | undefined;
+  private scanTimer: NodeJS.Timeout | undefined;
   private readonly ready: SeriesInfo[] = [];
   private readonly pending = new Map<string, Pending>();
   private readonly seen = new Set<string>();
@@ -110,8 +111,58 @@ export class SeriesWatch {
     this.matchFile = nameMatcher(opts.filePattern);
   }
 
-  /** Starts chokidar; resolves with the series folders already present, once its first scan is done. */
+  /** Starts watching; resolves with the series folders already present, once the first scan is done. */
   async start(): Promise<string[]> {
+    const initial = this.deps.usePolling ? await this.startPolling() : await this.startChokidar();
+    initial.sort();
+    this.existingDirs = initial;
+    if (this.opts.existing === 'report') for (const d of initial) this.found(d);
+    else for (const d of initial) this.seen.add(d);
+    return initial;
+  }
+
+  /**
+   * The polling route (network shares): the levels above the series folders are read every poll
+   * interval. Not chokidar's polling: it takes each folder's first stat as the baseline after its
+   * ready event, so a series folder made in that gap was never reported (a flaky test showed it).
+   */
+  private async startPolling(): Promise<string[]> {
+    const initial = await this.scanSeriesDirs();
+    let scanning = false;
+    this.scanTimer = setInterval(() => {
+      if (scanning || this.closed) return;
+      scanning = true;
+      this.scanSeriesDirs()
+        .then((dirs) => {
+          for (const d of dirs.sort()) if (!this.seen.has(d)) this.found(d);
+        })
+        .finally(() => (scanning = false));
+    }, this.deps.pollIntervalMs);
+    this.scanTimer.unref();
+    return initial;
+  }
+
+  /** The folders at the series level, read level by level (readdir only; unreadable ones skipped). */
+  private async scanSeriesDirs(): Promise<string[]> {
+    let level = [this.root];
+    for (let d = 0; d < this.opts.depth && level.length > 0; d++) {
+      const next: string[] = [];
+      for (const dir of level) {
+        let entries: fs.Dirent[];
+        try {
+          entries = await fs.promises.readdir(dir, { withFileTypes: true });
+        } catch {
+          continue;
+        }
+        for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.')) next.push(path.join(dir, e.name));
+      }
+      level = next;
+    }
+    return level.filter((p) => this.isSeriesDir(p));
+  }
+
+  /** Starts chokidar; resolves with the series folders already present, once its first scan is done. */
+  private async startChokidar(): Promise<string[]> {
     const initial: string[] = [];
     let started = false;
     const w = watch(this.root, {
@@ -122,9 +173,6 @@ export class SeriesWatch {
       followSymlinks: false,
       persistent: false,
       ignoreInitial: false,
-      usePolling: this.deps.usePolling,
-      interval: Math.max(100, this.deps.pollIntervalMs),
-      binaryInterval: Math.max(100, this.deps.pollIntervalMs),
     });
     this.watcher = w;
     w.on('addDir', (p: string) => {
@@ -137,10 +185,6 @@ export class SeriesWatch {
     });
     await new Promise<void>((resolve) => w.once('ready', () => resolve()));
     started = true;
-    initial.sort();
-    this.existingDirs = initial;
-    if (this.opts.existing === 'report') for (const d of initial) this.found(d);
-    else for (const d of initial) this.seen.add(d);
     return initial;
   }
 
@@ -249,6 +293,7 @@ export class SeriesWatch {
     if (this.closed) return;
     this.closed = true;
     this.closedWhy = why;
+    if (this.scanTimer) clearInterval(this.scanTimer);
     for (const p of [...this.pending.values()]) this.stopLooking(p);
     for (const w of this.waiters.splice(0)) w.reject(new StateError(`nextSeries: ${why}`));
     await this.watcher?.close();
