@@ -114,23 +114,9 @@ static const Masked *find_masked(u32 tag) {
   return 0;
 }
 
-static int kept(u32 tag) {
-  u32 lo = 0, hi = n_keep;
-  while (lo < hi) {
-    u32 mid = (lo + hi) >> 1;
-    if (p_keep[mid] < tag) lo = mid + 1; else hi = mid;
-  }
-  return lo < n_keep && p_keep[lo] == tag;
-}
+static int kept(u32 tag) { return sorted_has(p_keep, n_keep, tag); }
 
-static int is_ui_tag(u32 tag) {
-  u32 lo = 0, hi = UI_TAG_COUNT;
-  while (lo < hi) {
-    u32 mid = (lo + hi) >> 1;
-    if (UI_TAGS[mid] < tag) lo = mid + 1; else hi = mid;
-  }
-  return lo < UI_TAG_COUNT && UI_TAGS[lo] == tag;
-}
+static int is_ui_tag(u32 tag) { return sorted_has(UI_TAGS, UI_TAG_COUNT, tag); }
 
 /* ---- VRs ---- */
 static int long_vr(u32 vr) {

@@ -37,6 +37,16 @@ typedef struct {
 /* Makes `b` hold at least `need` bytes; keeps the first `keep` bytes when it moves. 0 = no memory. */
 int block_reserve(Block *b, u32 need, u32 keep);
 
+/* Is x in the sorted array a[0, n)? */
+static inline int sorted_has(const u32 *a, u32 n, u32 x) {
+  u32 lo = 0, hi = n;
+  while (lo < hi) {
+    u32 mid = (lo + hi) >> 1;
+    if (a[mid] < x) lo = mid + 1; else hi = mid;
+  }
+  return lo < n && a[lo] == x;
+}
+
 #define VR2(a, b) ((u32)(a) | (u32)(b) << 8)
 
 #endif

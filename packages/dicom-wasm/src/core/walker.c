@@ -78,14 +78,7 @@ static inline u32 rd32(const u8 *p, u32 be) {
             : (p[0] | (u32)p[1] << 8 | (u32)p[2] << 16 | (u32)p[3] << 24);
 }
 
-static int is_sq_tag(u32 tag) {
-  u32 lo = 0, hi = SQ_TAG_COUNT;
-  while (lo < hi) {
-    u32 mid = (lo + hi) >> 1;
-    if (SQ_TAGS[mid] < tag) lo = mid + 1; else hi = mid;
-  }
-  return lo < SQ_TAG_COUNT && SQ_TAGS[lo] == tag;
-}
+static int is_sq_tag(u32 tag) { return sorted_has(SQ_TAGS, SQ_TAG_COUNT, tag); }
 
 static inline int is_upper(u8 c) { return c >= 'A' && c <= 'Z'; }
 static int long_vr(u8 a, u8 b) {
