@@ -20,7 +20,7 @@ import {
   HAS_PROC_FD, inFd, openDirVerified, openForRead, readAllFd, stillAllowed, type PolicySnapshot, type VerifiedDir,
 } from './verified.js';
 import { ByteStream } from '@rtfmri/transport';
-import { FILE_CHUNK, FileChunks, isByteSource, readAllAsync, readChunk, SYNC_READ_MAX, writeChunks } from './file-stream.js';
+import { FILE_CHUNK, FileChunks, isByteSource, readAllAsync, readChunk, SYNC_READ_MAX, writeChunks, type ChunkMemory } from './file-stream.js';
 
 /** What putFile writes: a string (UTF-8), bytes, or a stream of bytes (async/sync iterable: a Node Readable, the RPC's IncomingStream). */
 export type PutFileData = string | Uint8Array | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>;
@@ -749,13 +749,13 @@ export class DataInterface {
    * reply buffers: a fresh 0.5 MB buffer per call costs page faults and GC on the hot path).
    * `remote`: the PHI policy applies to what is returned.
    */
-  async readFileInto(filename: string, alloc?: (size: number) => Uint8Array, remote = false): Promise<Uint8Array> {
+  async readFileInto(filename: string, alloc?: (size: number) => Uint8Array, remote = false, chunkMemory?: ChunkMemory): Promise<Uint8Array> {
     this.ensureOpen();
     // A first check on the name (refuses early, with the usual messages); the one that decides is
     // made on the open descriptor.
     this.policy.checkDir(filename);
     // `..` is resolved by name (DESIGN "Semantics"), as the check above did, before the open.
-    if (remote) return this.remoteRead(path.resolve(filename), filename, 'getFile', alloc) as Promise<Uint8Array>;
+    if (remote) return this.remoteRead(path.resolve(filename), filename, 'getFile', alloc, chunkMemory) as Promise<Uint8Array>;
     return this.readVerified(path.resolve(filename), filename, alloc);
   }
 
@@ -765,7 +765,7 @@ export class DataInterface {
    * bytes; anything larger whose first bytes are not DICOM (and, under 'allow-raw', any large
    * file) as `{ size, stream }`, read from disk in chunks as the link takes them (RemoteFileStream).
    */
-  async remoteRead(p: string, shown: string, method: 'getFile' | 'getNewestFile', alloc?: (size: number) => Uint8Array): Promise<Uint8Array | RemoteFileStream> {
+  async remoteRead(p: string, shown: string, method: 'getFile' | 'getNewestFile', alloc?: (size: number) => Uint8Array, chunkMemory?: ChunkMemory): Promise<Uint8Array | RemoteFileStream> {
     const o = this.openVerified(p, shown);
     if (o.st.size <= SYNC_READ_MAX) {
       let bytes: Uint8Array;
@@ -787,7 +787,7 @@ export class DataInterface {
       if (kind === null || this.phi === 'allow-raw') {
         if (kind !== null) this.auditRaw(method, shown);
         handedOver = true;
-        return { size: o.st.size, stream: new ByteStream(new FileChunks(o.fd, o.st, shown, first)) };
+        return { size: o.st.size, stream: new ByteStream(new FileChunks(o.fd, o.st, shown, first, chunkMemory)) };
       }
       return this.phiOut(await readAllAsync(o.fd, o.st, shown, undefined, first), method, shown);
     } catch (err) {
@@ -1084,14 +1084,14 @@ export class DataInterface {
    * the allow-listed methods, with the PHI policy applied to every one that hands out file bytes.
    * getImageData resolves with the dataset of the bytes to send. `alloc`: see readFileInto.
    */
-  remoteMethods(alloc?: (size: number) => Uint8Array): Record<DataInterfaceMethod, (...args: unknown[]) => Promise<unknown>> {
+  remoteMethods(alloc?: (size: number) => Uint8Array, chunkMemory?: ChunkMemory): Record<DataInterfaceMethod, (...args: unknown[]) => Promise<unknown>> {
     const o = Object.create(null) as Record<DataInterfaceMethod, (...args: unknown[]) => Promise<unknown>>;
     const anonymizeAll = this.phi === 'anonymize';
     // The PHI routes (the remote methods that hand out file bytes: getFile, getNewestFile,
     // watchFile, initScannerStream + getImageData) apply the policy here; the others hand out none.
     const remote = (m: DataInterfaceMethod, a: unknown[], signal: AbortSignal | undefined): Promise<unknown> => {
       switch (m) {
-        case 'getFile': return this.readFileInto(a[0] as string, alloc, true);
+        case 'getFile': return this.readFileInto(a[0] as string, alloc, true, chunkMemory);
         case 'getNewestFile': return this.newestFile(a[0] as string, true);
         case 'watchFile': return (async () => {
           const { bytes, file } = await this.watched(a[0] as string, a[1] as number | null | undefined, anonymizeAll ? { anonymize: true, phi: true } : undefined, signal);

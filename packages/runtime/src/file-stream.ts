@@ -23,13 +23,36 @@ export function changedError(shown: string, what: string): StateError {
   return new StateError(`${shown} changed during the transfer (${what}); nothing was delivered as the file`, { details: { reason: 'CHANGED', path: shown } });
 }
 
+/**
+ * Memory for the chunks of a file stream that is reused once a chunk has left the process (the
+ * runtime service lends it per session: ReplyBuffers.chunkMemory). Without it, every chunk is a
+ * fresh 1 MiB: an allocation, page faults, and a share of the young collections.
+ */
+export interface ChunkMemory {
+  /** Memory for a chunk of `len` bytes (reused or fresh). */
+  take(len: number): Uint8Array;
+  /** The chunk is handed to the sender now: its memory is free again once it has left this process. */
+  lend(chunk: Uint8Array): void;
+  /** The chunk was read but never handed on (the reading stopped): its memory is free now. */
+  release(chunk: Uint8Array): void;
+}
+
 /** Reads exactly `len` bytes at `pos` (fewer: the file shrank, a CHANGED error). */
-export async function readChunk(fd: number, pos: number, len: number, shown: string): Promise<Uint8Array> {
-  const buf = Buffer.allocUnsafeSlow(len);
+export async function readChunk(fd: number, pos: number, len: number, shown: string, mem?: ChunkMemory): Promise<Uint8Array> {
+  const buf = mem ? mem.take(len) : Buffer.allocUnsafeSlow(len);
   let off = 0;
   while (off < len) {
-    const n = await new Promise<number>((res, rej) => fs.read(fd, buf, off, len - off, pos + off, (e, k) => (e ? rej(e) : res(k))));
-    if (n === 0) throw changedError(shown, `it ended at ${pos + off} bytes, ${len - off} short of its size at the start`);
+    let n: number;
+    try {
+      n = await new Promise<number>((res, rej) => fs.read(fd, buf, off, len - off, pos + off, (e, k) => (e ? rej(e) : res(k))));
+    } catch (e) {
+      mem?.release(buf);
+      throw e;
+    }
+    if (n === 0) {
+      mem?.release(buf);
+      throw changedError(shown, `it ended at ${pos + off} bytes, ${len - off} short of its size at the start`);
+    }
     off += n;
   }
   return buf;
@@ -40,8 +63,8 @@ export async function readChunk(fd: number, pos: number, len: number, shown: str
  * observed when it is awaited, not earlier, so it is marked handled now; otherwise a rejection
  * while the generator waits at a yield is an unhandled rejection, which ends a Node process.
  */
-function readAhead(fd: number, pos: number, len: number, shown: string): Promise<Uint8Array> {
-  const p = readChunk(fd, pos, len, shown);
+function readAhead(fd: number, pos: number, len: number, shown: string, mem?: ChunkMemory): Promise<Uint8Array> {
+  const p = readChunk(fd, pos, len, shown, mem);
   p.catch(() => undefined);
   return p;
 }
@@ -99,6 +122,8 @@ export class FileChunks implements AsyncIterable<Uint8Array> {
     private readonly shown: string,
     /** Bytes already read from the start (e.g. to tell DICOM from other content). */
     private readonly first?: Uint8Array,
+    /** Reused memory for the chunks (see ChunkMemory); fresh memory per chunk without. */
+    private readonly mem?: ChunkMemory,
   ) {
     this.fd = fd;
     this.size = st.size;
@@ -118,29 +143,35 @@ export class FileChunks implements AsyncIterable<Uint8Array> {
     this.started = true;
     unread.unregister(this);
     const fd = this.fd;
-    const { size, shown } = this;
+    const { size, shown, mem } = this;
     let pos = 0;
     let next: Promise<Uint8Array> | null = null;
     try {
       if (this.first?.length) {
         pos = this.first.length;
-        if (pos < size) next = readAhead(fd, pos, Math.min(FILE_CHUNK, size - pos), shown);
+        if (pos < size) next = readAhead(fd, pos, Math.min(FILE_CHUNK, size - pos), shown, mem);
         yield this.first;
       } else if (size > 0) {
-        next = readAhead(fd, 0, Math.min(FILE_CHUNK, size), shown);
+        next = readAhead(fd, 0, Math.min(FILE_CHUNK, size), shown, mem);
       }
       while (next) {
         const chunk = await next;
         next = null;
         pos += chunk.length;
         // Read ahead: the next chunk comes off the disk while this one is sent.
-        if (pos < size) next = readAhead(fd, pos, Math.min(FILE_CHUNK, size - pos), shown);
+        if (pos < size) next = readAhead(fd, pos, Math.min(FILE_CHUNK, size - pos), shown, mem);
+        // From here the sender has it: its memory is reused only once it has left this process.
+        mem?.lend(chunk);
         yield chunk;
       }
       await checkUnchanged(fd, size, this.st.mtimeMs, shown);
     } finally {
-      // A read still in flight must finish before its descriptor is closed (the number could be reused).
-      if (next) await next.catch(() => undefined);
+      // A read still in flight must finish before its descriptor is closed (the number could be
+      // reused); a chunk read ahead and never handed on gives its memory back.
+      if (next) {
+        const unsent = await next.catch(() => undefined);
+        if (unsent) mem?.release(unsent);
+      }
       this.fd = null;
       fs.close(fd, () => undefined);
     }

@@ -63,6 +63,13 @@ async function heldSession() {
   // files for getFile (non-DICOM, sent as they are), each with bytes of its own
   const fills = Array.from({ length: 40 }, (_, k) => new Uint8Array(1000 * 1000).fill(k + 1));
   fills.forEach((f, k) => fs.writeFileSync(path.join(dir, `fill_${k}.bin`), f));
+  // files read as streams (over 1 MiB), each 64 KiB of its own; first bytes below 0x80 (no RAW needed)
+  const bigs = Array.from({ length: 3 }, (_, k) => {
+    const b = new Uint8Array(5 * 1024 * 1024 + 3);
+    for (let i = 0; i < b.length; i += 65536) b.fill(((k * 97 + i / 65536) % 120) + 1, i, i + 65536);
+    fs.writeFileSync(path.join(dir, `big_${k}.bin`), b);
+    return b;
+  });
 
   const di = new DataInterface({ allowedDirs: [dir], allowedFileTypes: ['.dcm', '.bin'], work: 'inline' });
   cleanups.push(() => di.close());
@@ -100,7 +107,19 @@ async function heldSession() {
     const t = setInterval(() => session.acked(1 << 30), 2);
     cleanups.push(() => clearInterval(t));
   };
-  return { dir, di, remote, fills, getFile, fill, socketEmpty, ack };
+  /** A streamed getFile (over 1 MiB: `{ size, stream }` from the runtime), read whole. */
+  const getBig = async (k: number): Promise<Uint8Array> => {
+    const r = (await remote.getFile(path.join(dir, `big_${k}.bin`))) as { size: number; stream: AsyncIterable<Uint8Array> };
+    const out = new Uint8Array(r.size);
+    let off = 0;
+    for await (const c of r.stream) {
+      out.set(c, off);
+      off += c.length;
+    }
+    expect(off).toBe(r.size);
+    return out;
+  };
+  return { dir, di, remote, fills, bigs, getFile, getBig, fill, socketEmpty, ack };
 }
 
 describe('reply memory is reused only after the reply has left', () => {
@@ -117,6 +136,22 @@ describe('reply memory is reused only after the reply has left', () => {
     const got = await Promise.all([...first, held, ...later]);
     const asked = [...first.keys(), 20, 21, 22, 23, 24, 25];
     got.forEach((f, i) => expect(Buffer.compare(f, s.fills[asked[i]!]!), `getFile ${asked[i]}`).toBe(0));
+  });
+
+  it('file streams: chunks held back by the session keep their memory while other streams of the session read theirs', async () => {
+    const s = await heldSession();
+    const first = await s.fill();
+    // three streams start behind the full session: each reads ahead into the session's chunk memory
+    const streams = [0, 1, 2, 0, 1].map((k) => s.getBig(k));
+    await s.socketEmpty();
+    await sleep(100);
+    s.ack();
+    const got = await Promise.all(streams);
+    await Promise.all(first);
+    got.forEach((b, i) => expect(Buffer.compare(b, s.bigs[[0, 1, 2, 0, 1][i]!]!), `stream ${i}`).toBe(0));
+    // and again, the memory now reused, with the session flowing
+    const again = await Promise.all([2, 1, 0].map((k) => s.getBig(k)));
+    again.forEach((b, i) => expect(Buffer.compare(b, s.bigs[[2, 1, 0][i]!]!), `again ${i}`).toBe(0));
   });
 
   it('getImageData: a volume held back by the session keeps its memory while this process delivers others', async () => {

@@ -6,6 +6,7 @@ export {
   createWsClientLink,
   connectWs,
   DEFAULT_MAX_PAYLOAD,
+  reusedMemory,
   type WsServer,
   type WsServerOptions,
   type WsClientOptions,

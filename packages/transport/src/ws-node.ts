@@ -41,8 +41,11 @@ const GC_STEP = (() => {
 })();
 let gcBytes = 0;
 let gcScheduled = false;
-/** Received messages already counted (sent on as they are, they are not counted again). */
-const counted = new WeakSet<Uint8Array>();
+/**
+ * Memory already counted (received messages, sent on as they are) or reused (reusedMemory), by
+ * its ArrayBuffer: what is sent is often a view made on the way (the RPC cuts chunks with subarray).
+ */
+const counted = new WeakSet<ArrayBufferLike>();
 let minorGc: ((o: { type: 'minor' }) => void) | null | undefined;
 function runMinorGc(): void {
   gcScheduled = false;
@@ -58,6 +61,14 @@ function runMinorGc(): void {
   }
   minorGc?.({ type: 'minor' });
 }
+/**
+ * Memory that is reused (a sender's ring of chunk buffers): sending it (or any view of its
+ * ArrayBuffer) allocates nothing, so it does not count toward the paced young collections.
+ */
+export function reusedMemory(buf: Uint8Array): void {
+  counted.add(buf.buffer);
+}
+
 function countTraffic(bytes: number): void {
   if (!GC_STEP) return;
   gcBytes += bytes;
@@ -86,7 +97,7 @@ export class WsLink extends BaseLink {
         return;
       }
       if (data.length >= 16 * 1024 && GC_STEP) {
-        counted.add(data);
+        counted.add(data.buffer);
         countTraffic(data.length);
       }
       this.deliver(data);
@@ -113,7 +124,7 @@ export class WsLink extends BaseLink {
     // the fragments anyway (a copy either way), and big payloads come as their own messages.
     const msg = data instanceof Uint8Array ? data : data.length === 1 ? data[0]! : Buffer.concat(data as Uint8Array[]);
     this.ws.send(msg, BINARY);
-    if (msg.length >= 16 * 1024 && GC_STEP && !counted.has(msg)) countTraffic(msg.length);
+    if (msg.length >= 16 * 1024 && GC_STEP && !counted.has(msg.buffer)) countTraffic(msg.length);
     // A stream pumped in microtasks would otherwise pile up to the high-water mark (8 MiB) under
     // one cork and reach the kernel in bursts, the socket idle in between; once a tick holds a
     // megabyte, hand it over now (small frames of the tick still leave together).

@@ -17,7 +17,9 @@
 // a slot the call did not return is free again once the call has settled, anything else is given up
 // (left to the GC) after GIVE_UP_MS.
 import type { Link } from '@rtfmri/transport';
+import { reusedMemory } from '@rtfmri/transport/node';
 import { SessionLink } from '@rtfmri/relay/protocol';
+import type { ChunkMemory } from '../file-stream.js';
 
 const SLOTS = 4;
 /** Files above this are read into fresh memory (a ring of huge buffers would pin too much). */
@@ -35,6 +37,13 @@ interface Slot {
   busy: boolean;
 }
 
+/**
+ * Chunk buffers of the session's file streams (a large getFile, the upload helpers): the file
+ * is read ahead by one chunk, and a few more wait for the socket; beyond that, fresh memory.
+ */
+const CHUNK_SLOTS = 6;
+const CHUNK_SIZE = 1 << 20;
+
 /** A reply on its way out: the range of its memory and how much of it the RPC has sent. */
 interface Watch {
   start: number;
@@ -47,6 +56,7 @@ interface Watch {
 
 export class ReplyBuffers {
   private readonly slots: Slot[] = [];
+  private readonly chunkSlots: Slot[] = [];
   /** Replies on their way out, by the memory they are in. */
   private readonly watches = new Map<ArrayBufferLike, Watch>();
   /** The slots taken during the synchronous part of the call `run` is running (null: none). */
@@ -78,6 +88,45 @@ export class ReplyBuffers {
   /** Links whose bufferedAmount reaching 0 means the kernel holds the bytes (not a peer in this process). */
   static usable(link: Link): boolean {
     return link.kind === 'ws' || link.kind === 'relay/ws';
+  }
+
+  /**
+   * Memory for file-stream chunks (FileChunks): a chunk's slot is lent when the stream hands the
+   * chunk to the RPC and free again once the chunk has left this process (afterSent); a chunk
+   * read but never handed on frees its slot at once. The ws link knows the slots as reused memory
+   * (no paced young collection for their traffic).
+   */
+  readonly chunkMemory: ChunkMemory = {
+    take: (len) => {
+      if (len > CHUNK_SIZE || this.link.state !== 'open') return Buffer.allocUnsafeSlow(len);
+      let slot = this.chunkSlots.find((s) => !s.busy);
+      if (!slot) {
+        if (this.chunkSlots.length >= CHUNK_SLOTS) return Buffer.allocUnsafeSlow(len);
+        slot = { buf: Buffer.allocUnsafeSlow(CHUNK_SIZE), busy: false };
+        reusedMemory(slot.buf);
+        this.chunkSlots.push(slot);
+      }
+      slot.busy = true;
+      return len === slot.buf.length ? slot.buf : slot.buf.subarray(0, len);
+    },
+    lend: (chunk) => {
+      const slot = this.chunkSlots.find((s) => s.buf.buffer === chunk.buffer);
+      if (!slot) return;
+      this.afterSent(chunk, (sent) => {
+        if (sent) slot.busy = false;
+        else this.dropChunkSlot(slot);
+      });
+    },
+    release: (chunk) => {
+      const slot = this.chunkSlots.find((s) => s.buf.buffer === chunk.buffer);
+      if (slot) slot.busy = false;
+    },
+  };
+
+  /** A chunk slot whose memory may still be held (its chunk was not seen leaving): forgotten, the GC keeps it as long as needed. */
+  private dropChunkSlot(slot: Slot): void {
+    const i = this.chunkSlots.indexOf(slot);
+    if (i >= 0) this.chunkSlots.splice(i, 1);
   }
 
   /** `size` bytes of a free slot (lent until the reply has left, see above), or fresh memory. */

@@ -33,7 +33,7 @@ export function remoteFacade(
   buffers: ReplyBuffers | undefined = link && ReplyBuffers.usable(link) ? new ReplyBuffers(link) : undefined,
 ): Record<string, (...args: unknown[]) => Promise<unknown>> {
   // Only the file name crosses over: a caller cannot pass the allocator.
-  const methods = di.remoteMethods(buffers?.take);
+  const methods = di.remoteMethods(buffers?.take, buffers?.chunkMemory);
   const o: Record<string, (...args: unknown[]) => Promise<unknown>> = Object.create(null);
   for (const m of DATA_INTERFACE_METHODS) {
     const f = methods[m];
