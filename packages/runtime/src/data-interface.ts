@@ -11,11 +11,13 @@ import {
 import { currentCall } from '@rtfmri/transport';
 export { DATA_INTERFACE_METHODS, type DataInterfaceMethod, type DataCallOptions };
 import { glob, hasGlob, isWithin, splitGlob, tempNameFor } from '@rtfmri/files';
+import { checkDemoStep, checkMinSize, checkTimeout, compileFilePattern, lastLookText, MAX_TIMEOUT_SEC, MAX_TR_WIDTH } from './args.js';
+export { compileFilePattern, MAX_TIMEOUT_SEC, MAX_TR_WIDTH };
 import { WatchHub, lockedByWriter, routeFor, type WatchRoute } from './watcher.js';
-import { abortReason, FileWaiter, type LastLook, type Validated, type FileWaitDeps, type FileWaitOptions, type WaitCheck } from './actors.js';
+import { abortReason, FileWaiter, type Validated, type FileWaitDeps, type FileWaitOptions, type WaitCheck } from './actors.js';
 import { SeriesWatch, normaliseSeriesOptions, type SeriesInfo, type SeriesWatchOptions } from './series.js';
-import { anonymizeFor, checkFile, dicomKind, type CheckRequest, type CheckResult } from './check.js';
-import { acquirePool } from './pool.js';
+import { anonymizeFor, dicomKind, type CheckRequest, type CheckResult } from './check.js';
+import { WorkRouter, type WorkRoute } from './work-router.js';
 import {
   HAS_PROC_FD, inFd, openDirVerified, openForRead, readAllFd, stillAllowed, type PolicySnapshot, type VerifiedDir,
 } from './verified.js';
@@ -42,7 +44,7 @@ export interface RemoteFileStream {
 }
 
 /** Where a stream's CPU work (read, completeness check, anonymize) runs. */
-export type WorkRoute = 'auto' | 'inline' | 'pool';
+export type { WorkRoute };
 
 export interface DataInterfaceOptions {
   /** Must be false (or absent) here: the remote stub lives in @rtfmri/sdk. */
@@ -89,88 +91,6 @@ export interface DataInterfaceOptions {
 export type PhiPolicy = 'anonymize' | 'allow-raw';
 export const PHI_POLICIES: readonly PhiPolicy[] = ['anonymize', 'allow-raw'];
 
-/** Largest N of `{TR:0Nd}`: a wider field is a ValidationError (a huge width would allocate the padding). */
-export const MAX_TR_WIDTH = 32;
-/** Longest wait (seconds) a timeout or demoStep may ask for: larger timeouts (Infinity too) are clamped to it. */
-export const MAX_TIMEOUT_SEC = 24 * 60 * 60;
-
-
-const TR_PLACEHOLDER = /\{([^{}]*)\}/g;
-
-/** Compiles `scan_{TR:03d}.dcm` into a name function; anything but {TR}/{TR:0Nd}/{TR:d} is refused. */
-export function compileFilePattern(filePattern: string): (index: number) => string {
-  if (typeof filePattern !== 'string' || filePattern.length === 0) {
-    throw new ValidationError('filePattern must be a non-empty string');
-  }
-  if (filePattern.length > MAX_NAME_BYTES || Buffer.byteLength(filePattern) > MAX_NAME_BYTES) {
-    throw new ValidationError(`filePattern too long (at most ${MAX_NAME_BYTES} bytes, a file name)`, { details: { reason: 'ENAMETOOLONG' } });
-  }
-  if (filePattern.includes('/') || filePattern.includes('\\') || filePattern.includes('\0')) {
-    throw new ValidationError(`filePattern must be a file name (no folders): ${filePattern}`);
-  }
-  const parts: Array<string | { width: number; zero: boolean }> = [];
-  let last = 0;
-  let found = false;
-  for (const m of filePattern.matchAll(TR_PLACEHOLDER)) {
-    const spec = /^TR(?::(0?)(\d*)d)?$/.exec(m[1]);
-    if (!spec) {
-      throw new ValidationError(`filePattern placeholder {${m[1]}} not supported: use {TR}, {TR:03d}, {TR:06d} (${filePattern})`);
-    }
-    const width = spec[2] ? Number(spec[2]) : 0;
-    if (!(width <= MAX_TR_WIDTH)) {
-      throw new ValidationError(`filePattern {${m[1]}}: width ${spec[2].length > 12 ? `${spec[2].slice(0, 12)}...` : spec[2]} is more than ${MAX_TR_WIDTH}`, { details: { reason: 'WIDTH', max: MAX_TR_WIDTH } });
-    }
-    parts.push(filePattern.slice(last, m.index), { zero: spec[1] === '0', width });
-    last = m.index! + m[0].length;
-    found = true;
-  }
-  parts.push(filePattern.slice(last));
-  if (!found) throw new ValidationError(`initScannerStream filePattern must have a {TR} pattern: ${filePattern}`);
-  if (parts.some((p) => typeof p === 'string' && (p.includes('{') || p.includes('}')))) {
-    throw new ValidationError(`filePattern has unbalanced braces: ${filePattern}`);
-  }
-  return (index: number) =>
-    parts.map((p) => (typeof p === 'string' ? p : String(index).padStart(p.width, p.zero ? '0' : ' '))).join('');
-}
-
-/** A timeout in seconds: > 0, clamped to MAX_TIMEOUT_SEC (a timer of 2^31 ms or more would fire at once). */
-function checkTimeout(timeout: unknown, what: string): number {
-  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout <= 0) {
-    throw new ValidationError(`${what}: timeout parameter must be > 0 secs (got ${String(timeout)})`);
-  }
-  return Math.min(timeout, MAX_TIMEOUT_SEC);
-}
-
-/**
- * The end of a "not found or corrupted" message: what the last look at the file found, so a wrong
- * minFileSize or a locked file says so instead of leaving the caller to guess.
- */
-function lastLookText(last: LastLook | null, minFileSize: number, file: string): string {
-  if (!last || last.status === 'missing') return ` (no such file in ${path.dirname(file)} yet)`;
-  if (last.status === 'small') {
-    return `: the file is ${last.size ?? 'fewer than minFileSize'} bytes, smaller than minFileSize ${minFileSize} bytes` +
-      ' (nothing smaller than minFileSize is returned: lower minFileSize if the files are whole at this size)';
-  }
-  if (last.status === 'locked') return `: the file stayed locked by another program (${last.code}) for the whole wait`;
-  return `: the file is there${last.size !== undefined ? ` (${last.size} bytes)` : ''} but not a whole DICOM file (still being written, truncated or corrupt)`;
-}
-
-function checkMinSize(minFileSize: unknown): number {
-  const n = minFileSize == null ? 0 : minFileSize;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
-    throw new ValidationError(`minFileSize must be a number >= 0 (got ${String(minFileSize)})`);
-  }
-  return n;
-}
-
-function checkDemoStep(demoStep: unknown): number {
-  const n = demoStep == null ? 0 : demoStep;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > MAX_TIMEOUT_SEC) {
-    throw new ValidationError(`demoStep must be a number of seconds, 0..${MAX_TIMEOUT_SEC} (got ${String(demoStep)})`);
-  }
-  return n;
-}
-
 interface Stream {
   id: number;
   imgDir: string;
@@ -195,12 +115,6 @@ interface Watch {
 const REMOTE_ONLY_OPTIONS = ['url', 'link', 'token', 'name', 'clientId', 'callTimeoutMs', 'ws'] as const;
 
 
-/** Inline work allowed per window before the pool takes over (auto route). */
-const INLINE_BUDGET_MS = 4;
-const INLINE_WINDOW_MS = 20;
-/** Files above this size are always checked in the pool (auto route). */
-const INLINE_MAX_BYTES = 8 * 1024 * 1024;
-
 /**
  * The control-room DataInterface (`dataRemote: false`): rt-cloud's API, names and argument order,
  * with many streams and watches at once and a path policy that `..` and symlinks cannot bypass.
@@ -212,11 +126,9 @@ export class DataInterface {
   readonly scannerClockSkew: number;
   private readonly phiLog: ((line: string) => void) | undefined;
   private readonly hub: WatchHub;
-  private readonly work: WorkRoute;
   private readonly pollIntervalMs: number;
-  private readonly poolThreads?: number;
-  private pool: ReturnType<typeof acquirePool> | null = null;
-  private poolUnavailable = false;
+  /** Where the CPU part of a look runs: this thread or the Piscina pool (work-router.ts). */
+  private readonly work: WorkRouter;
   private readonly streams = new Map<number, Stream>();
   private readonly watches = new Map<string, Watch>();
   private lastWatch: Watch | null = null;
@@ -226,10 +138,10 @@ export class DataInterface {
   private readyP: Promise<void> | null = null;
   /** Session secret of the UID map (replacement UIDs are consistent across streams and threads). */
   private readonly uidSecret: string;
-  private inlineWindowStart = 0;
-  private inlineSpent = 0;
   /** How the last validations were routed (diagnostics, benchmark). */
-  readonly routed = { inline: 0, pool: 0 };
+  get routed(): { inline: number; pool: number } {
+    return this.work.routed;
+  }
 
   constructor(opts: DataInterfaceOptions = {}) {
     if (opts.uidSecret !== undefined && (typeof opts.uidSecret !== 'string' || opts.uidSecret.length < 16)) {
@@ -269,8 +181,7 @@ export class DataInterface {
         }
       },
     });
-    this.work = opts.work ?? 'auto';
-    this.poolThreads = opts.poolThreads;
+    this.work = new WorkRouter(opts.work ?? 'auto', opts.poolThreads);
   }
 
   private ensureOpen(): void {
@@ -389,7 +300,7 @@ export class DataInterface {
     const anon = anonymize ?? true;
     if (typeof anon !== 'boolean') throw new ValidationError('anonymize must be a boolean');
     await this.ready();
-    await this.warmPool();
+    await this.work.warm();
     this.ensureOpen(); // closed while we awaited
     const release = this.hub.acquire(dir);
     const waiter = new FileWaiter<DicomDataset>(
@@ -678,63 +589,10 @@ export class DataInterface {
     const validate = (look: WaitCheck): Validated<T> | Promise<Validated<T>> => {
       const request: CheckRequest = { ...look, policy: this.policy.snapshot() };
       const req = request.anonymize ? { ...request, uidSecret: this.uidSecret } : request;
-      const r = this.runCheck(req);
+      const r = this.work.run(req);
       return r instanceof Promise ? r.then((x) => settle(x, req)) : settle(r, req);
     };
     return { validate, pollIntervalMs: this.pollIntervalMs };
-  }
-
-  /** Starts the pool before the first image needs it (routes 'pool' and 'auto'). */
-  private async warmPool(): Promise<void> {
-    if (this.work === 'inline' || this.poolUnavailable) return;
-    try {
-      this.pool ??= acquirePool(this.poolThreads);
-      await this.pool.warm();
-    } catch (err) {
-      // 'auto' still works without the pool (e.g. dist/worker.js not built): everything inline.
-      if (this.work === 'pool') throw err;
-      this.poolUnavailable = true;
-      const pool = this.pool;
-      this.pool = null;
-      await pool?.release().catch(() => undefined);
-    }
-  }
-
-  private runCheck(req: CheckRequest): CheckResult | Promise<CheckResult> {
-    if (this.routeInline(req)) {
-      const t0 = performance.now();
-      try {
-        return checkFile(req);
-      } finally {
-        this.inlineSpent += performance.now() - t0;
-      }
-    }
-    this.pool ??= acquirePool(this.poolThreads);
-    this.routed.pool++;
-    return this.pool.run(req);
-  }
-
-  private routeInline(req: CheckRequest): boolean {
-    if (this.work === 'inline') { this.routed.inline++; return true; }
-    if (this.work === 'pool') return false;
-    if (!this.poolUnavailable && req.skipSize === undefined) {
-      // A big file (multi-frame, enhanced MR) would hold the event loop for milliseconds: pool.
-      // One stat (~2 us) on a first look; later looks know the size from the previous one.
-      const st = fs.statSync(req.path, { throwIfNoEntry: false });
-      if (st && st.size > INLINE_MAX_BYTES) return false;
-    } else if (!this.poolUnavailable && (req.skipSize ?? 0) > INLINE_MAX_BYTES) {
-      return false;
-    }
-    const now = performance.now();
-    if (now - this.inlineWindowStart > INLINE_WINDOW_MS) {
-      this.inlineWindowStart = now;
-      this.inlineSpent = 0;
-    }
-    if (this.poolUnavailable || (this.inlineSpent < INLINE_BUDGET_MS && (this.pool === null || this.pool.queued() === 0))) {
-      this.routed.inline++;
-      return true;
-    }
-    return false;
   }
 
   // ---------------------------------------------------------------- files
@@ -1150,9 +1008,7 @@ export class DataInterface {
     this.lastWatch = null;
     await this.closeSeriesNow('the DataInterface was closed');
     this.hub.closeAll();
-    const pool = this.pool;
-    this.pool = null;
-    await pool?.release();
+    await this.work.release();
   }
 
   /** Diagnostics: the state of a stream's actor (e.g. 'waitingForComplete'). */
