@@ -19,7 +19,7 @@ import {
 import type { RoiBox } from '@rtfmri/dicom-wasm';
 import { syntheticRoi } from '@rtfmri/dicom-wasm/synthetic';
 import { linePlot } from './plot.js';
-import { applyDisplayEvent, emptyDisplay, renderConfig, renderRuns, runsFromDataPoints } from './display.js';
+import { emptyDisplay, followDisplayEvents, renderConfig, renderRuns, runsFromDataPoints } from './display.js';
 import type { RunMask } from './mask.js';
 
 /** 'box:s0,s1,r0,r1,c0,c1' or 'synthetic' (the generated demo run's ROI) -> a box. */
@@ -436,15 +436,7 @@ async function displayPanel(di: DataInterface): Promise<void> {
     $('config').innerHTML = renderConfig(st);
   };
   render();
-  for (;;) {
-    try {
-      const evs = await web.getDisplayEvents(st.seq, 10);
-      for (const e of evs) applyDisplayEvent(st, e);
-      if (evs.length) render();
-    } catch {
-      await sleep(500); // a dropped link: the SDK reconnects
-    }
-  }
+  await followDisplayEvents(web, st, render);
 }
 
 async function main(): Promise<void> {

@@ -94,3 +94,25 @@ export function renderConfig(st: DisplayState): string {
   const title = typeof value.title === 'string' ? `<strong class="config-title">${esc(value.title)}</strong> ` : '';
   return `${title}<span class="config-file">${esc(filename || '(no file name)')}</span><dl class="config">${rows.join('')}</dl>`;
 }
+
+/**
+ * Follows the web display's events for ever: applies each batch to `st` and calls `render`. A
+ * failed wait (a dropped link: the SDK reconnects) goes to `onError`, then the wait resumes.
+ */
+export async function followDisplayEvents(
+  web: { getDisplayEvents(after: number, timeout: number): Promise<DisplayEvent[]> },
+  st: DisplayState,
+  render: () => void,
+  onError: (e: Error) => void = () => {},
+): Promise<never> {
+  for (;;) {
+    try {
+      const evs = await web.getDisplayEvents(st.seq, 10);
+      for (const e of evs) applyDisplayEvent(st, e);
+      if (evs.length) render();
+    } catch (e) {
+      onError(e as Error);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}

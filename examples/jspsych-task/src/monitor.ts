@@ -4,7 +4,7 @@
 // plot per run, with axes, plus the run status, the log, the upload log, the configuration and the link in use (and why, when it is not the direct one). window.rtfmriMonitor for tests.
 import { DataInterface, WebDisplayInterface, type LinkStatus } from '@rtfmri/sdk/browser';
 // The web display's state and plots live with the browser experiment's page (one home for both pages).
-import { applyDisplayEvent, emptyDisplay, renderConfig, renderRuns, runsFromDataPoints, type DisplayState } from '../../browser-experiment/src/display.js';
+import { emptyDisplay, followDisplayEvents, renderConfig, renderRuns, runsFromDataPoints, type DisplayState } from '../../browser-experiment/src/display.js';
 
 interface MonitorState extends DisplayState {
   state: 'connecting' | 'live' | 'error';
@@ -45,17 +45,8 @@ async function main() {
   st.runs = runsFromDataPoints(await web.getPreviousDataPoints());
   st.state = 'live';
   render();
-  for (;;) {
-    try {
-      const evs = await web.getDisplayEvents(st.seq, 10);
-      for (const e of evs) applyDisplayEvent(st, e);
-      if (evs.length) render();
-    } catch (e) {
-      // A dropped link: the SDK reconnects; poll again shortly.
-      showLink({ connected: false, reason: (e as Error).message });
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+  // a dropped link: the SDK reconnects; the wait resumes shortly
+  await followDisplayEvents(web, st, render, (e) => showLink({ connected: false, reason: e.message }));
 }
 
 main().catch((e: Error) => {
