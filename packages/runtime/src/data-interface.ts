@@ -3,26 +3,26 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as dicom from '@rtfmri/dicom-wasm';
 import type { DicomDataset } from '@rtfmri/dicom-wasm';
-import { NotFoundError, RtfmriError, StateError, TimeoutError, ValidationError } from './errors.js';
+import { NotFoundError, StateError, TimeoutError, ValidationError } from './errors.js';
 import { MAX_NAME_BYTES, PathPolicy } from './paths.js';
 import {
   DATA_INTERFACE_METHODS, METHOD_ARGS, checkArgs, effectiveWait, splitCallOptions, type DataCallOptions, type DataInterfaceMethod,
 } from '@rtfmri/relay/protocol';
 import { currentCall } from '@rtfmri/transport';
 export { DATA_INTERFACE_METHODS, type DataInterfaceMethod, type DataCallOptions };
-import { glob, hasGlob, isWithin, splitGlob, tempNameFor } from '@rtfmri/files';
+import { hasGlob, isWithin } from '@rtfmri/files';
 import { checkDemoStep, checkMinSize, checkTimeout, compileFilePattern, lastLookText, MAX_TIMEOUT_SEC, MAX_TR_WIDTH } from './args.js';
 export { compileFilePattern, MAX_TIMEOUT_SEC, MAX_TR_WIDTH };
 import { WatchHub, lockedByWriter, routeFor, type WatchRoute } from './watcher.js';
 import { abortReason, FileWaiter, type Validated, type FileWaitDeps, type FileWaitOptions, type WaitCheck } from './actors.js';
 import { SeriesWatch, normaliseSeriesOptions, type SeriesInfo, type SeriesWatchOptions } from './series.js';
-import { anonymizeFor, dicomKind, type CheckRequest, type CheckResult } from './check.js';
+import { dicomKind, type CheckRequest, type CheckResult } from './check.js';
 import { WorkRouter, type WorkRoute } from './work-router.js';
-import {
-  HAS_PROC_FD, inFd, openDirVerified, openForRead, readAllFd, stillAllowed, type PolicySnapshot, type VerifiedDir,
-} from './verified.js';
+import { FileOps } from './file-ops.js';
+import { mapFsError } from './fs-errors.js';
+export { mapFsError };
 import { ByteStream } from '@rtfmri/transport';
-import { FILE_CHUNK, FileChunks, isByteSource, readAllAsync, readChunk, SYNC_READ_MAX, writeChunks, type ChunkMemory } from './file-stream.js';
+import type { ChunkMemory } from './file-stream.js';
 
 /** What putFile writes: a string (UTF-8), bytes, or a stream of bytes (async/sync iterable: a Node Readable, the RPC's IncomingStream). */
 export type PutFileData = string | Uint8Array | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>;
@@ -129,6 +129,8 @@ export class DataInterface {
   private readonly pollIntervalMs: number;
   /** Where the CPU part of a look runs: this thread or the Piscina pool (work-router.ts). */
   private readonly work: WorkRouter;
+  /** getFile, getNewestFile, getFileStream, putFile, listFiles, listDirs and the PHI policy on them (file-ops.ts). */
+  private readonly files: FileOps;
   private readonly streams = new Map<number, Stream>();
   private readonly watches = new Map<string, Watch>();
   private lastWatch: Watch | null = null;
@@ -182,6 +184,7 @@ export class DataInterface {
       },
     });
     this.work = new WorkRouter(opts.work ?? 'auto', opts.poolThreads);
+    this.files = new FileOps({ policy: this.policy, phi: this.phi, phiLog: this.phiLog, uidSecret: this.uidSecret, ensureOpen: () => this.ensureOpen() });
   }
 
   private ensureOpen(): void {
@@ -250,14 +253,14 @@ export class DataInterface {
       case 'getImageData':
         return this.imageData(a[0] as number, a[1] as number | null | undefined, effectiveWait(a[2], o) as number | null | undefined, undefined, o?.signal).then((r) => r.ds);
       case 'closeStream': return this.bounded(m, o, () => this.closeStreamNow(a[0] as number));
-      case 'getFile': return this.bounded(m, o, () => this.readFileInto(a[0] as string));
-      case 'getNewestFile': return this.bounded(m, o, () => this.newestFile(a[0] as string, false));
+      case 'getFile': return this.bounded(m, o, () => this.files.readFileInto(a[0] as string));
+      case 'getNewestFile': return this.bounded(m, o, () => this.files.newestFile(a[0] as string, false));
       case 'initWatch': return this.bounded(m, o, () => this.openWatch(a[0] as string, a[1] as string, a[2] as number, a[3] as number | undefined));
       case 'watchFile':
         return this.watched(a[0] as string, effectiveWait(a[1], o) as number | null | undefined, undefined, o?.signal).then((r) => r.bytes);
-      case 'putFile': return this.bounded(m, o, () => this.putFileNow(a[0] as string, a[1] as string | Uint8Array, a[2] as boolean | undefined));
-      case 'listFiles': return this.bounded(m, o, () => this.listFilesNow(a[0] as string));
-      case 'listDirs': return this.bounded(m, o, () => this.listDirsNow(a[0] as string));
+      case 'putFile': return this.bounded(m, o, () => this.files.putFileNow(a[0] as string, a[1] as string | Uint8Array, a[2] as boolean | undefined));
+      case 'listFiles': return this.bounded(m, o, () => this.files.listFilesNow(a[0] as string));
+      case 'listDirs': return this.bounded(m, o, () => this.files.listDirsNow(a[0] as string));
       case 'getAllowedFileTypes': return Promise.resolve([...this.policy.allowedFileTypes]);
       case 'getClockSkew': return Promise.resolve(this.clockSkew(a[0] as number, a[1] as number));
       case 'ping': return Promise.resolve(Date.now() / 1000);
@@ -574,7 +577,7 @@ export class DataInterface {
           }
         case 'small': return { status: 'small', size: r.size };
         case 'incomplete': return { status: 'incomplete', size: r.size, mtimeMs: r.mtimeMs };
-        case 'refused': throw this.refusal(req.path, r.why, r.real);
+        case 'refused': throw this.files.refusal(req.path, r.why, r.real);
         case 'unanonymizable':
           throw new ValidationError(`${req.path} is DICOM that cannot be anonymized (${r.message.slice(0, 200)}): it is not sent`, { details: { reason: 'PHI', path: req.path } });
         case 'error': {
@@ -602,58 +605,7 @@ export class DataInterface {
     return this.call('getFile', raw) as Promise<Uint8Array>;
   }
 
-  /**
-   * @internal getFile reading into memory from `alloc(size)` (the runtime service lends reused
-   * reply buffers: a fresh 0.5 MB buffer per call costs page faults and GC on the hot path).
-   * `remote`: the PHI policy applies to what is returned.
-   */
-  async readFileInto(filename: string, alloc?: (size: number) => Uint8Array, remote = false, chunkMemory?: ChunkMemory): Promise<Uint8Array> {
-    this.ensureOpen();
-    // A first check on the name (refuses early, with the usual messages); the one that decides is
-    // made on the open descriptor.
-    this.policy.checkDir(filename);
-    // `..` is resolved by name (DESIGN "Semantics"), as the check above did, before the open.
-    if (remote) return this.remoteRead(path.resolve(filename), filename, 'getFile', alloc, chunkMemory) as Promise<Uint8Array>;
-    return this.readVerified(path.resolve(filename), filename, alloc);
-  }
 
-  /**
-   * @internal The remote getFile/getNewestFile: a file up to SYNC_READ_MAX, or DICOM content under
-   * the 'anonymize' policy (anonymized in memory, as before: DICOM files are small), comes back as
-   * bytes; anything larger whose first bytes are not DICOM (and, under 'allow-raw', any large
-   * file) as `{ size, stream }`, read from disk in chunks as the link takes them (RemoteFileStream).
-   */
-  async remoteRead(p: string, shown: string, method: 'getFile' | 'getNewestFile', alloc?: (size: number) => Uint8Array, chunkMemory?: ChunkMemory): Promise<Uint8Array | RemoteFileStream> {
-    const o = this.openVerified(p, shown);
-    if (o.st.size <= SYNC_READ_MAX) {
-      let bytes: Uint8Array;
-      try {
-        bytes = readAllFd(o.fd, o.st.size, alloc);
-      } catch (err) {
-        throw mapFsError(err, shown);
-      } finally {
-        fs.closeSync(o.fd);
-      }
-      return this.phiOut(bytes, method, shown);
-    }
-    let handedOver = false;
-    try {
-      const first = await readChunk(o.fd, 0, Math.min(FILE_CHUNK, o.st.size), shown);
-      // "Not DICOM" is decided by the first element header (dicom-wasm: no DICM at 128 and no data
-      // set start), so the first bytes say it for the whole file.
-      const kind = dicomKind(first.subarray(0, 4096));
-      if (kind === null || this.phi === 'allow-raw') {
-        if (kind !== null) this.auditRaw(method, shown);
-        handedOver = true;
-        return { size: o.st.size, stream: new ByteStream(new FileChunks(o.fd, o.st, shown, first, chunkMemory)) };
-      }
-      return this.phiOut(await readAllAsync(o.fd, o.st, shown, undefined, first), method, shown);
-    } catch (err) {
-      throw mapFsError(err, shown);
-    } finally {
-      if (!handedOver) fs.close(o.fd, () => undefined);
-    }
-  }
 
   /**
    * A file as a stream of chunks read from disk as they are consumed (memory: about two chunks),
@@ -661,22 +613,7 @@ export class DataInterface {
    * as getFile. Through the SDK's remote DataInterface the runtime's PHI policy applies as for getFile.
    */
   async getFileStream(filename: string): Promise<FileStream> {
-    this.ensureOpen();
-    if (typeof filename !== 'string') throw new ValidationError('getFileStream: filename must be a string');
-    this.policy.checkDir(filename);
-    const o = this.openVerified(path.resolve(filename), filename);
-    const chunks = new FileChunks(o.fd, o.st, filename);
-    return {
-      size: chunks.size,
-      close: () => chunks.close(),
-      [Symbol.asyncIterator]: () => (async function* () {
-        try {
-          yield* chunks;
-        } catch (err) {
-          throw mapFsError(err, filename);
-        }
-      })(),
-    };
+    return this.files.getFileStream(filename);
   }
 
   getNewestFile(filepattern: string, options?: DataCallOptions): Promise<Uint8Array>;
@@ -684,109 +621,11 @@ export class DataInterface {
     return this.call('getNewestFile', raw) as Promise<Uint8Array>;
   }
 
-  private async newestFile(filepattern: string, remote: boolean): Promise<Uint8Array> {
-    this.ensureOpen();
-    const { base, rest } = this.splitChecked(filepattern);
-    this.policy.checkPatternType(rest[rest.length - 1]);
-    const files = glob(filepattern, { want: 'files', allowReal: (r) => this.policy.isRealPathAllowed(r) })
-      .filter((e) => this.policy.isTypeAllowed(e.path));
-    if (files.length === 0) throw new NotFoundError(`No file found matching pattern ${filepattern}`, { details: { base } });
-    let newest = files[0];
-    for (const f of files) if (f.mtimeMs > newest.mtimeMs) newest = f;
-    if (remote) return this.remoteRead(newest.path, newest.path, 'getNewestFile') as Promise<Uint8Array>;
-    return this.readVerified(newest.path, newest.path);
-  }
 
-  /**
-   * Opens once, checks the open descriptor (its real path inside the allowed dirs; a folder or a
-   * non-regular file refused; the type of the name and of the file reached), reads from it: in
-   * one call up to SYNC_READ_MAX, above that in chunks off the event loop.
-   */
-  private async readVerified(p: string, shown: string, alloc?: (size: number) => Uint8Array): Promise<Uint8Array> {
-    const o = this.openVerified(p, shown);
-    if (o.st.size > SYNC_READ_MAX) {
-      try {
-        return await readAllAsync(o.fd, o.st, shown, alloc);
-      } catch (err) {
-        throw mapFsError(err, shown);
-      } finally {
-        fs.close(o.fd, () => undefined);
-      }
-    }
-    try {
-      return readAllFd(o.fd, o.st.size, alloc);
-    } catch (err) {
-      throw mapFsError(err, shown);
-    } finally {
-      fs.closeSync(o.fd);
-    }
-  }
 
-  /** Opens `p` and checks the open descriptor (see readVerified); the caller closes the descriptor. */
-  private openVerified(p: string, shown: string): { fd: number; st: fs.Stats } {
-    let o: ReturnType<typeof openForRead>;
-    try {
-      o = openForRead(p, this.policy.snapshot());
-    } catch (err) {
-      throw mapFsError(err, shown);
-    }
-    switch (o.status) {
-      case 'missing': throw new NotFoundError(`File not found ${shown}`, { details: { path: shown } });
-      case 'refused': throw this.refusal(shown, o.why, o.real);
-      case 'directory': throw new ValidationError(`${shown} is a directory`, { details: { reason: 'EISDIR', path: shown } });
-      case 'notfile': throw new ValidationError(`${shown} is not a regular file`, { details: { path: shown } });
-    }
-    return o;
-  }
 
-  /** The ValidationError for a file whose open descriptor failed the policy. */
-  private refusal(shown: string, why: 'dir' | 'type', real: string): ValidationError {
-    if (why === 'dir') {
-      return new ValidationError(`Path ${shown} not within list of allowed directories (it resolves to ${real})`, { details: { path: shown } });
-    }
-    try {
-      this.policy.checkFileType(shown);
-      this.policy.checkFileType(real);
-    } catch (err) {
-      if (err instanceof ValidationError) {
-        if (real !== shown) err.message += ` (${shown} resolves to ${real})`;
-        return err;
-      }
-    }
-    return new ValidationError(`File type of ${shown} not in list of allowed file types`, { details: { path: shown } });
-  }
 
-  /**
-   * The PHI policy on bytes about to leave through a remote method: DICOM (by content) leaves
-   * anonymized under 'anonymize' (or not at all, when it cannot be), as it is under 'allow-raw'
-   * (logged); anything else leaves as it is.
-   */
-  private phiOut(bytes: Uint8Array, method: string, shown: string): Uint8Array {
-    const kind = dicomKind(bytes);
-    if (kind === null) return bytes;
-    if (this.phi === 'allow-raw') {
-      this.auditRaw(method, shown);
-      return bytes;
-    }
-    if (kind !== 'broken') {
-      try {
-        return anonymizeFor(bytes, this.uidSecret);
-      } catch {
-        // refused below
-      }
-    }
-    throw new ValidationError(
-      `${method}: ${shown} is DICOM that cannot be anonymized (incomplete or corrupt); under the runtime's PHI policy ('anonymize') DICOM leaves only anonymized`,
-      { details: { reason: 'PHI', path: shown } },
-    );
-  }
 
-  /** One line per raw DICOM file sent to a remote caller. */
-  private auditRaw(method: string, file: string): void {
-    const line = `PHI: raw DICOM sent (policy allow-raw): ${method} ${file}`;
-    if (this.phiLog) this.phiLog(line);
-    else process.stderr.write(`${line}\n`);
-  }
 
   putFile(filename: string, data: PutFileData, compress?: boolean | null, options?: DataCallOptions): Promise<void>;
   putFile(filename: string, data: PutFileData, options: DataCallOptions): Promise<void>;
@@ -794,125 +633,21 @@ export class DataInterface {
     return this.call('putFile', raw) as Promise<void>;
   }
 
-  private async putFileNow(filename: string, data: PutFileData, compress: boolean | null = false): Promise<void> {
-    this.ensureOpen();
-    void compress; // compression is the link's business: data arrives here already inflated
-    const real = this.policy.checkFile(filename);
-    let bytes: Uint8Array | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
-    const d: unknown = data;
-    if (typeof d === 'string') bytes = Buffer.from(d, 'utf8');
-    else if (d instanceof Uint8Array) bytes = d;
-    else if (d instanceof ArrayBuffer) bytes = new Uint8Array(d);
-    // A stream (a remote putFile of a large file arrives as one): written chunk by chunk as it comes.
-    else if (isByteSource(d)) bytes = d;
-    else throw new ValidationError('putFile: data must be a string, bytes or a stream of bytes');
-    try {
-      await this.writeVerified(real, bytes, filename);
-    } catch (err) {
-      throw mapFsError(err, filename);
-    }
-  }
 
-  /**
-   * Whole-or-nothing write under verified folders. From the allowed dir that holds `real`, each
-   * folder on the way is created if missing, opened, and its open descriptor's real path checked;
-   * the next one is made and opened *through* that descriptor (Linux: /proc/self/fd/N/name, i.e.
-   * mkdirat/openat/renameat), so a folder swapped for a symlink meanwhile is never entered. The temp
-   * file is written in the last folder, whose real path is checked again right before the rename.
-   */
-  private async writeVerified(real: string, bytes: Uint8Array | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, shown: string): Promise<void> {
-    const snap = this.policy.snapshot();
-    const roots = snap.dirs === null ? [path.parse(real).root] : snap.dirs.filter((d) => isWithin(real, d));
-    const root = roots.sort((x, y) => y.length - x.length)[0];
-    if (!root) throw new ValidationError(`Path ${shown} not within list of allowed directories`, { details: { path: shown } });
-    const segs = path.relative(root, path.dirname(real)).split(path.sep).filter((x) => x !== '');
-    const name = path.basename(real);
-    // An allowed dir that does not exist yet is created (the operator named it).
-    if (!fs.existsSync(root)) fs.mkdirSync(root, { recursive: true });
-    const refusedAt = (where: string) =>
-      new ValidationError(`Path ${shown} not within list of allowed directories (${where} is outside)`, { details: { path: shown } });
-    const changed = () => new NotFoundError(`putFile ${shown}: a folder on the way changed while writing; nothing was written`, { details: { path: shown } });
-    let dir = this.openDir(root, snap, refusedAt, changed);
-    try {
-      let at = root;
-      for (const seg of segs) {
-        at = path.join(at, seg);
-        const next = HAS_PROC_FD ? inFd(dir.fd, seg) : at;
-        try {
-          fs.mkdirSync(next);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        }
-        const opened = this.openDir(next, snap, refusedAt, changed);
-        fs.closeSync(dir.fd);
-        dir = opened;
-      }
-      const tmpName = path.basename(tempNameFor(real));
-      const tmp = HAS_PROC_FD ? inFd(dir.fd, tmpName) : path.join(dir.real, tmpName);
-      const dest = HAS_PROC_FD ? inFd(dir.fd, name) : path.join(dir.real, name);
-      try {
-        // 'wx': O_CREAT|O_EXCL, never follows a link planted under the temp name.
-        if (bytes instanceof Uint8Array) {
-          await fs.promises.writeFile(tmp, bytes, { flag: 'wx' });
-        } else {
-          // A stream: each chunk written as it arrives (the sender waits for credit meanwhile:
-          // memory stays at the stream's window), renamed only once the stream ended whole.
-          const fh = await fs.promises.open(tmp, 'wx');
-          try {
-            await writeChunks(fh, bytes);
-          } finally {
-            await fh.close();
-          }
-        }
-        if (!stillAllowed(dir, snap)) throw refusedAt(path.dirname(real));
-        await fs.promises.rename(tmp, dest);
-      } catch (err) {
-        await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-        throw err;
-      }
-    } finally {
-      fs.closeSync(dir.fd);
-    }
-  }
 
-  private openDir(p: string, snap: PolicySnapshot, refusedAt: (where: string) => Error, changed: () => Error): VerifiedDir {
-    const d = openDirVerified(p, snap);
-    if (d === null) throw changed();
-    if ('refused' in d) throw refusedAt(d.refused);
-    return d;
-  }
 
   listFiles(filepattern: string, options?: DataCallOptions): Promise<string[]>;
   listFiles(...raw: unknown[]): Promise<string[]> {
     return this.call('listFiles', raw) as Promise<string[]>;
   }
 
-  private async listFilesNow(filepattern: string): Promise<string[]> {
-    this.ensureOpen();
-    const { rest } = this.splitChecked(filepattern);
-    this.policy.checkPatternType(rest[rest.length - 1]);
-    return glob(filepattern, { want: 'files', allowReal: (r) => this.policy.isRealPathAllowed(r) })
-      .filter((e) => this.policy.isTypeAllowed(e.path))
-      .map((e) => e.path);
-  }
 
   listDirs(dirpattern: string, options?: DataCallOptions): Promise<string[]>;
   listDirs(...raw: unknown[]): Promise<string[]> {
     return this.call('listDirs', raw) as Promise<string[]>;
   }
 
-  private async listDirsNow(dirpattern: string): Promise<string[]> {
-    this.ensureOpen();
-    this.splitChecked(dirpattern);
-    return glob(dirpattern, { want: 'dirs', allowReal: (r) => this.policy.isRealPathAllowed(r) }).map((e) => e.path);
-  }
 
-  private splitChecked(pattern: string): { base: string; rest: string[] } {
-    this.policy.canonicalise(pattern); // absolute, no NUL
-    const split = splitGlob(pattern);
-    this.policy.checkDir(split.base);
-    return split;
-  }
 
   getAllowedFileTypes(options?: DataCallOptions): Promise<string[]>;
   getAllowedFileTypes(...raw: unknown[]): Promise<string[]> {
@@ -949,11 +684,11 @@ export class DataInterface {
     // watchFile, initScannerStream + getImageData) apply the policy here; the others hand out none.
     const remote = (m: DataInterfaceMethod, a: unknown[], signal: AbortSignal | undefined): Promise<unknown> => {
       switch (m) {
-        case 'getFile': return this.readFileInto(a[0] as string, alloc, true, chunkMemory);
-        case 'getNewestFile': return this.newestFile(a[0] as string, true);
+        case 'getFile': return this.files.readFileInto(a[0] as string, alloc, true, chunkMemory);
+        case 'getNewestFile': return this.files.newestFile(a[0] as string, true);
         case 'watchFile': return (async () => {
           const { bytes, file } = await this.watched(a[0] as string, a[1] as number | null | undefined, anonymizeAll ? { anonymize: true, phi: true } : undefined, signal);
-          if (!anonymizeAll && dicomKind(bytes) !== null) this.auditRaw('watchFile', file);
+          if (!anonymizeAll && dicomKind(bytes) !== null) this.files.auditRaw('watchFile', file);
           return bytes;
         })();
         case 'initScannerStream': return (async () => {
@@ -970,7 +705,7 @@ export class DataInterface {
           // caller under 'anonymize'.
           const raw = this.streams.get(a[0] as number)?.anonymize === false;
           const { ds, file } = await this.imageData(a[0] as number, a[1] as number | null | undefined, a[2] as number | null | undefined, raw && anonymizeAll ? { anonymize: true } : undefined, signal);
-          if (raw && !anonymizeAll) this.auditRaw('getImageData', file);
+          if (raw && !anonymizeAll) this.files.auditRaw('getImageData', file);
           return ds;
         })();
         default: return this.run(m, a, signal ? { signal } : undefined);
@@ -1025,39 +760,4 @@ export class DataInterface {
 export function settleLocked(code: string, file: string, platform: NodeJS.Platform = process.platform): Validated<never> | undefined {
   const locked = lockedByWriter(code, { platform, onShare: () => routeFor(path.dirname(file)) === 'polling' });
   return locked ? { status: 'locked', code } : undefined;
-}
-
-/**
- * A typed error for a file-system failure (nothing untyped crosses the wire): the errno code goes in
- * `details.reason`. Refusals and bad arguments (ENOENT aside) are ValidationError; a state of the
- * control-room computer the caller cannot fix by asking differently (disk full, too many open
- * files, I/O error) is StateError.
- */
-export function mapFsError(err: unknown, shown: string): Error {
-  if (err instanceof RtfmriError) return err;
-  const code = (err as NodeJS.ErrnoException)?.code;
-  if (typeof code !== 'string') return err instanceof Error ? err : new Error(String(err));
-  const p = shown.length > 200 ? `${shown.slice(0, 200)}...` : shown;
-  const details = { reason: code, path: p };
-  switch (code) {
-    case 'ENOENT': return new NotFoundError(`File not found ${p}`, { details });
-    case 'EISDIR': return new ValidationError(`${p} is a directory`, { details });
-    case 'ENOTDIR': return new ValidationError(`${p}: a parent is not a directory`, { details });
-    case 'ENAMETOOLONG': return new ValidationError(`${p}: path too long`, { details });
-    case 'ELOOP': return new ValidationError(`${p}: too many levels of symbolic links`, { details });
-    case 'EEXIST': return new ValidationError(`${p}: already exists`, { details });
-    case 'ENOTEMPTY': return new ValidationError(`${p}: folder not empty`, { details });
-    case 'EINVAL': return new ValidationError(`${p}: invalid argument`, { details });
-    case 'EFBIG': return new ValidationError(`${p}: file too large`, { details });
-    case 'EXDEV': return new ValidationError(`${p}: crosses file systems`, { details });
-    case 'EACCES':
-    case 'EPERM': return new ValidationError(`${p}: permission denied`, { details });
-    case 'EROFS': return new ValidationError(`${p}: read-only file system`, { details });
-    case 'ENOSPC': return new StateError(`${p}: no space left on device`, { details });
-    case 'EDQUOT': return new StateError(`${p}: disk quota exceeded`, { details });
-    case 'EMFILE':
-    case 'ENFILE': return new StateError(`${p}: too many open files on the control-room computer`, { details });
-    case 'EIO': return new StateError(`${p}: input/output error`, { details });
-    default: return new StateError(`${p}: file system error ${code}`, { details });
-  }
 }
