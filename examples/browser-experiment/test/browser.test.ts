@@ -45,7 +45,7 @@ interface Result {
   disconnected?: { text: string; banner: boolean; noticedMs: number; screenshot: string };
   decoded?: Record<string, number>;
   channelsWhileOpen?: number;
-  api?: { ping: string; types: string[]; files: number; seek: { instance: number; rows: number; patientName: string }; fileBytes: number; refused?: { name: string; typed: string; message: string } };
+  api?: { ping: string; types: string[]; files: number; seek: { instance: number; rows: number; patientName: string }; fileBytes: number; putRefused?: string; refused?: { name: string; typed: string; message: string } };
   channelsAfterClose?: number;
   seen?: Array<{ instance: number; link: string }>;
   before?: number[];
@@ -135,6 +135,8 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     // getFile of a DICOM leaves anonymized (the runtime's PHI policy): the 384x384 int16 pixels and
     // the kept headers, without the private series header.
     expect(api!.fileBytes).toBeGreaterThan(384 * 384 * 2);
+    // the experimenter page's token is read-only: putFile is refused with the typed error
+    expect(api!.putRefused).toBe('RefusedMethodError');
     // A path outside the allowed folders is refused with the typed class, as in Node.
     expect(api!.refused).toMatchObject({ name: 'ValidationError', typed: 'ValidationError' });
     expect(api!.refused!.message).toMatch(/not within list of allowed directories/);
@@ -174,6 +176,9 @@ describe.skipIf(!!unavailable)('browser experiment in Chromium', () => {
     expect(r.failed, r.failed).toBeUndefined();
     expect(r.errors).toEqual([]);
     expect(r.seen).toEqual([...Array(N).keys()].map((i) => ({ instance: i + 1, link: 'webrtc' })));
+    // putFile of a Blob (3 MiB), streamed from the page through the worker, read back whole
+    expect(r.upload).toEqual({ bytes: expect.any(Number), same: true });
+    expect(r.upload!.bytes).toBeGreaterThan(3 * 1024 * 1024);
   });
 
   it('a box drawn on the mosaic after the run becomes the ROI: every volume is recomputed; changing the view redraws the last volume', () => {

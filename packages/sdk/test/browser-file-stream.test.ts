@@ -1,4 +1,4 @@
-// The browser SDK's getFileStream (issue 11), run here in Node as browser-options.test.ts does: the
+// The browser SDK's getFileStream and streamed putFile (issue 11), run here in Node as browser-options.test.ts does: the
 // page's DataInterface with its WorkerApi on the same thread (`worker: false`), over a WebSocket to
 // a real relay (the `ws` package standing in for the browser's WebSocket). Same FileStream as in Node.
 import fs from 'node:fs';
@@ -59,5 +59,37 @@ describe('browser SDK: getFileStream', () => {
     }
     expect(n).toBe(bytes.length);
     expect(Buffer.compare(Buffer.from(await di.getFile(f)), bytes)).toBe(0);
+  });
+
+  it('putFile of a Blob and of a ReadableStream: streamed to the runtime, written whole under the final name', async () => {
+    const bytes = Buffer.alloc(12 * MiB + 5);
+    for (let i = 0; i < bytes.length; i += 991) bytes[i] = (i >> 12) & 0xff;
+    const viaBlob = path.join(d, 'up-blob.bin');
+    await di.putFile(viaBlob, new Blob([bytes.subarray(0, 5 * MiB), bytes.subarray(5 * MiB)]));
+    expect(Buffer.compare(fs.readFileSync(viaBlob), bytes)).toBe(0);
+    // a stream made of 256 KiB pieces, as a page's file reader or fetch body gives
+    let at = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (at >= bytes.length) return c.close();
+        c.enqueue(new Uint8Array(bytes.subarray(at, Math.min(bytes.length, at + 256 * 1024))));
+        at += 256 * 1024;
+      },
+    });
+    const viaStream = path.join(d, 'up-stream.bin');
+    await di.putFile(viaStream, stream);
+    expect(Buffer.compare(fs.readFileSync(viaStream), bytes)).toBe(0);
+    // a stream that fails halfway leaves nothing under the name
+    let n = 0;
+    const broken = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (n++ === 8) return c.error(new Error('the page lost the file'));
+        c.enqueue(new Uint8Array(256 * 1024));
+      },
+    });
+    const viaBroken = path.join(d, 'up-broken.bin');
+    await expect(di.putFile(viaBroken, broken)).rejects.toThrow();
+    expect(fs.existsSync(viaBroken)).toBe(false);
+    expect(fs.readdirSync(d).filter((f) => f.includes('up-broken'))).toEqual([]);
   });
 });

@@ -25,6 +25,8 @@ const TOKEN = 'browser-test-token';
 // lists and reads files) a read-only one, the minimal participant page a stream-only one.
 const READ_TOKEN = mintClientToken(TOKEN, { sub: 'page', runtimes: ['scanner1'], methods: 'read', ttlSeconds: 3600 });
 const PAGE_TOKEN = mintClientToken(TOKEN, { sub: 'page', runtimes: ['scanner1'], methods: 'stream', ttlSeconds: 3600 });
+// a page that uploads (the minimal page's putFile check)
+const WRITE_TOKEN = mintClientToken(TOKEN, { sub: 'uploader', runtimes: ['scanner1'], methods: 'all', ttlSeconds: 3600 });
 const NAME = 'scanner1';
 const PATTERN = 'vol_{TR:03d}.dcm';
 // The veth address exists only inside this namespace (netns.mjs made it).
@@ -218,7 +220,15 @@ async function scenario(name) {
       out.files = (await di.listFiles(dir + '/*.dcm')).length;
       const ds = await di.getImageData(window.rtfmriStream, 2);
       out.seek = { instance: ds.getNumber('InstanceNumber'), rows: ds.getNumber('Rows'), patientName: String(ds.get('PatientName') ?? '') };
-      out.fileBytes = (await di.getFile(dir + '/vol_001.dcm')).byteLength;
+      const file = await di.getFile(dir + '/vol_001.dcm');
+      out.fileBytes = file.byteLength;
+      // this page's token is read-only: a write is refused, typed, before anything is sent
+      try {
+        await di.putFile(dir + '/uploaded_copy.dcm', new Blob([file]));
+        out.putRefused = 'written';
+      } catch (e) {
+        out.putRefused = e.name;
+      }
       try {
         await di.getFile('/etc/passwd');
       } catch (e) {
@@ -513,8 +523,27 @@ async function scenario(name) {
     await done;
     await page.waitForFunction((k) => (window.rtfmriMinimal?.length ?? 0) >= k, n, { timeout: 30_000 });
     const seen = await page.evaluate(() => window.rtfmriMinimal);
+    // putFile of a Blob with a token allowed to write: streamed from the page through the SDK's
+    // worker (a transferred ReadableStream) to the runtime, read back whole
+    const upload = await page.evaluate(async ({ relayUrl, token, dir }) => {
+      const { DataInterface } = await import('./sdk/rtfmri-sdk.js');
+      const di = new DataInterface({ dataRemote: true, url: relayUrl, token, name: 'scanner1', transport: 'websocket' });
+      try {
+        await di.waitForRuntime(10);
+        // not DICOM (the runtime would anonymize a DICOM on the way back): text, then bytes
+        const file = new Uint8Array(3 * 1024 * 1024 + 7);
+        for (let i = 0; i < file.length; i += 101) file[i] = i & 0xff;
+        const blob = new Blob(['# rtfmri upload test, not DICOM\n', file]);
+        await di.putFile(dir + '/uploaded.dcm', blob);
+        const back = await di.getFile(dir + '/uploaded.dcm');
+        const want = new Uint8Array(await blob.arrayBuffer());
+        return { bytes: back.byteLength, same: back.byteLength === want.length && back.every((b, i) => b === want[i]) };
+      } finally {
+        await di.close();
+      }
+    }, { relayUrl: relay.url, token: WRITE_TOKEN, dir: scanDir });
     await browser.close();
-    return { scenario: name, seen, errors };
+    return { scenario: name, seen, errors, upload };
   }
   if (name === 'compressed') {
     // JPEG-LS lossless volumes: the worker decodes them with cornerstone's CharLS codec (WebAssembly).

@@ -76,7 +76,7 @@ function retype(e: unknown): never {
   throw Cls ? Object.assign(new Cls(e.message), { stack: e.stack }) : e;
 }
 
-type Api = Pick<WorkerExpose, 'init' | 'linkStatus' | 'call' | 'close' | 'getImageBytes' | 'getVolumeFrame' | 'feedback' | 'cancel' | 'getFileStream'>;
+type Api = Pick<WorkerExpose, 'init' | 'linkStatus' | 'call' | 'close' | 'getImageBytes' | 'getVolumeFrame' | 'feedback' | 'cancel' | 'getFileStream' | 'putFileStream'>;
 
 export class DataInterface {
   readonly dataRemote = true;
@@ -244,10 +244,24 @@ export class DataInterface {
   watchFile(...raw: unknown[]): Promise<Uint8Array> {
     return this.withOptions('watchFile', raw, (a, o) => this.call('watchFile', a, o));
   }
-  putFile(filename: string, data: string | Uint8Array, compress?: boolean | null, options?: DataCallOptions): Promise<void>;
-  putFile(filename: string, data: string | Uint8Array, options: DataCallOptions): Promise<void>;
+  /**
+   * Writes a file on the runtime (temp file + rename there). A Blob (a File from an input) or a
+   * ReadableStream is streamed: its chunks go to the worker as a transferred stream and on to the
+   * runtime as they are read, so a large file is never whole in the page's or the worker's memory.
+   */
+  putFile(filename: string, data: string | Uint8Array | Blob | ReadableStream<Uint8Array>, compress?: boolean | null, options?: DataCallOptions): Promise<void>;
+  putFile(filename: string, data: string | Uint8Array | Blob | ReadableStream<Uint8Array>, options: DataCallOptions): Promise<void>;
   putFile(...raw: unknown[]): Promise<void> {
-    return this.withOptions('putFile', raw, (a, o) => this.call('putFile', [a[0], a[1], a[2] ?? false], o));
+    if (typeof Blob !== 'undefined' && raw[1] instanceof Blob) raw = [raw[0], raw[1].stream(), ...raw.slice(2)];
+    return this.withOptions('putFile', raw, async (a, o) => {
+      const data = a[1];
+      if (typeof ReadableStream !== 'undefined' && data instanceof ReadableStream) {
+        await this.started;
+        const stream = data as ReadableStream<Uint8Array>;
+        return this.api.putFileStream(a[0] as string, Comlink.transfer(stream, [stream as unknown as Transferable]), (a[2] ?? false) as boolean, o).catch(retype);
+      }
+      return this.call('putFile', [a[0], data, a[2] ?? false], o);
+    });
   }
   listFiles(filepattern: string, options?: DataCallOptions): Promise<string[]> {
     return this.withOptions('listFiles', [filepattern, options], (a, o) => this.call('listFiles', a, o));

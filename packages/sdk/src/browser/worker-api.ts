@@ -156,6 +156,16 @@ export class WorkerApi {
     }
   }
 
+  /** putFile of a stream (the page's Blob or ReadableStream, transferred): written as it is read. */
+  async putFileStream(filename: string, readable: ReadableStream<Uint8Array>, compress: boolean, callOptions?: WorkerCallOptions): Promise<void> {
+    const { options, done } = this.optionsOf(callOptions);
+    try {
+      await (options ? this.di.putFile(filename, readable, compress, options) : this.di.putFile(filename, readable, compress));
+    } finally {
+      done();
+    }
+  }
+
   /**
    * Fetches and instantiates the DICOM reader (dicom-wasm's chunk, its WebAssembly module) and the
    * frame code while the stream waits for its first volume, so that volume does not wait for them.

@@ -20,6 +20,8 @@ function workerExpose(api: WorkerApi) {
     call: api.call.bind(api),
     cancel: api.cancel.bind(api),
     feedback: api.feedback.bind(api),
+    // the page's stream arrives transferred (comlink's message carries it)
+    putFileStream: api.putFileStream.bind(api),
     close: api.close.bind(api),
     async getImageBytes(...a: Parameters<WorkerApi['getImageBytes']>) {
       const b = await api.getImageBytes(...a);
