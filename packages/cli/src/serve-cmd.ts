@@ -38,6 +38,9 @@ Options:
                             (one the participant display can reach; default env RTFMRI_WEBRTC_BIND,
                             else 127.0.0.1; no STUN/TURN server is contacted)
   --no-webrtc               refuse direct channels: browsers use the relay
+  --stream-window MIB       MiB of a client's upload stream this runtime lets arrive ahead of its
+                            disk writes (default 4; 0.0625 to 1024): over a WAN an upload moves at
+                            most this per round trip
   --quiet                   log only errors
   -h, --help                this help`;
 
@@ -65,6 +68,7 @@ export const serveCommand: Command = {
         'watch-polling': { type: 'boolean' },
         'webrtc-bind': { type: 'string' },
         'no-webrtc': { type: 'boolean' },
+        'stream-window': { type: 'string' },
         quiet: { type: 'boolean' },
       },
       { min: 0, max: 0 },
@@ -99,6 +103,7 @@ export const serveCommand: Command = {
     const ca = str(p, 'ca') ? await readTextFile(str(p, 'ca')!, '--ca') : undefined;
     const webrtcBind = str(p, 'webrtc-bind');
     if (webrtcBind !== undefined && !isIP(webrtcBind)) throw new UsageError(`--webrtc-bind: give an IP address of this computer (got '${webrtcBind}')`);
+    const windowMiB = num(p, 'stream-window', { min: 1 / 16, max: 1024 });
     const quiet = bool(p, 'quiet');
     const log = (l: string) => {
       // PHI lines (raw DICOM sent) are the operator's audit trail: printed even with --quiet.
@@ -129,6 +134,7 @@ export const serveCommand: Command = {
         scannerClockSkew: skew,
         watchRoute: bool(p, 'watch-polling') ? 'polling' : undefined,
         webrtc: bool(p, 'no-webrtc') ? false : { bindAddress: webrtcBind },
+        streamWindow: windowMiB === undefined ? undefined : Math.round(windowMiB * 1024 * 1024),
         log,
       });
     } catch (e) {

@@ -89,6 +89,7 @@ describe('rtfmri relay / serve / upload / download', () => {
     [['serve', '--connect', 'ws://127.0.0.1:1', '--token-file', T_FILE, '--allowed-file-types', '.dcm'], 2, /--allowed-dirs is required/],
     [['serve', '--connect', 'ws://127.0.0.1:1', '--listen', '9', '--token-file', T_FILE, '--allowed-dirs', '/tmp', '--allowed-file-types', '.dcm'], 2, /exactly one of --connect/],
     [['serve', '--connect', 'ws://127.0.0.1:1', '--token-file', T_FILE, '--allowed-dirs', '/no/such', '--allowed-file-types', '.dcm'], 2, /folder not found/],
+    [['serve', '--connect', 'ws://127.0.0.1:1', '--token-file', T_FILE, '--allowed-dirs', '/tmp', '--allowed-file-types', '.dcm', '--stream-window', '2000'], 2, /--stream-window must be at most 1024/],
     [['relay', '--port', '70000', '--token-file', T_FILE], 2, /--port must be at most 65535/],
     [['relay', '--tokens', '/no/such/tokens.json'], 2, /cannot read/],
     [['relay', '--cert', 'x.pem', '--token-file', T_FILE], 2, /--cert and --key go together/],

@@ -49,6 +49,12 @@ export interface DataInterfaceOptions {
   callTimeoutMs?: number;
   /** TLS options for wss:// (e.g. the CA of a self-signed relay certificate). */
   ws?: WsClientOptions;
+  /**
+   * Bytes of a file stream (getFile of a large file, getFileStream) this side lets arrive ahead of
+   * its reader, 64 KiB to 1 GiB (default 4 MiB): over a WAN one stream moves at most this per round
+   * trip (4 MiB at 50 ms: ~80 MB/s).
+   */
+  streamWindow?: number;
 }
 
 /** The per-call options every method takes as its last argument: `{ timeout?: seconds, signal?: AbortSignal }`. */
@@ -111,7 +117,7 @@ async function loadLocal(opts: LocalOptions): Promise<LocalDataInterface> {
 type Impl = LocalDataInterface | RemoteDataInterface;
 
 /** Options only a remote DataInterface has: given without `dataRemote: true`, the caller meant one. */
-const REMOTE_ONLY = ['url', 'link', 'token', 'name', 'clientId', 'callTimeoutMs', 'ws'] as const;
+const REMOTE_ONLY = ['url', 'link', 'token', 'name', 'clientId', 'callTimeoutMs', 'ws', 'streamWindow'] as const;
 
 export class DataInterface implements DataInterfaceApi {
   readonly dataRemote: boolean;
@@ -147,6 +153,7 @@ export class DataInterface implements DataInterfaceApi {
         name: opts.name,
         clientId: opts.clientId,
         callTimeoutMs: opts.callTimeoutMs,
+        streamWindow: opts.streamWindow,
         dial: (url) => connectWs(url, ws),
       });
     } else {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRuntimeServer } from '@rtfmri/runtime';
 import type { Link } from '@rtfmri/transport';
 import { connectWs } from '@rtfmri/transport/node';
-import { RemoteDataInterface } from '../src/index.js';
+import { DataInterface, RemoteDataInterface } from '../src/index.js';
 import { CLIENT_TOKEN, failure, setup, sleep, tmpDir, TOKEN, type Setup } from './harness.js';
 
 const MiB = 1 << 20;
@@ -90,6 +90,13 @@ describe('streamWindow', () => {
       expect(e.name, String(bad)).toBe('ValidationError');
       expect(e.message).toMatch(/streamWindow/);
     }
+    // the DataInterface experiment code makes passes it on (and a local one refuses it)
+    expect((await failure((async () => new DataInterface({ dataRemote: true, url: s.relay!.url, token: CLIENT_TOKEN, streamWindow: 1000 }))())).message).toMatch(/streamWindow/);
+    expect((await failure((async () => new DataInterface({ allowedDirs: [A], streamWindow: 8 * MiB }))())).message).toMatch(/streamWindow is an option of a remote DataInterface/);
+    const ok = new DataInterface({ dataRemote: true, url: s.relay!.url, token: CLIENT_TOKEN, streamWindow: 8 * MiB });
+    await ok.waitForRuntime(10);
+    expect(await ok.ping()).toBeGreaterThanOrEqual(0);
+    await ok.close();
     // the runtime's own window (for streams it receives: a streamed putFile)
     const e = await failure(startRuntimeServer({ connect: s.relay!.url, name: 'w2', token: TOKEN, allowedDirs: [A], streamWindow: 1000 }));
     expect(e).toBeInstanceOf(RangeError);
