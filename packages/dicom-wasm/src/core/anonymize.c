@@ -23,6 +23,7 @@
  */
 #include "core.h"
 #include "sha256.h"
+#include <wasm_simd128.h>
 #include "ui_tags.h" /* generated: UI_TAGS[], UI_TAG_COUNT (sorted), VR of implicit-VR UIDs */
 
 /* ---- statuses and errors (shared with src/anonymize/core.ts) ---- */
@@ -157,6 +158,7 @@ static int text_vr(u32 vr) {
 /* ---- per-call input: rows, where their values are ---- */
 static Block rows_block, vptr_block, ranges_block, values_block;
 static u32 *rows, *vptr, n_rows, n_ranges, file_len;
+static int whole_input; /* after an_plan_all: the whole input is in values_block */
 static Block csa_block; /* old-format CSA results handed in by the caller: row, length, bytes */
 static u32 csa_used;
 
@@ -173,9 +175,10 @@ static u32 *op_at(u32 i) { return (u32 *)ops_block.p + i * 3; }
 
 static int op_push(u32 kind, u32 a, u32 len) {
   if (len == 0) return 1;
-  if (kind == P_INPUT && n_ops > 0) {
+  if (kind != P_MEMORY && n_ops > 0) {
+    /* adjacent ranges of the input, or of the scratch, are one piece */
     u32 *l = op_at(n_ops - 1);
-    if (l[0] == P_INPUT && l[1] + l[2] == a) {
+    if (l[0] == kind && l[1] + l[2] == a) {
       l[2] += len;
       out_total += len;
       return 1;
@@ -188,16 +191,38 @@ static int op_push(u32 kind, u32 a, u32 len) {
   return 1;
 }
 
-static int op_range(u32 a, u32 b) { return b <= a ? 1 : op_push(P_INPUT, a, b - a); }
-
-/* `len` bytes in the scratch, zeroed; the pointer is valid until the next scratch_alloc. */
-static u8 *scratch_alloc(u32 len, u32 *off) {
+/* `len` bytes in the scratch, not initialised; the pointer is valid until the next allocation. */
+static u8 *scratch_take(u32 len, u32 *off) {
   if (!block_reserve(&scratch_block, scratch_len + len, scratch_len)) return 0;
   *off = scratch_len;
   u8 *p = scratch_block.p + scratch_len;
-  __builtin_memset(p, 0, len);
   scratch_len += len;
   return p;
+}
+
+/* `len` bytes in the scratch, zeroed. */
+static u8 *scratch_alloc(u32 len, u32 *off) {
+  u8 *p = scratch_take(len, off);
+  if (p) __builtin_memset(p, 0, len);
+  return p;
+}
+
+/* Where input bytes [a, b) are in this module's memory, or 0 (see an_plan). */
+static const u8 *in_memory(u32 a, u32 b);
+
+/* Input bytes [a, b) as a piece. A short range the module holds already (the headers between
+   changed elements) is copied into the scratch here, so the caller copies one contiguous piece
+   instead of dozens of small ones (each a typed-array view and a set() in JavaScript). */
+#define COPY_IN_MAX 4096
+static int op_range(u32 a, u32 b) {
+  if (b <= a) return 1;
+  const u8 *m = b - a <= COPY_IN_MAX ? in_memory(a, b) : 0;
+  if (!m) return op_push(P_INPUT, a, b - a);
+  u32 off;
+  u8 *o = scratch_take(b - a, &off);
+  if (!o) return 0;
+  __builtin_memcpy(o, m, b - a);
+  return op_push(P_SCRATCH, off, b - a);
 }
 
 typedef struct { u32 n_ops, last_len, scratch_len; u64 out_total; } Mark;
@@ -238,7 +263,7 @@ static u32 element(u32 tag, u32 vr, const u8 *value, u32 n, u8 pad, Enc e, u32 *
   u32 vlen = n + (n & 1);
   if (e.explicit_vr && !long_vr(vr) && vlen > 0xffff) { failed = AE_VALUE_TOO_LONG; return 0; }
   u32 h = header_size(vr, e);
-  u8 *o = scratch_alloc(h + vlen, off);
+  u8 *o = scratch_take(h + vlen, off);
   if (!o) { failed = AE_NOMEM; return 0; }
   put_header(o, tag, vr, vlen, e);
   if (n) __builtin_memcpy(o + h, value, n);
@@ -376,7 +401,7 @@ static int uid_element(u32 tag, Enc e, const u8 *v, u32 n, int implicit_rule, in
         bytes_equal(uid_bytes_block.p + x->old_off, v, n)) {
       if (x->el_len == 0) { *changed = 0; return 0; }
       u32 off;
-      u8 *o = scratch_alloc(x->el_len, &off);
+      u8 *o = scratch_take(x->el_len, &off);
       if (!o) return AE_NOMEM;
       __builtin_memcpy(o, uid_bytes_block.p + x->el_off, x->el_len);
       *changed = 1;
@@ -389,11 +414,11 @@ static int uid_element(u32 tag, Enc e, const u8 *v, u32 n, int implicit_rule, in
   for (u32 i = 0; i < n; i++) if (v[i] == '\\') parts++;
   u64 room = (u64)parts * 70 + n;
   if (room > 0x10000 + 70) room = 0x10000 + 70; /* longer values cannot be written (checked below) */
-  u32 val_off;
-  /* header room in front so the element is contiguous */
-  u8 *buf = scratch_alloc((u32)room + 12, &val_off);
+  /* the element where the scratch ends now (so it continues the piece before it), its header in front */
+  u32 hs = header_size(VR2('U', 'I'), e), el_off;
+  u8 *buf = scratch_take((u32)room + hs, &el_off);
   if (!buf) return AE_NOMEM;
-  u8 *val = buf + 12;
+  u8 *val = buf + hs;
   u32 len = 0;
   int any = 0;
   u32 a = 0;
@@ -422,16 +447,15 @@ static int uid_element(u32 tag, Enc e, const u8 *v, u32 n, int implicit_rule, in
   u32 vlen = len + (len & 1);
   if (vlen > 0xffff) return AE_UID_TOO_LONG;
   if (len & 1) val[len] = 0;
-  u32 el_len = 0, el_off = 0;
+  u32 el_len = 0;
   if (any) {
-    u32 hs = header_size(VR2('U', 'I'), e);
-    el_off = val_off + 12 - hs;
     put_header(scratch_block.p + el_off, tag, VR2('U', 'I'), vlen, e);
     el_len = hs + vlen;
     /* the unused tail of the reservation goes back */
     scratch_len = el_off + el_len;
   } else {
-    scratch_len = val_off;
+    scratch_len = el_off;
+    el_off = 0;
   }
   /* remember it */
   if (cacheable && (uid_entries >= UID_MAX_ENTRIES || uid_bytes + n + el_len > UID_MAX_BYTES)) uid_cache_clear();
@@ -555,10 +579,10 @@ static u32 shift_value(const u8 *v, u32 a, u32 b, int is_da, i32 days, u8 *o) {
 static int date_element(u32 tag, u32 vr, Enc e, const u8 *v, u32 n, i32 days) {
   n = strip_end(v, n);
   /* every output value is no longer than its input ('-' ranges: 2 x 8 + 1 <= 2 x 10 + 1) */
-  u32 off;
-  u8 *buf = scratch_alloc(n + 2 + 12, &off);
+  u32 hs = header_size(vr, e), el_off;
+  u8 *buf = scratch_take(hs + n + 2, &el_off);
   if (!buf) return AE_NOMEM;
-  u8 *val = buf + 12;
+  u8 *val = buf + hs;
   u32 len = 0, a = 0;
   for (u32 i = 0; i <= n; i++) {
     if (i < n && v[i] != '\\') continue;
@@ -569,8 +593,6 @@ static int date_element(u32 tag, u32 vr, Enc e, const u8 *v, u32 n, i32 days) {
   u32 vlen = len + (len & 1);
   if (len & 1) val[len] = ' ';
   if (e.explicit_vr && vlen > 0xffff) return AE_VALUE_TOO_LONG;
-  u32 hs = header_size(vr, e);
-  u32 el_off = off + 12 - hs;
   put_header(scratch_block.p + el_off, tag, vr, vlen, e);
   scratch_len = el_off + hs + vlen;
   return op_push(P_SCRATCH, el_off, hs + vlen) ? 0 : AE_NOMEM;
@@ -584,12 +606,21 @@ static u32 csa_kept[CSA_MAX_TAGS * 2];
 static i32 rdi32(const u8 *p) { return (i32)(p[0] | (u32)p[1] << 8 | (u32)p[2] << 16 | (u32)p[3] << 24); }
 static void wri32(u8 *p, u32 v) { p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24; }
 
-/* copies [from, from + n) up to and including its first NUL */
-static void csa_text(const u8 *from, u32 n, u8 *to) {
-  for (u32 j = 0; j < n; j++) {
-    to[j] = from[j];
-    if (!from[j]) return;
+/* The index of the first NUL in p[0, n), or n; 16 bytes at a time (SIMD compares). */
+static u32 nul_index(const u8 *p, u32 n) {
+  u32 k = 0;
+  for (; k + 16 <= n; k += 16) {
+    u32 m = wasm_i8x16_bitmask(wasm_i8x16_eq(wasm_v128_load(p + k), wasm_i8x16_splat(0)));
+    if (m) return k + __builtin_ctz(m);
   }
+  while (k < n && p[k]) k++;
+  return k;
+}
+
+/* copies [from, from + n) up to and including its first NUL (the rest of `to` stays zero) */
+static void csa_text(const u8 *from, u32 n, u8 *to) {
+  u32 k = nul_index(from, n);
+  __builtin_memcpy(to, from, k < n ? k + 1 : n);
 }
 
 /* Filters the SV10 header b[0, len) into the scratch: 1 and the result's offset and length (0: no
@@ -601,7 +632,7 @@ static int csa_filter(const u8 *b, u32 len, u32 *off, u32 *out_len) {
   for (u32 t = 0; t < n_tags; t++) {
     if ((u64)p + 84 > len) return 0;
     u32 start = p, n = 0;
-    while (n < 64 && b[p + n]) n++;
+    n = nul_index(b + p, 64);
     int wanted = 0;
     if (!n) {
       for (u32 k = 0; k < n_csa && !wanted; k++) wanted = p_csa[k].len == 0;
@@ -740,7 +771,7 @@ static const char *dummy_text(u32 vr, u32 *zeros, u32 *len) {
 /* A blanked element (header with length 0) as a piece. */
 static int blank(u32 tag, u32 vr, Enc e) {
   u32 off, h = header_size(vr, e);
-  u8 *o = scratch_alloc(h, &off);
+  u8 *o = scratch_take(h, &off);
   if (!o) return AE_NOMEM;
   put_header(o, tag, vr, 0, e);
   return op_push(P_SCRATCH, off, h) ? 0 : AE_NOMEM;
@@ -905,7 +936,10 @@ static int rewrite_rows(u32 first, u32 end_row, u32 start, u32 end, int root, En
         const u8 *v = value_of(r);
         if (!v) return A_NEED_ALL;
         u32 vr = row_vr(r, dict_vr) == VR2('U', 'N') ? VR2('U', 'N') : VR2('O', 'B');
-        u32 fl, off = 0;
+        /* header, filtered bytes and padding one after the other in the scratch (one piece with
+           what came before); the header is written once the length is known */
+        u32 hs = header_size(vr, enc), hoff, fl, off = 0;
+        if (!scratch_take(hs, &hoff)) return AE_NOMEM;
         if (len >= 16 && v[0] == 'S' && v[1] == 'V' && v[2] == '1' && v[3] == '0') {
           failed = 0;
           if (!csa_filter(v, len, &off, &fl)) {
@@ -917,19 +951,21 @@ static int rewrite_rows(u32 first, u32 end_row, u32 start, u32 end, int root, En
           const u8 *fb;
           if (!csa_provided(r, &fb, &fl)) { status_arg = r; return A_NEED_CSA; }
           if (fl != UNDEF && fl != 0) {
-            u8 *c = scratch_alloc(fl, &off);
+            u8 *c = scratch_take(fl, &off);
             if (!c) return AE_NOMEM;
             __builtin_memcpy(c, fb, fl);
           }
         }
         if (fl == UNDEF || fl == 0) { outcome = 1; break; }
-        /* the filtered header as the value of a new element (scratch offsets survive moves) */
-        u32 vlen = fl + (fl & 1), hs = header_size(vr, enc), hoff;
-        u8 *h = scratch_alloc(hs + (fl & 1), &hoff);
-        if (!h) return AE_NOMEM;
-        put_header(h, tag, vr, vlen, enc);
-        if (!op_push(P_SCRATCH, hoff, hs) || !op_push(P_SCRATCH, off, fl)) return AE_NOMEM;
-        if ((fl & 1) && !op_push(P_SCRATCH, hoff + hs, 1)) return AE_NOMEM;
+        u32 vlen = fl + (fl & 1);
+        if (fl & 1) {
+          u32 poff;
+          u8 *pad = scratch_take(1, &poff);
+          if (!pad) return AE_NOMEM;
+          *pad = 0;
+        }
+        put_header(scratch_block.p + hoff, tag, vr, vlen, enc);
+        if (!op_push(P_SCRATCH, hoff, hs + vlen)) return AE_NOMEM;
         outcome = 2;
         break;
       }
@@ -986,7 +1022,7 @@ static int rewrite_sequence(u32 r, Enc enc, u32 level, int *changed_out) {
   } else {
     /* the header, written once the new length is known */
     head_size = header_size(row_vr(r, 0), enc);
-    if (!scratch_alloc(head_size, &head_off) || !op_push(P_SCRATCH, head_off, head_size)) return AE_NOMEM;
+    if (!scratch_take(head_size, &head_off) || !op_push(P_SCRATCH, head_off, head_size)) return AE_NOMEM;
   }
   u64 body_from = out_total;
   int changed = 0;
@@ -1005,7 +1041,7 @@ static int rewrite_sequence(u32 r, Enc enc, u32 level, int *changed_out) {
     u32 ih_off = 0;
     if (undef) {
       if (!op_range(hdr, val)) return AE_NOMEM;
-    } else if (!scratch_alloc(8, &ih_off) || !op_push(P_SCRATCH, ih_off, 8)) return AE_NOMEM;
+    } else if (!scratch_take(8, &ih_off) || !op_push(P_SCRATCH, ih_off, 8)) return AE_NOMEM;
     u64 item_from = out_total;
     int ch = 0;
     int st = rewrite_rows(k + 1, ko[R_NEXT], val, content_end, 0, ie, level + 1, &ch);
@@ -1071,6 +1107,7 @@ static int has_value(const u32 *ro) {
 EXPORT("an_plan") u32 an_plan(u32 length) {
   file_len = length;
   n_ranges = 0;
+  whole_input = 0;
   u32 total = 0, a = 0, b = 0;
   for (int pass = 0; pass < 2; pass++) {
     u32 n = 0, cum = 0;
@@ -1115,7 +1152,19 @@ EXPORT("an_plan") u32 an_plan(u32 length) {
 EXPORT("an_plan_all") u8 *an_plan_all(u32 length) {
   if (!block_reserve(&values_block, length + 16, 0)) return 0;
   for (u32 r = 0; r < n_rows; r++) vptr[r] = (u32)values_block.p + rows[r * ROW_WORDS + R_VAL];
+  whole_input = 1;
   return values_block.p;
+}
+
+static const u8 *in_memory(u32 a, u32 b) {
+  if (whole_input) return b <= file_len ? values_block.p + a : 0;
+  const u32 *rg = (const u32 *)ranges_block.p;
+  for (u32 i = 0; i < n_ranges; i++) {
+    u32 s = rg[i * 3], n = rg[i * 3 + 1];
+    if (a >= s && b <= s + n) return (const u8 *)rg[i * 3 + 2] + (a - s);
+    if (s > a) break;
+  }
+  return 0;
 }
 
 EXPORT("an_ranges_ptr") u32 *an_ranges_ptr(void) { return (u32 *)ranges_block.p; }
