@@ -15,7 +15,7 @@
 // Env: RTFMRI_BENCH_SIZE_MIB (default 1024), RTFMRI_BENCH_BIG_GIB (round trip size, default 1; 10 for
 // the 10 GiB case), RTFMRI_BENCH_LOAD_S (seconds per load phase, default 20), RTFMRI_BENCH_ONLY
 // (comma list of: getfile,upload,download,load,burst,roundtrip), RTFMRI_BENCH_DIR, RTFMRI_BENCH_JSON.
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
 import { mintClientToken } from '@rtfmri/relay/protocol';
 import { DataInterface } from '@rtfmri/sdk';
+import { spawnScript, type Spawned } from './processes.js';
 import { startWriter } from './scanner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -61,36 +62,8 @@ function say(line: string): void {
 }
 
 // ---- processes ---------------------------------------------------------------------------------
-function cli(args: string[]): { child: ChildProcess; waitFor(re: RegExp): Promise<RegExpMatchArray>; text(): string } {
-  const child = spawn(process.execPath, [...PROF, path.join(here, '../bin/rtfmri.js'), ...args], { env: { ...process.env, RTFMRI_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const waiters: Array<[RegExp, (m: RegExpMatchArray) => void]> = [];
-  const log = LOGS ? fs.createWriteStream(path.join(LOGS, `${args[0]}.log`)) : null;
-  const on = (b: Buffer) => {
-    log?.write(b);
-    text += b.toString();
-    if (text.length > 1 << 20) text = text.slice(-(1 << 19));
-    for (const w of [...waiters]) {
-      const m = text.match(w[0]);
-      if (m) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w[1](m);
-      }
-    }
-  };
-  child.stdout!.on('data', on);
-  child.stderr!.on('data', on);
-  return {
-    child,
-    text: () => text,
-    waitFor: (re) =>
-      new Promise((res, rej) => {
-        const m = text.match(re);
-        if (m) return res(m);
-        waiters.push([re, res]);
-        setTimeout(() => rej(new Error(`timeout waiting for ${re} in:\n${text}`)), 30_000).unref();
-      }),
-  };
+function cli(args: string[]): Spawned {
+  return spawnScript(path.join(here, '../bin/rtfmri.js'), args, { token: TOKEN, nodeArgs: PROF, logFile: LOGS ? path.join(LOGS, `${args[0]}.log`) : undefined });
 }
 
 interface Reply { ok: boolean; ms: number; error?: string; bytes?: number; calls?: number; failed?: number; errors?: string[]; sha?: string; dest?: string }

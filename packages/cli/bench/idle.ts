@@ -4,33 +4,23 @@
 // windows: right after connecting, and the steady state. Target: <= 1 ms/s per process (issue 9). Linux only.
 // Env: RTFMRI_BENCH_IDLE_S (window, default 20), RTFMRI_BENCH_IDLE_SETTLE_S (start of the steady
 // window after connecting, default 40), RTFMRI_BENCH_JSON (figures file).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mintClientToken } from '@rtfmri/relay/protocol';
+import { spawnScript } from './processes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const WINDOW_S = Number(process.env.RTFMRI_BENCH_IDLE_S ?? 20);
 const TOKEN = 'idle-' + Math.random().toString(36).slice(2);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function start(args: string[], re: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, args, { env: { ...process.env, RTFMRI_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let text = '';
-  return new Promise((resolve, reject) => {
-    const on = (b: Buffer) => {
-      text += b.toString();
-      const m = text.match(re);
-      if (m) resolve({ child, match: m });
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.on('exit', (c) => reject(new Error(`${args.join(' ')} exited ${c}: ${text}`)));
-    setTimeout(() => reject(new Error(`no ${re} in 30 s: ${text}`)), 30_000).unref();
-  });
+async function start(args: string[], re: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const p = spawnScript(args[0], args.slice(1), { token: TOKEN });
+  children.push(p.child);
+  return { child: p.child, match: await p.waitFor(re) };
 }
 
 /** CPU time of every thread of a process so far, ns. */

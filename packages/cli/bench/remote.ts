@@ -8,7 +8,6 @@
 //   streams  16 concurrent scanner streams at TR 0.5 s, scanners not in step (staggered)
 // Env: RTFMRI_BENCH_N (e2e samples, default 200), RTFMRI_BENCH_PACED (samples at TR pace, default
 // 30), RTFMRI_BENCH_JSON (figures file).
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +17,7 @@ import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
 import { RpcPeer } from '@rtfmri/transport';
 import { connectWs } from '@rtfmri/transport/node';
 import { mintClientToken, RelayClient } from '@rtfmri/relay/protocol';
+import { spawnScript, type Spawned } from './processes.js';
 import { startWriter } from './scanner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -55,32 +55,8 @@ function volumeBytes(): { bytes: Uint8Array; what: string } {
 
 
 // ---- processes -----------------------------------------------------------------------------------
-function cli(args: string[], script = path.join(here, '../bin/rtfmri.js')): { child: ChildProcess; waitFor(re: RegExp): Promise<RegExpMatchArray> } {
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, RTFMRI_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const waiters: Array<[RegExp, (m: RegExpMatchArray) => void]> = [];
-  const on = (b: Buffer) => {
-    text += b.toString();
-    for (const w of [...waiters]) {
-      const m = text.match(w[0]);
-      if (m) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w[1](m);
-      }
-    }
-  };
-  child.stdout!.on('data', on);
-  child.stderr!.on('data', on);
-  return {
-    child,
-    waitFor: (re) =>
-      new Promise((res, rej) => {
-        const m = text.match(re);
-        if (m) return res(m);
-        waiters.push([re, res]);
-        setTimeout(() => rej(new Error(`timeout waiting for ${re} in:\n${text}`)), 20_000).unref();
-      }),
-  };
+function cli(args: string[], script = path.join(here, '../bin/rtfmri.js')): Spawned {
+  return spawnScript(script, args, { token: TOKEN });
 }
 
 /**
@@ -177,13 +153,18 @@ async function main(): Promise<void> {
     // ---- getFile
     const f = path.join(d1, 'vol_00000.dcm');
     const gf: number[] = [];
+    // the runtime's PHI policy (default: anonymize) sends the file anonymized: every reply the same size
+    let size = -1;
     for (let i = 0; i < 320; i++) {
       const t0 = performance.now();
       const b = (await call('getFile', [f])) as Uint8Array;
       if (i >= 20) gf.push(performance.now() - t0);
-      if (b.length !== bytes.length) throw new Error('getFile size');
+      if (size < 0) {
+        size = b.length;
+        if (dicom.parseDicom(b).getString('PatientName') === dicom.parseDicom(bytes).getString('PatientName')) throw new Error('getFile: not anonymized');
+      } else if (b.length !== size) throw new Error('getFile size');
     }
-    report(`remote getFile ${(bytes.length / 1024).toFixed(0)} KiB (relay+runtime, ws)`, gf, { p50: 1 }, 'rt-cloud ~10.8 ms');
+    report(`remote getFile ${(size / 1024).toFixed(0)} KiB anonymized (relay+runtime, ws)`, gf, { p50: 1 }, 'rt-cloud ~10.8 ms');
 
     // ---- ping
     const pg: number[] = [];

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { anonymize } from '../src/anonymize/index.js';
 import { compile } from '../src/anonymize/compile.js';
-import { shiftedDates } from '../src/anonymize/dates.js';
+import { shiftedDates } from './reference/dates.js';
 import {
   BASIC_PROFILE_EDITION, BASIC_PROFILE_SOURCE, BASIC_PROFILE_TABLE, COMBINED_CODES, DEFAULT_PROFILE, basicProfile, resolveRow,
 } from '../src/anonymize/profile.js';

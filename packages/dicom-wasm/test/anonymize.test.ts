@@ -18,7 +18,7 @@ import { mosaicToVolume } from '../src/mosaic.js';
 import { havePydicom, pydicomCheck } from './oracles.js';
 import { BASIC_PROFILE_EDITION, DEFAULT_PROFILE, RTCLOUD_BLANKED, type AnonymizationProfile } from '../src/anonymize/profile.js';
 import { compile } from '../src/anonymize/compile.js';
-import { shiftedDates } from '../src/anonymize/dates.js';
+import { shiftedDates } from './reference/dates.js';
 import { syntheticEpiSeries, syntheticEpiVolume, type SyntheticEpiOptions } from '../src/synthetic.js';
 import { DEFLATED_EXPLICIT_VR_LE as TS_DEFLATED_LE, EXPLICIT_VR_BE as TS_EXPLICIT_BE, EXPLICIT_VR_LE as TS_EXPLICIT_LE, IMPLICIT_VR_LE as TS_IMPLICIT_LE, JPEG_BASELINE as TS_JPEG_BASELINE } from '../src/transfer-syntax.js';
 import { writeDicom, encapsulated, buildFileMeta, type WriteElement } from '../src/writer.js';

@@ -4,36 +4,20 @@
 // and cancels the worker's call by number; the timeout travels with the call.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRuntimeServer, type RuntimeServer } from '@rtfmri/runtime';
 import * as browser from '../src/browser/index.js';
-import { hostRelay, type HostedRelay } from '../src/index.js';
-import { CLIENT_TOKEN, TOKEN, failure, sleep, tmpDir, writeVolume } from './harness.js';
+import { browserInNode, failure, sleep, tmpDir, writeVolume } from './harness.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const ws = createRequire(path.resolve(here, '../../transport/package.json'))('ws') as { WebSocket: unknown };
-
-let relay: HostedRelay;
-let runtime: RuntimeServer;
 let di: browser.DataInterface;
+let env: Awaited<ReturnType<typeof browserInNode>> | undefined;
 const d = tmpDir('rtfmri-browser-options-');
-const had = (globalThis as { WebSocket?: unknown }).WebSocket;
 
 beforeAll(async () => {
-  (globalThis as { WebSocket?: unknown }).WebSocket = ws.WebSocket;
-  relay = await hostRelay({ token: TOKEN });
-  runtime = await startRuntimeServer({ connect: relay.url, name: 'scanner1', token: TOKEN, allowedDirs: [d], allowedFileTypes: ['.dcm', '.txt'] });
-  await runtime.service.whenConnected();
-  di = new browser.DataInterface({ dataRemote: true, url: relay.url, token: CLIENT_TOKEN, name: 'scanner1', transport: 'websocket', worker: false });
-  await di.waitForRuntime(10);
+  env = await browserInNode(d, ['.dcm', '.txt']);
+  di = env.di;
 }, 60_000);
 afterAll(async () => {
-  await di?.close();
-  await runtime?.close();
-  await relay?.close();
-  (globalThis as { WebSocket?: unknown }).WebSocket = had;
+  await env?.close();
   fs.rmSync(d, { recursive: true, force: true });
 });
 

@@ -35,7 +35,7 @@ async function world() {
   const page = client('page1', 'feedback');
   await analysis.waitForRuntime(5);
   await page.waitForRuntime(5);
-  return { dir, analysis, page, relay };
+  return { dir, analysis, page, relay, client };
 }
 
 describe('feedback channel (rt-cloud subjectInterface / webDisplayInterface)', () => {
@@ -102,9 +102,8 @@ describe('feedback channel (rt-cloud subjectInterface / webDisplayInterface)', (
   });
 
   it('web display: plotDataPoint, clearRunPlot, userLog, sendRunStatus reach a display-scoped monitor', async () => {
-    const { analysis, relay } = await world();
-    const monitorDi = new DataInterface({ dataRemote: true, url: relay.url, token: mintClientToken(TOKEN, { sub: 'monitor', methods: 'display' }), clientId: 'monitor' });
-    cleanups.push(() => monitorDi.close());
+    const { analysis, client } = await world();
+    const monitorDi = client('monitor', 'display');
     await monitorDi.waitForRuntime(5);
     const web = new WebDisplayInterface(analysis);
     const mon = new WebDisplayInterface(monitorDi);
@@ -139,9 +138,8 @@ describe('feedback channel (rt-cloud subjectInterface / webDisplayInterface)', (
   });
 
   it("web display: rt-cloud's sendUploadStatus, sendConfig and sendPreviousDataPoints reach the monitor as events", async () => {
-    const { analysis, relay } = await world();
-    const monitorDi = new DataInterface({ dataRemote: true, url: relay.url, token: mintClientToken(TOKEN, { sub: 'monitor', methods: 'display' }), clientId: 'monitor' });
-    cleanups.push(() => monitorDi.close());
+    const { analysis, client } = await world();
+    const monitorDi = client('monitor', 'display');
     await monitorDi.waitForRuntime(5);
     const web = new WebDisplayInterface(analysis);
     const mon = new WebDisplayInterface(monitorDi);

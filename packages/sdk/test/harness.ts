@@ -1,12 +1,14 @@
 // Test harness: the same DataInterface API in both modes, over real sockets for the remote one
 // (relay on loopback WebSocket, runtime dialing out to it, SDK client through the relay).
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRuntimeServer, type RuntimeServer } from '@rtfmri/runtime';
 import { syntheticEpiVolume, type SyntheticEpiOptions } from '@rtfmri/dicom-wasm/synthetic';
 import { DataInterface, hostRelay, mintClientToken, type HostedRelay } from '../src/index.js';
+import * as browser from '../src/browser/index.js';
 
 export type Mode = 'local' | 'remote';
 export const TOKEN = 'test-token-7f3a';
@@ -88,4 +90,31 @@ export async function failure(p: Promise<unknown>): Promise<Error> {
     return e as Error;
   }
   throw new Error('expected a rejection');
+}
+
+/**
+ * The browser SDK run in Node: the page's DataInterface with its WorkerApi on the same thread
+ * (`worker: false`), over a WebSocket (the `ws` package standing in for the browser's) to a real
+ * relay and runtime serving `dir`. `close()` undoes all of it, the global WebSocket included.
+ */
+export async function browserInNode(dir: string, allowedFileTypes: string[]): Promise<{ di: browser.DataInterface; close(): Promise<void> }> {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const ws = createRequire(path.resolve(here, '../../transport/package.json'))('ws') as { WebSocket: unknown };
+  const g = globalThis as { WebSocket?: unknown };
+  const had = g.WebSocket;
+  g.WebSocket = ws.WebSocket;
+  const relay = await hostRelay({ token: TOKEN });
+  const runtime = await startRuntimeServer({ connect: relay.url, name: 'scanner1', token: TOKEN, allowedDirs: [dir], allowedFileTypes });
+  await runtime.service.whenConnected();
+  const di = new browser.DataInterface({ dataRemote: true, url: relay.url, token: CLIENT_TOKEN, name: 'scanner1', transport: 'websocket', worker: false });
+  await di.waitForRuntime(10);
+  return {
+    di,
+    async close() {
+      await di.close();
+      await runtime.close();
+      await relay.close();
+      g.WebSocket = had;
+    },
+  };
 }

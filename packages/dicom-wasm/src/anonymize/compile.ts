@@ -1,5 +1,5 @@
-// A profile compiled once (per profile object) into the lookups the rewrite makes for every
-// element of every image.
+// A profile compiled once (per profile object): its lookups, and the blob the WebAssembly pass
+// reads (profileBlob).
 
 import { parseTagKey, vrOf } from '../dictionary.js';
 import { resolveTag, writeElementBytes, type WriteElement } from '../writer.js';
@@ -10,11 +10,6 @@ export interface Compiled {
   rules: Map<number, ProfileRule>;
   /** rules for repeating groups ('(60xx,3000)'): tag & mask === value */
   masked: { mask: number; value: number; rule: ProfileRule }[];
-  /** the same rules in an open-addressing table: looked up for every element of every image */
-  ruleTable: TagTable<ProfileRule>;
-  /** blanked elements by rule index * 4 + encoding, with the stream VR (0 = implicit) they were made for */
-  blanks: (Uint8Array | null | undefined)[];
-  blankVr: Int32Array;
   safe: Map<number, SafePrivateRule[]>; // by group
   csaKeep: Set<string>;
   add: { tag: number; el: WriteElement }[];
@@ -27,50 +22,6 @@ export interface Compiled {
 export function addedBytes(c: Compiled, enc: Enc): Uint8Array[] {
   const k = (enc.explicit ? 1 : 0) | (enc.littleEndian ? 2 : 0);
   return (c.addBytes[k] ??= c.add.map((a) => writeElementBytes(a.el, enc)));
-}
-
-/**
- * A read-only map from tag to value, probed linearly in a typed array: a `Map` lookup with tags
- * as keys (some above the small-integer range) costs several times more.
- */
-export class TagTable<T> {
-  private readonly keys: Uint32Array;
-  private readonly slots: Int32Array;
-  private readonly values: T[];
-  private readonly shift: number;
-  private readonly mask: number;
-  constructor(map: Map<number, T>) {
-    let bits = 4;
-    while (1 << bits < map.size * 4) bits++;
-    this.shift = 32 - bits;
-    this.mask = (1 << bits) - 1;
-    this.keys = new Uint32Array(1 << bits);
-    this.slots = new Int32Array(1 << bits).fill(-1);
-    this.values = [];
-    for (const [tag, v] of map) {
-      let h = Math.imul(tag, 0x9e3779b1) >>> this.shift;
-      while (this.slots[h] >= 0) h = (h + 1) & this.mask;
-      this.keys[h] = tag;
-      this.slots[h] = this.values.length;
-      this.values.push(v);
-    }
-  }
-  /** The value's index (0 .. size-1), or -1. */
-  index(tag: number): number {
-    let h = Math.imul(tag, 0x9e3779b1) >>> this.shift;
-    for (;;) {
-      const s = this.slots[h];
-      if (s < 0 || this.keys[h] === tag >>> 0) return s;
-      h = (h + 1) & this.mask;
-    }
-  }
-  at(i: number): T {
-    return this.values[i];
-  }
-  get(tag: number): T | undefined {
-    const i = this.index(tag);
-    return i < 0 ? undefined : this.values[i];
-  }
 }
 
 const compiledProfiles = new WeakMap<AnonymizationProfile, Compiled>();
@@ -113,18 +64,11 @@ export function compile(profile: AnonymizationProfile): Compiled {
   const add = profile.add
     .map((a) => ({ tag: tagOfKey(a.tag), el: { tag: tagOfKey(a.tag), vr: a.vr, value: a.value } as WriteElement }))
     .sort((x, y) => x.tag - y.tag);
-  c = { rules, masked, ruleTable: new TagTable(rules), blanks: [], blankVr: new Int32Array(rules.size * 4), safe, csaKeep: new Set(profile.csaKeep), add, addBytes: [], blobs: new Map() };
+  c = { rules, masked, safe, csaKeep: new Set(profile.csaKeep), add, addBytes: [], blobs: new Map() };
   compiledProfiles.set(profile, c);
   return c;
 }
 
-/** The rule of a tag: exact first, then the repeating-group rules (checked for groups 50xx/60xx only). */
-export function maskedRule(c: Compiled, tag: number): ProfileRule | undefined {
-  const hi = tag >>> 24;
-  if (hi !== 0x50 && hi !== 0x60) return undefined;
-  for (const m of c.masked) if (((tag & m.mask) >>> 0) === m.value) return m.rule;
-  return undefined;
-}
 
 const UNDEF = 0xffffffff;
 const vrCode = (vr: string | undefined) => (vr ? vr.charCodeAt(0) | (vr.charCodeAt(1) << 8) : 0);

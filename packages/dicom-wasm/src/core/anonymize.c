@@ -478,7 +478,7 @@ static int uid_element(u32 tag, Enc e, const u8 *v, u32 n, int implicit_rule, in
   return op_push(P_SCRATCH, el_off, el_len) ? 0 : AE_NOMEM;
 }
 
-/* ---- dates (dates.ts's shiftedDates: Modified Dates) ---- */
+/* ---- dates (Modified Dates; test/reference/dates.ts's shiftedDates is the specification) ---- */
 static i64 days_from_civil(i64 y, u32 m, u32 d) {
   y -= m <= 2;
   i64 era = (y >= 0 ? y : y - 399) / 400;
@@ -751,7 +751,7 @@ static int rewrite_sequence(u32 r, Enc enc, u32 level, int *changed);
 
 static const Str *add_bytes(const Add *a, Enc e) { return &a->enc[(e.explicit_vr ? 1 : 0) | (e.le ? 2 : 0)]; }
 
-/* the dummy value of a VR for action D (dates.ts's dummyValue): text, or `zeros` zero bytes */
+/* the dummy value of a VR for action D (test/reference/dates.ts's dummyValue): text, or `zeros` zero bytes */
 #define TEXT(s) (*len = sizeof(s) - 1, s)
 static const char *dummy_text(u32 vr, u32 *zeros, u32 *len) {
   *zeros = 0;

@@ -7,12 +7,20 @@ import { CsaParseError } from '../../src/csa.js';
 import { F_BE, F_ENCAPS, F_IMPLICIT, F_META, F_SEQ, R_END, R_HDR, R_LEN, R_NEXT, R_TAG, R_VAL, R_VRF, ROW_WORDS, UNDEF } from '../../src/wasm.js';
 import { STANDARD_VR_CODES, STANDARD_VRS, TEXT_VRS } from '../../src/vr.js';
 import { encodeHeader, encodeItemHeader, writeElementBytes } from '../../src/writer.js';
-import { addedBytes, maskedRule } from '../../src/anonymize/compile.js';
-import { dummyValue, shiftedDates } from '../../src/anonymize/dates.js';
+import { addedBytes, type Compiled } from '../../src/anonymize/compile.js';
+import { dummyValue, shiftedDates } from './dates.js';
 import { asciiValue, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_BE, IMPLICIT_LE, isDicomDefinedUid, isUiRow, rowVr, type Ctx, type Enc, type Walk } from './context.js';
 import { filterCsa, type Out } from './out.js';
 import type { AnonymizationAction, ProfileRule } from '../../src/anonymize/profile.js';
 import { mappedUidElement } from './uid-elements.js';
+
+/** The rule of a tag from the repeating-group rules (checked for groups 50xx/60xx only). */
+function maskedRule(c: Compiled, tag: number): ProfileRule | undefined {
+  const hi = tag >>> 24;
+  if (hi !== 0x50 && hi !== 0x60) return undefined;
+  for (const m of c.masked) if (((tag & m.mask) >>> 0) === m.value) return m.rule;
+  return undefined;
+}
 
 /** Action for a private element, from its block's creator and the profile's safe list. */
 function privateAction(ctx: Ctx, tag: number, creators: Map<number, string>): AnonymizationAction {
@@ -89,7 +97,6 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
       const elem = tag & 0xffff;
       let action: AnonymizationAction;
       let rule: ProfileRule | undefined;
-      let ri = -1;
       const vr16 = rows[ro + R_VRF] & 0xffff;
       if (vr16 !== 0 && !STANDARD_VR_CODES[vr16] && !ctx.keep.has(tag)) {
         // an explicit VR no standard defines: other readers (and the first-element test that tells
@@ -111,8 +118,7 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
         // elements belong in the rebuilt meta group, never in the data set
         action = 'X';
       } else {
-        ri = ctx.compiled.ruleTable.index(tag);
-        rule = ri < 0 ? maskedRule(ctx.compiled, tag) : ctx.compiled.ruleTable.at(ri);
+        rule = ctx.compiled.rules.get(tag) ?? maskedRule(ctx.compiled, tag);
         if (rule) action = rule.action;
         else if (ctx.profile.replaceOtherUids && isUiRow(rows, r)) {
           const defined = isDicomDefinedUid(bytes, valOff, len);
@@ -126,21 +132,9 @@ export function rewriteRows(ctx: Ctx, w: Walk, first: number, endRow: number, st
           break;
         case 'Z': {
           if (len === 0) break;
-          const c = ctx.compiled;
-          const slot = ri * 4 + (enc.explicit ? 1 : 0) + (enc.littleEndian ? 2 : 0);
-          const vr16 = rows[ro + R_VRF] & 0xffff;
-          const hit = ri < 0 ? undefined : c.blanks[slot];
-          if (hit !== undefined && c.blankVr[slot] === vr16) {
-            out = hit;
-            break;
-          }
           const vr = rowVr(rows, r);
           // a VR no standard defines cannot be re-encoded reliably: the attribute goes instead
           out = STANDARD_VRS.has(vr) ? blankElement(enc, tag, vr) : null;
-          if (ri >= 0) {
-            c.blanks[slot] = out;
-            c.blankVr[slot] = vr16;
-          }
           break;
         }
         case 'D': {

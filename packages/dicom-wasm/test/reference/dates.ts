@@ -1,6 +1,7 @@
-// Values the profile writes: dummies for action D, and shifted dates for the Modified Dates option.
+// Test oracle (see rewrite.ts), and the specification the C pass (src/core/anonymize.c's dummy_text,
+// shift_value) follows: dummies for action D, shifted dates for the Modified Dates option.
 
-import type { PlainValue } from '../values.js';
+import type { PlainValue } from '../../src/values.js';
 
 /** A dummy value of a VR for action D (PS3.15: a non-empty value consistent with the VR). */
 export function dummyValue(vr: string): PlainValue | Uint8Array {
