@@ -7,6 +7,7 @@ export {
   connectWs,
   DEFAULT_MAX_PAYLOAD,
   reusedMemory,
+  pacedYoungCollections,
   type WsServer,
   type WsServerOptions,
   type WsClientOptions,

@@ -27,6 +27,13 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
  * RTFMRI_MINOR_GC_MIB sets the step (default 4; 0: off). The collection runs in a later turn, when
  * the message that crossed the step is no longer referenced.
  *
+ * Only processes that forward or send what they receive turn it on (pacedYoungCollections(): the
+ * relay and the runtime's serve). An experiment that keeps what it receives (getFile's result, a
+ * stream written to disk) is better off without: there every forced scavenge started V8's
+ * incremental marking again (184 mark-compacts per 3 GiB getFile, none of them freeing anything),
+ * and its CPU per GiB was 1.05-1.46 s with the pacing against 0.76-0.79 without (getFile) and
+ * 2.40-2.58 against 1.43-1.61 (uploadFilesFromList to disk), alternate runs of the bulk bench.
+ *
  * A message counts once: a received buffer that is sent on as it is (the relay forwards every
  * chunk) is not counted again (it counted twice before: a scavenge every 2 MiB forwarded).
  * With the paced collections on, scavenges run on the main thread alone (V8's
@@ -35,10 +42,24 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
  * work on 2 busy cores (relay forwarding 3 GiB: scavenge p50 0.23-0.54 -> 0.10-0.12 ms, their sum
  * 1.0-1.6 -> 0.46-0.71 s; measured with --trace-gc in the bulk benchmark, alternate runs).
  */
-const GC_STEP = (() => {
-  const v = Number(process.env.RTFMRI_MINOR_GC_MIB ?? 4);
+const STEP_FROM_ENV = (() => {
+  const raw = process.env.RTFMRI_MINOR_GC_MIB;
+  if (raw === undefined || raw === '') return undefined;
+  const v = Number(raw);
   return Number.isFinite(v) && v > 0 ? v * 1024 * 1024 : 0;
 })();
+const DEFAULT_STEP = 4 * 1024 * 1024;
+/** Bytes of traffic between two paced scavenges; 0: off (the default until pacedYoungCollections()). */
+let GC_STEP = STEP_FROM_ENV ?? 0;
+
+/**
+ * Turns on the young-generation collections paced by WebSocket traffic for this process (see
+ * above): for processes that pass on what they receive (the relay, the runtime). The
+ * RTFMRI_MINOR_GC_MIB environment variable, when set, wins (0: off).
+ */
+export function pacedYoungCollections(): void {
+  if (STEP_FROM_ENV === undefined) GC_STEP = DEFAULT_STEP;
+}
 let gcBytes = 0;
 let gcScheduled = false;
 /**
