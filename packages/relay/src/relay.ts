@@ -127,12 +127,18 @@ export interface RelayOptions {
    * once no more than `drainedAt` wait in the client's socket (the runtime sends at most its RPC
    * high-water mark, 8 MiB, unacknowledged per session); a client with more than `dropAt` waiting
    * (one that keeps calling without reading: small replies are not held back) is disconnected.
-   * Defaults 1 MiB / 1 MiB / 64 MiB.
+   * Defaults 128 KiB / 1 MiB / 64 MiB.
    */
   clientBuffer?: { ackStep?: number; drainedAt?: number; dropAt?: number };
 }
 
-export const CLIENT_BUFFER_DEFAULTS = { ackStep: 1 << 20, drainedAt: 1 << 20, dropAt: 64 << 20 };
+/**
+ * The ACK step is small because a transfer that shares its runtime's link with an active session
+ * keeps only SHARED_BULK_MARK (256 KiB) + a chunk in flight, and waits for half the mark: steps of
+ * 1 MiB would give it a 2 MiB mark (session-link.ts). 8 ACKs per MiB (9 bytes each) showed no cost
+ * against 1 per MiB in the bulk bench's getFile rows; 16 per MiB (64 KiB steps) looked a little dearer.
+ */
+export const CLIENT_BUFFER_DEFAULTS = { ackStep: 128 << 10, drainedAt: 1 << 20, dropAt: 64 << 20 };
 
 /**
  * The relay's send scheduling toward a runtime (whose one link carries every client's session): a

@@ -18,6 +18,19 @@ const nowMs: () => number = typeof performance !== 'undefined' ? () => performan
  * slack, 1.6-2.9 ms with 1 MiB, throughput alike on loopback). Alone, a transfer keeps the wider
  * slack: over a WAN a transfer moves about its bytes in flight per round trip.
  */
+/** Alone, bulk data may have this much unacknowledged beyond its own socket's backlog. */
+const BULK_SLACK = 3 << 20;
+/** Replies to small calls may have this much unacknowledged before they wait for an ACK. */
+const ACK_SLACK = 8 << 20;
+/**
+ * While another session of the link is active, a transfer sends chunks of SHARED_BULK_CHUNK and
+ * sends the next one only while at most SHARED_BULK_MARK of it is in flight (unacknowledged,
+ * wherever it is: this socket, the kernel, the relay): at most about half a MiB is ever ahead of
+ * another session's reply, against 3 MiB with the RPC's 1 MiB chunks and mark (the bulk mark
+ * over a 1 MiB slack).
+ */
+export const SHARED_BULK_CHUNK = 256 * 1024;
+export const SHARED_BULK_MARK = 256 * 1024;
 export class SessionActivity {
   private readonly last = new Map<number, number>();
   note(sid: number): void {
@@ -99,8 +112,8 @@ export class SessionLink implements Link {
   private ackSlack = Infinity;
   /** The smaller allowance of bulk data (streams, big parts): see bulkBufferedAmount. */
   private bulkSlack = Infinity;
-  /** ...and while another session of the same link is active (SessionActivity). */
-  private bulkSlackShared = Infinity;
+  /** The bulk mark while another session of the same link is active (SessionActivity); 0: flow is off. */
+  private sharedMark = 0;
   private drainWaiters: Array<{ mark: number; bulk: boolean; resolve: () => void }> = [];
   private pumpScheduled = false;
   private physicalArmed = false;
@@ -138,8 +151,23 @@ export class SessionLink implements Link {
    * burst of volumes still goes out without waiting for an ACK.
    */
   get bulkBufferedAmount(): number {
-    const slack = this.bulkSlack !== Infinity && this.sender.activity.othersActive(this.sid) ? this.bulkSlackShared : this.bulkSlack;
+    // Shared: every unacknowledged byte counts, against the smaller mark (bulkHighWaterMark).
+    const slack = this.shared() ? 0 : this.bulkSlack;
     return this.physical.bufferedAmount + (this.unacked > slack ? this.unacked - slack : 0);
+  }
+
+  /** While another session of the link is active: the smaller bulk mark (see SHARED_BULK_MARK). */
+  get bulkHighWaterMark(): number | undefined {
+    return this.shared() ? this.sharedMark : undefined;
+  }
+
+  /** While another session of the link is active: the smaller bulk chunks (see SHARED_BULK_CHUNK). */
+  get bulkChunkSize(): number | undefined {
+    return this.shared() ? SHARED_BULK_CHUNK : undefined;
+  }
+
+  private shared(): boolean {
+    return this.sharedMark > 0 && this.sender.activity.othersActive(this.sid);
   }
 
   private backlog(bulk: boolean): number {
@@ -151,9 +179,11 @@ export class SessionLink implements Link {
     // Wide enough that a burst of volumes to one client (the benchmark's 16 x 0.5 MB at the same
     // instant) never waits for an ACK round trip; a stalled client then holds at most ~slack +
     // the RPC's high-water mark (8 MiB) + one chunk in the relay.
-    this.ackSlack = 8 * step;
-    this.bulkSlack = 3 * step;
-    this.bulkSlackShared = step;
+    this.ackSlack = Math.max(ACK_SLACK, 8 * step);
+    this.bulkSlack = Math.max(BULK_SLACK, 3 * step);
+    // A waiting transfer drains to half its mark; the relay acknowledges in whole steps, so half
+    // the mark must hold at least one step (a relay with 1 MiB steps gets a 2 MiB mark).
+    this.sharedMark = Math.max(SHARED_BULK_MARK, 2 * step);
   }
 
   /** ACK from the relay. */

@@ -78,6 +78,61 @@ describe('fair sharing through the relay', () => {
     expect(Buffer.compare(fs.readFileSync(path.join(A, 'held.bin')), bytes)).toBe(0);
   }, 60_000);
 
+  it("a download while another client pings: the runtime sends it in 256 KiB chunks and keeps at most about 512 KiB of it in flight (1 MiB chunks and 3 MiB before)", async () => {
+    const bytes = content(48 * MiB);
+    fs.writeFileSync(path.join(A, 'down.bin'), bytes);
+    // The runtime's physical link to the relay: what it sends per session, and the relay's ACKs.
+    const link = s.runtime!.service.connection!.link;
+    const sent = new Map<number, number>();
+    const acked = new Map<number, number>();
+    let nextSid = -1;
+    let selected = -1;
+    let maxChunk = 0;
+    let maxInFlight = 0;
+    let pinging = false;
+    const u32 = (b: Uint8Array, at: number) => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+    const send = link.send.bind(link);
+    link.send = (data) => {
+      const parts = data instanceof Uint8Array ? [data] : data;
+      const n = parts.reduce((a, p) => a + p.byteLength, 0);
+      const first = parts.find((p) => p.byteLength > 0);
+      if (first && nextSid < 0 && (first[0] === 0xc0 || first[0] === 0xd1) && n === 5) {
+        // SELECT sets the session of the RPC frames that follow; RAW that of the next message only
+        if (first[0] === 0xc0) selected = u32(first, 1);
+        else nextSid = u32(first, 1);
+      } else if (first && (nextSid >= 0 || first[0]! < 0x80)) {
+        const sid = nextSid >= 0 ? nextSid : selected;
+        nextSid = -1;
+        sent.set(sid, (sent.get(sid) ?? 0) + n);
+        if (pinging && n >= 16 * 1024) {
+          maxChunk = Math.max(maxChunk, n);
+          maxInFlight = Math.max(maxInFlight, sent.get(sid)! - (acked.get(sid) ?? 0));
+        }
+      }
+      send(data);
+    };
+    const off = link.onMessage((f) => {
+      if (f[0] === 0x8a && f.length >= 9) acked.set(u32(f, 1), (acked.get(u32(f, 1)) ?? 0) + u32(f, 5));
+    });
+    try {
+      let got: Uint8Array | undefined;
+      const r = await during(async () => {
+        await new Promise((res) => setTimeout(res, 50)); // the pings make the other session active first
+        pinging = true;
+        got = await s.di.getFile(path.join(A, 'down.bin'));
+      });
+      expect(Buffer.compare(Buffer.from(got!), bytes)).toBe(0);
+      expect(r.pings).toBeGreaterThan(5);
+      expect(maxChunk).toBeGreaterThan(128 * 1024);
+      expect(maxChunk).toBeLessThanOrEqual(256 * 1024 + 64);
+      // the mark (256 KiB) plus one chunk, plus the small frames sent meanwhile
+      expect(maxInFlight).toBeLessThanOrEqual(512 * 1024 + 16 * 1024);
+    } finally {
+      link.send = send;
+      off();
+    }
+  }, 60_000);
+
   it("an upload and another client's pings: every ping is answered while the upload runs", async () => {
     const bytes = content(128 * MiB);
     const r = await during(() => s.di.putFile(path.join(A, 'up.bin'), bytes));

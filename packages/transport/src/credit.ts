@@ -135,14 +135,25 @@ export class Outbound {
     if (link.bufferedAmount > highWaterMark) await link.drain(highWaterMark / 2);
   }
 
+  /** The bulk mark now: the link's while it asks bulk data to yield more, else the RPC's. */
+  private bulkMark(): number {
+    return this.host.link.bulkHighWaterMark ?? this.host.bulkHighWaterMark;
+  }
+
+  /** The size of the next bulk chunk: the link's while it asks bulk data to yield more, else the RPC's. */
+  private bulkChunk(size: number): number {
+    const s = this.host.link.bulkChunkSize;
+    return s !== undefined && s > 0 && s < size ? s : size;
+  }
+
   /** Room for one more bulk chunk: the link's (bulk) backlog under the bulk mark. */
   private bulkFull(): boolean {
     const link = this.host.link;
-    return (link.bulkBufferedAmount ?? link.bufferedAmount) > this.host.bulkHighWaterMark;
+    return (link.bulkBufferedAmount ?? link.bufferedAmount) > this.bulkMark();
   }
 
   private async waitBulk(): Promise<void> {
-    while (this.bulkFull() && this.host.open()) await this.host.link.drain(this.host.bulkHighWaterMark / 2, true);
+    while (this.bulkFull() && this.host.open()) await this.host.link.drain(this.bulkMark() / 2, true);
   }
 
   private async pumpBlob(id: number, dir: 0 | 1, part: number, bytes: Uint8Array, sending: { aborted: boolean }, compress: CallOptions['compress']): Promise<void> {
@@ -151,12 +162,13 @@ export class Outbound {
     let doCompress = !!compress;
     // A part of more than one chunk is bulk: it yields to small frames (see bulkHighWaterMark).
     const bulk = bytes.length > size;
-    for (let off = 0; off < bytes.length; off += size) {
+    for (let off = 0; off < bytes.length; ) {
       // No await unless the link is full: a one-chunk blob then goes out in the same tick as its
       // header frame (and the ws link sends everything of one tick in one write).
       if (bulk ? this.bulkFull() : host.link.bufferedAmount > host.highWaterMark) await (bulk ? this.waitBulk() : this.waitWritable());
       if (sending.aborted || !host.open()) return;
-      const chunk = bytes.subarray(off, Math.min(bytes.length, off + size));
+      const chunk = bytes.subarray(off, Math.min(bytes.length, off + (bulk ? this.bulkChunk(size) : size)));
+      off += chunk.length;
       let flags = dir ? DF_RESULT : 0;
       if (doCompress) {
         const z = deflateSync(chunk, { level: 1 });
@@ -188,13 +200,14 @@ export class Outbound {
     try {
       for await (const piece of source as AsyncIterable<Uint8Array>) {
         if (!(piece instanceof Uint8Array)) throw new ValidationError('a ByteStream must yield Uint8Arrays');
-        for (let off = 0; off < piece.length; off += size) {
+        for (let off = 0; off < piece.length; ) {
           while (os.credit <= 0 && !os.cancelled && !sending.aborted && host.open()) {
             await new Promise<void>((res) => (os.wake = res));
           }
           if (this.bulkFull()) await this.waitBulk();
           if (os.cancelled || sending.aborted || !host.open()) return;
-          const chunk = piece.subarray(off, Math.min(piece.length, off + size));
+          const chunk = piece.subarray(off, Math.min(piece.length, off + this.bulkChunk(size)));
+          off += chunk.length;
           os.credit -= chunk.length;
           if (doCompress) {
             const z = deflateSync(chunk, { level: 1 });

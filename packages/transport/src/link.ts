@@ -40,6 +40,13 @@ export interface Link {
    */
   readonly bulkBufferedAmount?: number;
   /**
+   * Optional, read before each bulk chunk: a smaller bulk mark and chunk size than the RPC's own,
+   * while the link asks bulk data to yield more (a relay session whose link another session is
+   * using: its replies wait behind every byte of the transfer in flight). Absent: the RPC's.
+   */
+  readonly bulkHighWaterMark?: number;
+  readonly bulkChunkSize?: number;
+  /**
    * Resolves when bufferedAmount <= lowWaterMark (default: the link's own threshold) or on close;
    * with `bulk`, when bulkBufferedAmount (where the link has one) is.
    */
