@@ -133,6 +133,36 @@ describe('fair sharing through the relay', () => {
     }
   }, 60_000);
 
+  it("an upload while another client pings: the runtime grants it at most 512 KiB of credit, so the client sends chunks of at most that (1 MiB chunks and a 4 MiB window before)", async () => {
+    const bytes = content(48 * MiB);
+    const link = s.runtime!.service.connection!.link;
+    let maxChunk = 0;
+    let pinging = false;
+    let rawNext = false;
+    const off = link.onMessage((f) => {
+      // A RAW header [0xD1][sid] announces a payload that would look like a control frame.
+      if (rawNext || f[0]! < 0x80) {
+        if (pinging && f.length >= 16 * 1024) maxChunk = Math.max(maxChunk, f.length);
+        rawNext = false;
+      } else if (f[0] === 0xd1) rawNext = true;
+    });
+    try {
+      const r = await during(async () => {
+        await new Promise((res) => setTimeout(res, 50));
+        pinging = true;
+        await s.di.putFile(path.join(A, 'up-shared.bin'), (async function* () {
+          for (let o = 0; o < bytes.length; o += 4 * MiB) yield bytes.subarray(o, o + 4 * MiB);
+        })());
+      });
+      expect(Buffer.compare(fs.readFileSync(path.join(A, 'up-shared.bin')), bytes)).toBe(0);
+      expect(r.pings).toBeGreaterThan(5);
+      expect(maxChunk).toBeGreaterThan(64 * 1024);
+      expect(maxChunk).toBeLessThanOrEqual(512 * 1024 + 64);
+    } finally {
+      off();
+    }
+  }, 60_000);
+
   it("an upload and another client's pings: every ping is answered while the upload runs", async () => {
     const bytes = content(128 * MiB);
     const r = await during(() => s.di.putFile(path.join(A, 'up.bin'), bytes));

@@ -36,6 +36,8 @@ export interface PumpHost {
 
 /** Chunks at least this big go as a DATA header followed by the chunk as its own message. */
 const RAW_MIN = 16 * 1024;
+/** A stream chunk is cut to the credit left, but not below this. */
+const MIN_STREAM_CHUNK = 16 * 1024;
 
 /** A CREDIT frame: `bytes` more for a stream part, or (cancel) stop sending it. */
 export function creditFrame(callId: number, dir: 0 | 1, part: number, bytes: number, cancel: boolean): Uint8Array {
@@ -206,7 +208,10 @@ export class Outbound {
           }
           if (this.bulkFull()) await this.waitBulk();
           if (os.cancelled || sending.aborted || !host.open()) return;
-          const chunk = piece.subarray(off, Math.min(piece.length, off + this.bulkChunk(size)));
+          // No more than the credit (a receiver that shrank its window gets small chunks), nor
+          // silly small ones.
+          const n = Math.min(this.bulkChunk(size), Math.max(os.credit, MIN_STREAM_CHUNK));
+          const chunk = piece.subarray(off, Math.min(piece.length, off + n));
           off += chunk.length;
           os.credit -= chunk.length;
           if (doCompress) {

@@ -5,11 +5,20 @@ import { ValidationError } from './errors.js';
 /** Where an IncomingStream sends its CREDIT frames (the RpcPeer it arrived on). */
 export interface CreditSender {
   sendCredit(callId: number, dir: 0 | 1, part: number, bytes: number, cancel: boolean): void;
+  /**
+   * The window to keep now, given the stream's own: smaller while the link asks bulk data to yield
+   * (a runtime's relay session while another session is active: what a client uploads sits in the
+   * same kernel buffers as the other session's calls, which wait behind it). Absent: the window.
+   */
+  streamWindowNow?(window: number): number;
 }
 
 /**
  * A byte stream received as (part of) an argument or result: `for await (const chunk of s)`.
- * Flow control: the sender may have at most `window` bytes unread; reading grants more.
+ * Flow control: the sender may have at most `window` bytes unread (queued here or still to come
+ * on credit already granted); reading grants more, in steps of a quarter window at least. The
+ * window can shrink while the link asks bulk data to yield (CreditSender.streamWindowNow): credit
+ * is then granted only once the unread bytes are under the smaller window.
  */
 export class IncomingStream implements AsyncIterable<Uint8Array> {
   ended = false;
@@ -18,7 +27,10 @@ export class IncomingStream implements AsyncIterable<Uint8Array> {
   private queue: Uint8Array[] = [];
   private error: Error | undefined;
   private waiter: (() => void) | null = null;
-  private consumed = 0;
+  /** Credit granted that the sender has not used yet (negative: it sent a little beyond). */
+  private outstanding: number;
+  /** Bytes received and not read yet. */
+  private queued = 0;
   private iterating = false;
   constructor(
     private peer: CreditSender,
@@ -29,10 +41,17 @@ export class IncomingStream implements AsyncIterable<Uint8Array> {
     private onEnd: () => void,
   ) {
     // The sender starts with no credit: this grants our window.
-    peer.sendCredit(callId, dir, part, window, false);
+    this.outstanding = this.windowNow();
+    peer.sendCredit(callId, dir, part, this.outstanding, false);
+  }
+
+  private windowNow(): number {
+    return this.peer.streamWindowNow ? Math.max(1, Math.min(this.window, this.peer.streamWindowNow(this.window))) : this.window;
   }
 
   push(chunk: Uint8Array): void {
+    this.outstanding -= chunk.length;
+    this.queued += chunk.length;
     this.queue.push(chunk);
     const w = this.waiter;
     this.waiter = null;
@@ -57,10 +76,12 @@ export class IncomingStream implements AsyncIterable<Uint8Array> {
       for (;;) {
         const chunk = this.queue.shift();
         if (chunk) {
-          this.consumed += chunk.length;
-          if (this.consumed >= this.window / 4) {
-            this.peer.sendCredit(this.callId, this.dir, this.part, this.consumed, false);
-            this.consumed = 0;
+          this.queued -= chunk.length;
+          const w = this.windowNow();
+          const room = w - this.outstanding - this.queued;
+          if (room >= w / 4) {
+            this.peer.sendCredit(this.callId, this.dir, this.part, room, false);
+            this.outstanding += room;
           }
           yield chunk;
           continue;

@@ -266,7 +266,14 @@ export class RpcPeer {
     return this.pending.size;
   }
 
+  /** A stream's window now: twice the link's bulk mark while the link asks bulk data to yield. */
+  streamWindowNow(window: number): number {
+    const mark = this.link.bulkHighWaterMark;
+    return mark === undefined ? window : Math.min(window, 2 * mark);
+  }
+
   /** An IncomingStream consumed bytes or stopped: grant credit or cancel. */
+
   sendCredit(callId: number, dir: 0 | 1, part: number, bytes: number, cancel: boolean): void {
     if (this.state !== 'ready') return;
     this.trySend(creditFrame(callId, dir, part, bytes, cancel));
