@@ -10,19 +10,21 @@
 //   16 in step         16 streams, all 16 files closed at the same instant (no transfer running)
 //   round trip         BIG GiB uploaded then downloaded, sha-256 of the original, the copy here and
 //                      the copy back; RSS sampled every 100 ms
+//   floor              the machine's own limits in the same run (bench/floor.mjs): the file through
+//                      three plain-TCP node processes into one array, and written to disk
 // Peak RSS per case: /proc/PID/clear_refs reset before, VmHWM after (sampled VmRSS as a fallback).
 // Every figure is printed with os.loadavg().
 // Env: RTFMRI_BENCH_SIZE_MIB (default 1024), RTFMRI_BENCH_BIG_GIB (round trip size, default 1; 10 for
 // the 10 GiB case), RTFMRI_BENCH_LOAD_S (seconds per load phase, default 20), RTFMRI_BENCH_ONLY
-// (comma list of: getfile,upload,download,load,burst,roundtrip), RTFMRI_BENCH_DIR, RTFMRI_BENCH_JSON.
-import { fork, type ChildProcess } from 'node:child_process';
+// (comma list of: floor,getfile,upload,download,load,burst,roundtrip), RTFMRI_BENCH_DIR, RTFMRI_BENCH_JSON.
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
-import { mintClientToken } from '@rtfmri/relay/protocol';
+import { ACTIVE_MS, mintClientToken } from '@rtfmri/relay/protocol';
 import { DataInterface } from '@rtfmri/sdk';
 import { spawnScript, type Spawned } from './processes.js';
 import { startWriter } from './scanner.js';
@@ -210,6 +212,18 @@ function sha256File(file: string): string {
   return h.digest('hex');
 }
 
+/**
+ * Writes dirty pages out before a case: the kernel's write-back of GiBs just written (the test
+ * files, the disk floor) would otherwise run during the next case and take CPU from it.
+ */
+function flushDirty(): void {
+  try {
+    execFileSync('sync');
+  } catch {
+    // no sync(1): the next case shares the CPU with the write-back
+  }
+}
+
 async function main(): Promise<void> {
   say(`bulk benchmark: relay + runtime + experiment as child processes, ws on loopback, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`);
   const root = fs.realpathSync(fs.mkdtempSync(path.join(process.env.RTFMRI_BENCH_DIR ?? os.tmpdir(), 'rtfmri-bulk-')));
@@ -221,6 +235,7 @@ async function main(): Promise<void> {
   makeFile(big, SIZE);
   const local = path.join(expDir, 'local.bin');
   makeFile(local, SIZE);
+  flushDirty();
 
   const relay = cli(['relay', '--port', '0', '--host', '127.0.0.1']);
   const port = (await relay.waitFor(/\(port (\d+)\)/))[1];
@@ -270,8 +285,38 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries(p)) figure(label, `peak RSS ${k}`, v / MiB, 'MiB');
   }
 
+  // The machine's limits for the rows below (bench/floor.mjs): the same processes' places, plain TCP, no rtfmri.
+  const spawnFloor = (args: string[]) => spawnScript(path.join(here, 'floor.mjs'), args, { token: TOKEN });
+  async function floors(): Promise<void> {
+    const sink = spawnFloor(['sink', '-', String(SIZE / MiB)]);
+    const sinkPort = (await sink.waitFor(/ready (\d+)/))[1]!;
+    const fwd = spawnFloor(['forward', '-', sinkPort]);
+    const fwdPort = (await fwd.waitFor(/ready (\d+)/))[1]!;
+    const src = spawnFloor(['source', fwdPort, big]);
+    await src.waitFor(/done/, 120_000);
+    await sink.waitFor(/call 3: /);
+    const tcp = [...sink.text().matchAll(/call \d: ([\d.]+)/g)].map((m) => gbps(SIZE, Number(m[1])));
+    for (const p of [sink, fwd, src]) p.child.kill();
+    row(`floor: ${mib(SIZE)} through three node processes on plain TCP (file read -> forwarder -> one array), 3 in a row: ${Math.min(...tcp).toFixed(2)}-${Math.max(...tcp).toFixed(2)} GB/s`);
+    if (tcp.length) figure('floor tcp', 'min rate', Math.min(...tcp), 'GB/s');
+  }
+  async function diskFloor(): Promise<void> {
+    const disk = spawnFloor(['disk', path.join(expDir, 'floor.bin'), String(SIZE / MiB)]);
+    await disk.waitFor(/done/, 300_000);
+    const w = [...disk.text().matchAll(/call \d: ([\d.]+)/g)].map((m) => gbps(SIZE, Number(m[1])));
+    row(`floor: writing ${mib(SIZE)} to the experiment's disk (1 MiB writes, temp + rename), 3 in a row: ${Math.min(...w).toFixed(2)}-${Math.max(...w).toFixed(2)} GB/s`);
+    if (w.length) figure('floor disk', 'min rate', Math.min(...w), 'GB/s');
+    flushDirty();
+  }
+
   try {
+    // The transfer rows run alone: the other client's session (connected just now) goes idle
+    // first, else the runtime shares its link with it (a transfer then yields: smaller chunks, less
+    // in flight; the load rows measure that).
+    if (['getfile', 'upload', 'download'].some(want)) await sleep(ACTIVE_MS + 500);
+    if (want('floor')) await floors();
     if (want('getfile')) await inARow('getfile', `getFile ${mib(SIZE)} via relay`, () => ({ op: 'getFile', file: big }));
+    if (want('floor') && want('upload')) await diskFloor();
     if (want('upload')) await inARow('upload', `uploadFilesFromList ${mib(SIZE)} to disk via relay`, () => ({ op: 'upload', file: big, out: path.join(expDir, 'up') }), (r) => r.dest && fs.rmSync(r.dest, { force: true }));
     if (want('download')) await inARow('download', `downloadFilesFromList ${mib(SIZE)} to the runtime's disk via relay`, () => ({ op: 'download', file: local, out: path.join(rtDir, 'down') }));
 

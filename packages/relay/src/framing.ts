@@ -29,7 +29,7 @@
 //      client -> relay  CLOSE { sid } ends a session without dropping the link,
 //      client -> relay  REOPEN {} asks for a new session to the same runtime (rate-limited).
 // Flow (WELCOME to a runtime carries flow: the relay's ACK step in bytes): a runtime counts the bytes it sends per session and
-//      the relay ACKs them once they have left the client's socket (in steps of ~1 MiB, and only
+//      the relay ACKs them once they have left the client's socket (in steps of 128 KiB, and only
 //      when that socket has drained); the session link reports the unacknowledged bytes as its
 //      bufferedAmount, so the RPC's blob and stream pumps wait for a client that does not read
 //      (other sessions on the same link keep going). The same the other way: WELCOME/UP to a

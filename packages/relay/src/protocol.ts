@@ -6,5 +6,5 @@ export {
   effectiveWait, isPlainObject, describeValue, type DataInterfaceMethod, type DataCallOptions, type SeriesInfo, type SeriesWatchOptions,
 } from './methods.js';
 export { RelayClient, RelayRuntimeConnection, type RelayClientOptions, type RelayRuntimeOptions, type SessionEvent, type SessionInfo } from './peer.js';
-export { SessionActivity, SessionLink, SessionSender } from './session-link.js';
+export { ACTIVE_MS, SHARED_BULK_CHUNK, SHARED_BULK_MARK, SessionActivity, SessionLink, SessionSender } from './session-link.js';
 export * from './tokens.js';
