@@ -381,6 +381,8 @@ export class FileWaiter<T> {
     options?: FileWaitOptions,
     signal?: AbortSignal,
   ): Promise<T> {
+    /** The request while the machine runs it (for the abort listener). */
+    let running: FileWaitRequest<T> | null = null;
     const run = (): Promise<T> => {
       if (this.closed) return Promise.reject(new StateError('StreamID mismatch: the stream or watch was closed'));
       if (signal?.aborted) return Promise.reject(abortReason(signal));
@@ -390,10 +392,9 @@ export class FileWaiter<T> {
       return new Promise<T>((resolve, reject) => {
         // Subscribe before the first look, so an event between look and wait is never missed.
         const unsubscribe = this.subscribe(name, () => this.machine.send({ type: 'FILE_EVENT' }));
-        let onAbort: (() => void) | undefined;
         const off = () => {
           unsubscribe();
-          if (onAbort) signal!.removeEventListener('abort', onAbort);
+          running = null;
         };
         const req: FileWaitRequest<T> = {
           name,
@@ -403,10 +404,7 @@ export class FileWaiter<T> {
           timeoutError: (last) => timeoutError(name, last),
           options,
         };
-        if (signal) {
-          onAbort = () => this.machine.send({ type: 'ABORT', req, reason: abortReason(signal) });
-          signal.addEventListener('abort', onAbort, { once: true });
-        }
+        if (signal) running = req;
         this.machine.send({ type: 'REQUEST', req });
       });
     };
@@ -414,13 +412,18 @@ export class FileWaiter<T> {
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
     if (!signal) return p;
-    // Queued behind an earlier request: the caller hears of its cancel at once (the queue still
-    // runs it, and `run` rejects it without a look).
+    // One listener for the whole request (an AbortSignal's add/removeEventListener cost a few us
+    // each, per image): the caller hears of its cancel at once, whether the request is still
+    // queued behind an earlier one (the queue still runs it, and `run` rejects it without a
+    // look) or running (the machine rejects it and takes the next request).
     return new Promise<T>((resolve, reject) => {
       if (signal.aborted) return reject(abortReason(signal));
-      const early = () => reject(abortReason(signal));
-      signal.addEventListener('abort', early, { once: true });
-      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', early));
+      const onAbort = () => {
+        reject(abortReason(signal));
+        if (running) this.machine.send({ type: 'ABORT', req: running, reason: abortReason(signal) });
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
     });
   }
 

@@ -23,6 +23,7 @@ import { mapFsError } from './fs-errors.js';
 export { mapFsError };
 import { ByteStream } from '@rtfmri/transport';
 import type { ChunkMemory } from './file-stream.js';
+import type { PolicySnapshot } from './verified.js';
 
 /** What putFile writes: a string (UTF-8), bytes, or a stream of bytes (async/sync iterable: a Node Readable, the RPC's IncomingStream). */
 export type PutFileData = string | Uint8Array | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>;
@@ -140,6 +141,8 @@ export class DataInterface {
   private readyP: Promise<void> | null = null;
   /** Session secret of the UID map (replacement UIDs are consistent across streams and threads). */
   private readonly uidSecret: string;
+  /** See lookPolicy. */
+  private turnPolicy: PolicySnapshot | undefined;
   /** How the last validations were routed (diagnostics, benchmark). */
   get routed(): { inline: number; pool: number } {
     return this.work.routed;
@@ -590,12 +593,26 @@ export class DataInterface {
       }
     };
     const validate = (look: WaitCheck): Validated<T> | Promise<Validated<T>> => {
-      const request: CheckRequest = { ...look, policy: this.policy.snapshot() };
+      const request: CheckRequest = { ...look, policy: this.lookPolicy() };
       const req = request.anonymize ? { ...request, uidSecret: this.uidSecret } : request;
       const r = this.work.run(req);
       return r instanceof Promise ? r.then((x) => settle(x, req)) : settle(r, req);
     };
     return { validate, pollIntervalMs: this.pollIntervalMs };
+  }
+
+  /**
+   * The policy snapshot the streams' and watches' looks check against, taken once per event-loop
+   * turn: its allowed dirs are realpath'd (a syscall each), and a burst (16 streams' files closed
+   * at once) looks at many files in the same turn. An allowed dir created or swapped for a symlink
+   * counts from the next turn on, which is no later than a look that raced the change anyway.
+   */
+  private lookPolicy(): PolicySnapshot {
+    if (!this.turnPolicy) {
+      this.turnPolicy = this.policy.snapshot();
+      setImmediate(() => { this.turnPolicy = undefined; });
+    }
+    return this.turnPolicy;
   }
 
   // ---------------------------------------------------------------- files

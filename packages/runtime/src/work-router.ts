@@ -72,6 +72,13 @@ export class WorkRouter {
       // One stat (~2 us) on a first look; later looks know the size from the previous one.
       const st = fs.statSync(req.path, { throwIfNoEntry: false });
       if (st && st.size > INLINE_MAX_BYTES) return false;
+      // Nothing to read (no file yet, or one just created: a burst's first event per file): the
+      // look is an open and an fstat (~10 us), a pool task costs this thread more than that
+      // (~40-50 us of message passing and bookkeeping per task): inline, whatever the budget.
+      if (!st || st.size === 0 || st.size < req.minFileSize) {
+        this.routed.inline++;
+        return true;
+      }
     } else if (!this.poolUnavailable && (req.skipSize ?? 0) > INLINE_MAX_BYTES) {
       return false;
     }
