@@ -26,6 +26,11 @@ export interface CheckRequest {
   skipMtimeMs?: number;
   /** The session's UID-map secret: the same original UID maps to the same new UID in every thread. */
   uidSecret?: string;
+  /**
+   * Pool route: memory for the delivered copy, lent by the main thread (recycled, already touched)
+   * and transferred with the request (see lendSpare).
+   */
+  spare?: ArrayBuffer;
 }
 
 export type CheckResult =
@@ -219,6 +224,29 @@ function takeRecycled(n: number): Buffer | undefined {
   const b = recycled.splice(best, 1)[0]!;
   recycledBytes -= b.length;
   return b;
+}
+
+/**
+ * Main thread, pool route: recycled memory for the copy a look of a `size`-byte file delivers
+ * (undefined: none fits), to travel to the pool's worker with the request. The worker cannot
+ * prepare spares of its own: piscina's worker blocks in Atomics.wait between tasks, so its
+ * setImmediate refill does not run, and its deliveries leave it (transferred), so nothing comes
+ * back to recycle: without lent memory every delivery there is fresh memory, whose page faults on
+ * first touch cost 0.2-0.8 ms per 457 KB volume, several times the look itself.
+ */
+export function spareForPool(size: number, anonymize: boolean): ArrayBuffer | undefined {
+  const b = takeRecycled(anonymize ? size + ANON_SLACK : size);
+  return b?.buffer as ArrayBuffer | undefined;
+}
+
+/** Pool worker: memory lent with a request (spareForPool) becomes this thread's spare, or is kept for later looks. */
+export function lendSpare(ab: ArrayBuffer): void {
+  const b = Buffer.from(ab);
+  if (spare === null) spare = b;
+  else if (spare.length < b.length) {
+    recycleDelivered(spare);
+    spare = b;
+  } else recycleDelivered(b);
 }
 
 /** How many delivered buffers wait to be reused, and their bytes (tests, diagnostics). */

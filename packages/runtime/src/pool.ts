@@ -33,6 +33,7 @@ let shared: { pool: Piscina; refs: number; warm?: Promise<void> } | null = null;
 
 /** One pool per process, shared by every DataInterface (threads are the scarce thing). */
 export interface PoolHandle {
+  /** `req.spare`, when given, is transferred to the worker (gone from this thread). */
   run(req: CheckRequest): Promise<CheckResult>;
   queued(): number;
   /** Resolves once every thread has loaded the worker (the first load costs ~100 ms: not on an image's path). */
@@ -62,7 +63,7 @@ export function acquirePool(threads?: number): PoolHandle {
   s.refs++;
   let released = false;
   return {
-    run: (req) => s.pool.run(req) as Promise<CheckResult>,
+    run: (req) => (req.spare ? s.pool.run(req, { transferList: [req.spare] }) : s.pool.run(req)) as Promise<CheckResult>,
     queued: () => s.pool.queueSize,
     warm: () => (s.warm ??= Promise.all(
       Array.from({ length: s.pool.options.maxThreads }, () =>

@@ -3,7 +3,7 @@
 // thread hop on an image's path) while the recent inline work stays under a small budget, and sends
 // the rest of a burst, and big files, to the pool, so many streams at once never hold the event loop.
 import fs from 'node:fs';
-import { checkFile, type CheckRequest, type CheckResult } from './check.js';
+import { checkFile, spareForPool, type CheckRequest, type CheckResult } from './check.js';
 import { acquirePool } from './pool.js';
 
 export type WorkRoute = 'auto' | 'inline' | 'pool';
@@ -21,6 +21,8 @@ export class WorkRouter {
   private inlineSpent = 0;
   /** How the last looks were routed (diagnostics, benchmark). */
   readonly routed = { inline: 0, pool: 0 };
+  /** The size routeInline's stat saw for the look being routed (undefined: no stat). */
+  private seenSize: number | undefined;
 
   constructor(
     private readonly work: WorkRoute,
@@ -55,7 +57,10 @@ export class WorkRouter {
     }
     this.pool ??= acquirePool(this.poolThreads);
     this.routed.pool++;
-    return this.pool.run(req);
+    // Recycled memory for the copy the look delivers travels with it (check.ts spareForPool).
+    const size = this.seenSize ?? req.skipSize ?? sizeOf(req.path);
+    const spare = size !== undefined && size > 0 ? spareForPool(size, req.anonymize) : undefined;
+    return this.pool.run(spare ? { ...req, spare } : req);
   }
 
   async release(): Promise<void> {
@@ -65,12 +70,14 @@ export class WorkRouter {
   }
 
   private routeInline(req: CheckRequest): boolean {
+    this.seenSize = undefined;
     if (this.work === 'inline') { this.routed.inline++; return true; }
     if (this.work === 'pool') return false;
     if (!this.poolUnavailable && req.skipSize === undefined) {
       // A big file (multi-frame, enhanced MR) would hold the event loop for milliseconds: pool.
       // One stat (~2 us) on a first look; later looks know the size from the previous one.
       const st = fs.statSync(req.path, { throwIfNoEntry: false });
+      this.seenSize = st?.size;
       if (st && st.size > INLINE_MAX_BYTES) return false;
       // Nothing to read (no file yet, or one just created: a burst's first event per file): the
       // look is an open and an fstat (~10 us), a pool task costs this thread more than that
@@ -92,5 +99,14 @@ export class WorkRouter {
       return true;
     }
     return false;
+  }
+}
+
+/** The file's size now, if a stat can tell (sizes the memory lent to a pool look). */
+function sizeOf(p: string): number | undefined {
+  try {
+    return fs.statSync(p, { throwIfNoEntry: false })?.size;
+  } catch {
+    return undefined;
   }
 }
