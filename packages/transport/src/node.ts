@@ -6,7 +6,6 @@ export {
   createWsClientLink,
   connectWs,
   DEFAULT_MAX_PAYLOAD,
-  reusedMemory,
   pacedYoungCollections,
   type WsServer,
   type WsServerOptions,

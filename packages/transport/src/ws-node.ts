@@ -17,15 +17,15 @@ const FLUSH_AT = 1024 * 1024;
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
 
 /**
- * Young-generation collections paced by WebSocket traffic. Every message received and every large
- * one sent is memory outside V8's heap (ws assembles each received message in a fresh buffer; a
- * file is read into fresh chunks). V8 counts it as external memory and, at bulk rates, lets the
- * in-flight buffers be promoted and reclaims them with a full mark-compact every ~16 MB: measured
- * on the relay forwarding 3 GiB at ~0.6 GB/s, 186 mark-compacts (3.7 ms p50 pauses) and 1.3 CPU
- * seconds per GiB. A scavenge every few MiB of traffic frees them young instead (~0.05 ms each):
- * 1 mark-compact, 0.55 CPU s/GiB, pauses far shorter, throughput 0.6 -> 0.75-0.85 GB/s.
- * RTFMRI_MINOR_GC_MIB sets the step (default 4; 0: off). The collection runs in a later turn, when
- * the message that crossed the step is no longer referenced.
+ * Young-generation collections paced by received WebSocket traffic. Every message received is
+ * memory outside V8's heap (ws assembles each received message in a fresh buffer). V8 counts it as
+ * external memory and, at bulk rates, lets the in-flight buffers be promoted and reclaims them
+ * with a full mark-compact every ~16 MB: measured on the relay forwarding 3 GiB at ~0.6 GB/s, 186
+ * mark-compacts (3.7 ms p50 pauses) and 1.3 CPU seconds per GiB. A scavenge every few MiB of
+ * traffic frees them young instead (~0.05 ms each): 1 mark-compact, 0.55 CPU s/GiB, pauses far
+ * shorter, throughput 0.6 -> 0.75-0.85 GB/s. RTFMRI_MINOR_GC_MIB sets the step (default 4; 0:
+ * off). The collection runs in a later turn, when the message that crossed the step is no longer
+ * referenced.
  *
  * Only processes that forward or send what they receive turn it on (pacedYoungCollections(): the
  * relay and the runtime's serve). An experiment that keeps what it receives (getFile's result, a
@@ -34,8 +34,11 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
  * and its CPU per GiB was 1.05-1.46 s with the pacing against 0.76-0.79 without (getFile) and
  * 2.40-2.58 against 1.43-1.61 (uploadFilesFromList to disk), alternate runs of the bulk bench.
  *
- * A message counts once: a received buffer that is sent on as it is (the relay forwards every
- * chunk) is not counted again (it counted twice before: a scavenge every 2 MiB forwarded).
+ * Sent messages do not count (they did): the relay sends on what it received (counted once), and
+ * the runtime sends bulk data from reused memory (its ring of file chunks, its reply slots); what
+ * was left counting were the volumes of a burst, whose forced scavenge then landed in the middle
+ * of the burst (16 volumes closed at once: a 0.2-8.7 ms pause per burst).
+ *
  * With the paced collections on, scavenges run on the main thread alone (V8's
  * --no-parallel-scavenge, set once, process-wide): each has nothing young to copy but the
  * in-flight buffers' small handles, and waking V8's helper threads for that cost more than the
@@ -62,11 +65,6 @@ export function pacedYoungCollections(): void {
 }
 let gcBytes = 0;
 let gcScheduled = false;
-/**
- * Memory already counted (received messages, sent on as they are) or reused (reusedMemory), by
- * its ArrayBuffer: what is sent is often a view made on the way (the RPC cuts chunks with subarray).
- */
-const counted = new WeakSet<ArrayBufferLike>();
 let minorGc: ((o: { type: 'minor' }) => void) | null | undefined;
 function runMinorGc(): void {
   gcScheduled = false;
@@ -82,14 +80,6 @@ function runMinorGc(): void {
   }
   minorGc?.({ type: 'minor' });
 }
-/**
- * Memory that is reused (a sender's ring of chunk buffers): sending it (or any view of its
- * ArrayBuffer) allocates nothing, so it does not count toward the paced young collections.
- */
-export function reusedMemory(buf: Uint8Array): void {
-  counted.add(buf.buffer);
-}
-
 function countTraffic(bytes: number): void {
   if (!GC_STEP) return;
   gcBytes += bytes;
@@ -117,10 +107,7 @@ export class WsLink extends BaseLink {
         this.close('text message on a binary link', new ProtocolError('text message on a binary link'));
         return;
       }
-      if (data.length >= 16 * 1024 && GC_STEP) {
-        counted.add(data.buffer);
-        countTraffic(data.length);
-      }
+      if (data.length >= 16 * 1024) countTraffic(data.length);
       this.deliver(data);
     });
     ws.on('close', (code: number, reason: Buffer) => {
@@ -145,7 +132,6 @@ export class WsLink extends BaseLink {
     // the fragments anyway (a copy either way), and big payloads come as their own messages.
     const msg = data instanceof Uint8Array ? data : data.length === 1 ? data[0]! : Buffer.concat(data as Uint8Array[]);
     this.ws.send(msg, BINARY);
-    if (msg.length >= 16 * 1024 && GC_STEP && !counted.has(msg.buffer)) countTraffic(msg.length);
     // A stream pumped in microtasks would otherwise pile up to the high-water mark (8 MiB) under
     // one cork and reach the kernel in bursts, the socket idle in between; once a tick holds a
     // megabyte, hand it over now (small frames of the tick still leave together).

@@ -17,7 +17,6 @@
 // a slot the call did not return is free again once the call has settled, anything else is given up
 // (left to the GC) after GIVE_UP_MS.
 import type { Link } from '@rtfmri/transport';
-import { reusedMemory } from '@rtfmri/transport/node';
 import { SessionLink } from '@rtfmri/relay/protocol';
 import type { ChunkMemory } from '../file-stream.js';
 
@@ -93,8 +92,7 @@ export class ReplyBuffers {
   /**
    * Memory for file-stream chunks (FileChunks): a chunk's slot is lent when the stream hands the
    * chunk to the RPC and free again once the chunk has left this process (afterSent); a chunk
-   * read but never handed on frees its slot at once. The ws link knows the slots as reused memory
-   * (no paced young collection for their traffic).
+   * read but never handed on frees its slot at once.
    */
   readonly chunkMemory: ChunkMemory = {
     take: (len) => {
@@ -103,7 +101,6 @@ export class ReplyBuffers {
       if (!slot) {
         if (this.chunkSlots.length >= CHUNK_SLOTS) return Buffer.allocUnsafeSlow(len);
         slot = { buf: Buffer.allocUnsafeSlow(CHUNK_SIZE), busy: false };
-        reusedMemory(slot.buf);
         this.chunkSlots.push(slot);
       }
       slot.busy = true;
