@@ -59,9 +59,25 @@ let GC_STEP = STEP_FROM_ENV ?? 0;
  * Turns on the young-generation collections paced by WebSocket traffic for this process (see
  * above): for processes that pass on what they receive (the relay, the runtime). The
  * RTFMRI_MINOR_GC_MIB environment variable, when set, wins (0: off).
+ *
+ * `incrementalMarking: false` (the relay) also turns off V8's incremental marking, process-wide.
+ * A relay's heap sits at about 8 MB, right at V8's threshold for starting incremental marking, and
+ * its allocation is almost all outside the heap (received messages): V8 then started marking
+ * again and again as a soft limit "task" and finished it with a mark-compact that freed nothing,
+ * 98-238 per 3 GiB getFile (--trace-gc). Without it: 3, relay CPU 1.57 -> 0.97 s/GiB, user
+ * 48% -> 15% of a core, getFile 0.51-0.66 -> 0.68-0.79 GB/s (alternate runs after the bench's floor
+ * rows, load 1.5-1.9). An old generation that does fill up is then collected in one pause; the
+ * relay keeps little there.
  */
-export function pacedYoungCollections(): void {
+export function pacedYoungCollections(options: { incrementalMarking?: boolean } = {}): void {
   if (STEP_FROM_ENV === undefined) GC_STEP = DEFAULT_STEP;
+  if (options.incrementalMarking === false) {
+    try {
+      v8.setFlagsFromString('--no-incremental-marking');
+    } catch {
+      // not settable here: the relay keeps V8's default
+    }
+  }
 }
 let gcBytes = 0;
 let gcScheduled = false;

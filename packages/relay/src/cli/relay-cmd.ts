@@ -57,8 +57,8 @@ export const relayCommand: Command = {
     const host = str(p, 'host') ?? '127.0.0.1';
     let server;
     try {
-      // The relay passes on every chunk it receives (see pacedYoungCollections).
-      pacedYoungCollections();
+      // The relay passes on every chunk it receives, and keeps a small heap (see pacedYoungCollections).
+      pacedYoungCollections({ incrementalMarking: false });
       server = await startRelayServer({ port: listenPort, host, tokens, cert, key, log: (l) => io.out(stamp(l)) });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
