@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pacedYoungCollections } from '@rtfmri/transport/node';
+import { disableIncrementalMarking } from '@rtfmri/transport/node';
 import { loadUidSecret, PHI_POLICIES, startRuntimeServer, type PhiPolicy } from '@rtfmri/runtime';
 import { bool, checkUrl, type Command, existingDirs, list, num, parse, port, readTextFile, stamp, str, TOKEN_OPTIONS, tokenFrom, untilAborted, UsageError } from '@rtfmri/relay/cli';
 
@@ -115,8 +115,8 @@ export const serveCommand: Command = {
     const stop = new AbortController();
     io.signal.addEventListener('abort', () => stop.abort(), { once: true });
     try {
-      // The runtime sends what it reads and writes what it receives (see pacedYoungCollections).
-      pacedYoungCollections();
+      // Bulk traffic through a small heap (see disableIncrementalMarking).
+      disableIncrementalMarking();
       server = await startRuntimeServer({
         onFatal: (e) => {
           fatal = e;

@@ -6,7 +6,7 @@ export {
   createWsClientLink,
   connectWs,
   DEFAULT_MAX_PAYLOAD,
-  pacedYoungCollections,
+  disableIncrementalMarking,
   type WsServer,
   type WsServerOptions,
   type WsClientOptions,

@@ -3,7 +3,6 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import v8 from 'node:v8';
-import vm from 'node:vm';
 import WebSocket, { WebSocketServer } from 'ws';
 import { BaseLink, type Link } from './link.js';
 import { DisconnectedError, ProtocolError } from './errors.js';
@@ -17,92 +16,29 @@ const FLUSH_AT = 1024 * 1024;
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
 
 /**
- * Young-generation collections paced by received WebSocket traffic. Every message received is
- * memory outside V8's heap (ws assembles each received message in a fresh buffer). V8 counts it as
- * external memory and, at bulk rates, lets the in-flight buffers be promoted and reclaims them
- * with a full mark-compact every ~16 MB: measured on the relay forwarding 3 GiB at ~0.6 GB/s, 186
- * mark-compacts (3.7 ms p50 pauses) and 1.3 CPU seconds per GiB. A scavenge every few MiB of
- * traffic frees them young instead (~0.05 ms each): 1 mark-compact, 0.55 CPU s/GiB, pauses far
- * shorter, throughput 0.6 -> 0.75-0.85 GB/s. RTFMRI_MINOR_GC_MIB sets the step (default 4; 0:
- * off). The collection runs in a later turn, when the message that crossed the step is no longer
- * referenced.
+ * Turns off V8's incremental marking for this process: for processes that pass bulk WebSocket
+ * traffic through a small heap (`rtfmri relay`, `rtfmri serve`). Nearly all they allocate is
+ * outside the heap (ws assembles every received message in a fresh buffer), their heaps sit at
+ * about 8-9 MB, right at V8's threshold for starting incremental marking, and V8 kept starting it
+ * as a soft-limit task and finishing it with a mark-compact that freed nothing, each with a main-
+ * thread pause of 0.6-9.5 ms: per 3 GiB, 98-238 in the relay (getFile) and 193-312 in the runtime
+ * (downloadFilesFromList to its disk). Without it: 1-5 (atomic, when the old generation does
+ * fill); relay CPU 1.57 -> 0.46-0.53 s/GiB, runtime (download) 2.5-3.1 -> 1.8-2.1 s/GiB.
  *
- * Only processes that forward or send what they receive turn it on (pacedYoungCollections(): the
- * relay and the runtime's serve). An experiment that keeps what it receives (getFile's result, a
- * stream written to disk) is better off without: there every forced scavenge started V8's
- * incremental marking again (184 mark-compacts per 3 GiB getFile, none of them freeing anything),
- * and its CPU per GiB was 1.05-1.46 s with the pacing against 0.76-0.79 without (getFile) and
- * 2.40-2.58 against 1.43-1.61 (uploadFilesFromList to disk), alternate runs of the bulk bench.
- *
- * Sent messages do not count (they did): the relay sends on what it received (counted once), and
- * the runtime sends bulk data from reused memory (its ring of file chunks, its reply slots); what
- * was left counting were the volumes of a burst, whose forced scavenge then landed in the middle
- * of the burst (16 volumes closed at once: a 0.2-8.7 ms pause per burst).
- *
- * With the paced collections on, scavenges run on the main thread alone (V8's
- * --no-parallel-scavenge, set once, process-wide): each has nothing young to copy but the
- * in-flight buffers' small handles, and waking V8's helper threads for that cost more than the
- * work on 2 busy cores (relay forwarding 3 GiB: scavenge p50 0.23-0.54 -> 0.10-0.12 ms, their sum
- * 1.0-1.6 -> 0.46-0.71 s; measured with --trace-gc in the bulk benchmark, alternate runs).
+ * This replaces the young-generation collections that were forced every 4 MiB of traffic (issue
+ * 11's first answer to the same symptom): they kept the heap's young buffers from being promoted,
+ * but each forced scavenge restarted the marking again, and in an experiment that keeps what it
+ * receives they multiplied the mark-compacts. With marking off they only cost: alternate runs of
+ * the bulk bench, forced scavenges on / off: relay 0.64-0.88 / 0.51-0.52 s/GiB, getFile
+ * 0.74-1.11 / 0.79-1.09 GB/s, runtime peak RSS while writing a download 145-146 / 119-123 MiB,
+ * 16-volume burst p99 23.7-24.3 / 20.6-20.9 ms (the relay's peak RSS rose 80 -> 100-104 MiB).
  */
-const STEP_FROM_ENV = (() => {
-  const raw = process.env.RTFMRI_MINOR_GC_MIB;
-  if (raw === undefined || raw === '') return undefined;
-  const v = Number(raw);
-  return Number.isFinite(v) && v > 0 ? v * 1024 * 1024 : 0;
-})();
-const DEFAULT_STEP = 4 * 1024 * 1024;
-/** Bytes of traffic between two paced scavenges; 0: off (the default until pacedYoungCollections()). */
-let GC_STEP = STEP_FROM_ENV ?? 0;
-
-/**
- * Turns on the young-generation collections paced by WebSocket traffic for this process (see
- * above): for processes that pass on what they receive (the relay, the runtime). The
- * RTFMRI_MINOR_GC_MIB environment variable, when set, wins (0: off).
- *
- * `incrementalMarking: false` (the relay) also turns off V8's incremental marking, process-wide.
- * A relay's heap sits at about 8 MB, right at V8's threshold for starting incremental marking, and
- * its allocation is almost all outside the heap (received messages): V8 then started marking
- * again and again as a soft limit "task" and finished it with a mark-compact that freed nothing,
- * 98-238 per 3 GiB getFile (--trace-gc). Without it: 3, relay CPU 1.57 -> 0.97 s/GiB, user
- * 48% -> 15% of a core, getFile 0.51-0.66 -> 0.68-0.79 GB/s (alternate runs after the bench's floor
- * rows, load 1.5-1.9). An old generation that does fill up is then collected in one pause; the
- * relay keeps little there.
- */
-export function pacedYoungCollections(options: { incrementalMarking?: boolean } = {}): void {
-  if (STEP_FROM_ENV === undefined) GC_STEP = DEFAULT_STEP;
-  if (options.incrementalMarking === false) {
-    try {
-      v8.setFlagsFromString('--no-incremental-marking');
-    } catch {
-      // not settable here: the relay keeps V8's default
-    }
+export function disableIncrementalMarking(): void {
+  try {
+    v8.setFlagsFromString('--no-incremental-marking');
+  } catch {
+    // not settable here: the process keeps V8's default
   }
-}
-let gcBytes = 0;
-let gcScheduled = false;
-let minorGc: ((o: { type: 'minor' }) => void) | null | undefined;
-function runMinorGc(): void {
-  gcScheduled = false;
-  if (minorGc === undefined) {
-    try {
-      // --expose-gc set now only gives a new context a gc() (the program's own global keeps none).
-      v8.setFlagsFromString('--expose-gc');
-      minorGc = vm.runInNewContext('gc') as (o: { type: 'minor' }) => void;
-      v8.setFlagsFromString('--no-parallel-scavenge');
-    } catch {
-      minorGc = null;
-    }
-  }
-  minorGc?.({ type: 'minor' });
-}
-function countTraffic(bytes: number): void {
-  if (!GC_STEP) return;
-  gcBytes += bytes;
-  if (gcBytes < GC_STEP || gcScheduled) return;
-  gcBytes = 0;
-  gcScheduled = true;
-  setImmediate(runMinorGc);
 }
 
 export class WsLink extends BaseLink {
@@ -123,7 +59,6 @@ export class WsLink extends BaseLink {
         this.close('text message on a binary link', new ProtocolError('text message on a binary link'));
         return;
       }
-      if (data.length >= 16 * 1024) countTraffic(data.length);
       this.deliver(data);
     });
     ws.on('close', (code: number, reason: Buffer) => {

@@ -2,7 +2,7 @@ import { parse, port, str, UsageError } from './args.js';
 import type { Command } from './command.js';
 import { readSecretFile, readTextFile, stamp, TOKEN_OPTIONS, tokenFrom, untilAborted } from './common.js';
 import { sharedToken, tokenPolicyFromJson, type TokenPolicy } from '../relay.js';
-import { pacedYoungCollections } from '@rtfmri/transport/node';
+import { disableIncrementalMarking } from '@rtfmri/transport/node';
 import { startRelayServer } from '../server.js';
 
 const help = `Usage: rtfmri relay [--port 8888] [--host ADDR] [--token-file FILE | --tokens FILE] [--cert FILE --key FILE]
@@ -57,8 +57,8 @@ export const relayCommand: Command = {
     const host = str(p, 'host') ?? '127.0.0.1';
     let server;
     try {
-      // The relay passes on every chunk it receives, and keeps a small heap (see pacedYoungCollections).
-      pacedYoungCollections({ incrementalMarking: false });
+      // Bulk traffic through a small heap (see disableIncrementalMarking).
+      disableIncrementalMarking();
       server = await startRelayServer({ port: listenPort, host, tokens, cert, key, log: (l) => io.out(stamp(l)) });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
