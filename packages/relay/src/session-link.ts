@@ -10,14 +10,6 @@ export const ACTIVE_MS = 5000;
 
 const nowMs: () => number = typeof performance !== 'undefined' ? () => performance.now() : () => Date.now();
 
-/**
- * Which sessions of one physical link had small frames (calls, replies) lately. A bulk transfer
- * keeps less in flight while another session is active: whatever it has in flight between here
- * and its client sits in the same socket and kernel buffers as the other session's replies, which
- * wait behind it (a ping from another client during a transfer: p50 2.8-4.5 ms with 3 MiB of
- * slack, 1.6-2.9 ms with 1 MiB, throughput alike on loopback). Alone, a transfer keeps the wider
- * slack: over a WAN a transfer moves about its bytes in flight per round trip.
- */
 /** Alone, bulk data may have this much unacknowledged beyond its own socket's backlog. */
 const BULK_SLACK = 3 << 20;
 /** Replies to small calls may have this much unacknowledged before they wait for an ACK. */
@@ -31,6 +23,14 @@ const ACK_SLACK = 8 << 20;
  */
 export const SHARED_BULK_CHUNK = 256 * 1024;
 export const SHARED_BULK_MARK = 256 * 1024;
+/**
+ * Which sessions of one physical link had small frames (calls, replies) lately. A bulk transfer
+ * keeps less in flight while another session is active: whatever it has in flight between here
+ * and its client sits in the same socket and kernel buffers as the other session's replies, which
+ * wait behind it (a ping from another client during a transfer: p50 2.8-4.5 ms with 3 MiB of
+ * slack, 1.6-2.9 ms with 1 MiB, throughput alike on loopback). Alone, a transfer keeps the wider
+ * slack: over a WAN a transfer moves about its bytes in flight per round trip.
+ */
 export class SessionActivity {
   private readonly last = new Map<number, number>();
   note(sid: number): void {

@@ -273,7 +273,6 @@ export class RpcPeer {
   }
 
   /** An IncomingStream consumed bytes or stopped: grant credit or cancel. */
-
   sendCredit(callId: number, dir: 0 | 1, part: number, bytes: number, cancel: boolean): void {
     if (this.state !== 'ready') return;
     this.trySend(creditFrame(callId, dir, part, bytes, cancel));
