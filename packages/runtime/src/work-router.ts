@@ -21,8 +21,6 @@ export class WorkRouter {
   private inlineSpent = 0;
   /** How the last looks were routed (diagnostics, benchmark). */
   readonly routed = { inline: 0, pool: 0 };
-  /** The size routeInline's stat saw for the look being routed (undefined: no stat). */
-  private seenSize: number | undefined;
 
   constructor(
     private readonly work: WorkRoute,
@@ -47,7 +45,10 @@ export class WorkRouter {
 
   /** Synchronous on the inline route (no promise hop on an image's path), a Promise on the pool route. */
   run(req: CheckRequest): CheckResult | Promise<CheckResult> {
-    if (this.routeInline(req)) {
+    // The auto route looks at the size first (one stat, ~2 us, on a first look; later looks know
+    // it from the previous one): it decides the route and sizes the memory lent to a pool look.
+    const st = this.work === 'auto' && !this.poolUnavailable && req.skipSize === undefined ? fs.statSync(req.path, { throwIfNoEntry: false }) : undefined;
+    if (this.routeInline(req, st)) {
       const t0 = performance.now();
       try {
         return checkFile(req);
@@ -58,7 +59,7 @@ export class WorkRouter {
     this.pool ??= acquirePool(this.poolThreads);
     this.routed.pool++;
     // Recycled memory for the copy the look delivers travels with it (check.ts spareForPool).
-    const size = this.seenSize ?? req.skipSize ?? sizeOf(req.path);
+    const size = st?.size ?? req.skipSize ?? sizeOf(req.path);
     const spare = size !== undefined && size > 0 ? spareForPool(size, req.anonymize) : undefined;
     return this.pool.run(spare ? { ...req, spare } : req);
   }
@@ -69,15 +70,12 @@ export class WorkRouter {
     await pool?.release();
   }
 
-  private routeInline(req: CheckRequest): boolean {
-    this.seenSize = undefined;
+  /** `st`: run's stat of the file (auto route, first look; undefined otherwise or when missing). */
+  private routeInline(req: CheckRequest, st: fs.Stats | undefined): boolean {
     if (this.work === 'inline') { this.routed.inline++; return true; }
     if (this.work === 'pool') return false;
     if (!this.poolUnavailable && req.skipSize === undefined) {
       // A big file (multi-frame, enhanced MR) would hold the event loop for milliseconds: pool.
-      // One stat (~2 us) on a first look; later looks know the size from the previous one.
-      const st = fs.statSync(req.path, { throwIfNoEntry: false });
-      this.seenSize = st?.size;
       if (st && st.size > INLINE_MAX_BYTES) return false;
       // Nothing to read (no file yet, or one just created: a burst's first event per file): the
       // look is an open and an fstat (~10 us), a pool task costs this thread more than that

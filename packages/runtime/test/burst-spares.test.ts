@@ -7,15 +7,13 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ready } from '@rtfmri/dicom-wasm';
 import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
-import { checkFile, recycleDelivered, recycledStats, type CheckRequest } from '../src/check.js';
-import { rmrf, tmpDir } from './util.js';
+import { checkFile, recycleDelivered, recycledStats } from '../src/check.js';
+import { lookRequest, rmrf, tmpDir } from './util.js';
 
 const dir = tmpDir();
 afterAll(() => rmrf(dir));
 
-function request(file: string, anonymize: boolean): CheckRequest {
-  return { path: file, minFileSize: 0, dicom: true, anonymize, policy: { dirs: [fs.realpathSync(dir)], types: null }, uidSecret: anonymize ? 'burst-spares-secret-0123456789' : undefined };
-}
+const request = (file: string, anonymize: boolean) => lookRequest(dir, file, anonymize);
 
 describe('delivery memory in a burst', () => {
   it('16 volumes checked in one turn reuse the memory of 16 volumes delivered before, each its own', async () => {

@@ -6,16 +6,14 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ready } from '@rtfmri/dicom-wasm';
 import { syntheticEpiVolume } from '@rtfmri/dicom-wasm/synthetic';
-import { checkFile, recycleDelivered, recycledStats, type CheckRequest } from '../src/check.js';
+import { checkFile, recycleDelivered, recycledStats } from '../src/check.js';
 import { WorkRouter } from '../src/work-router.js';
-import { rmrf, tmpDir } from './util.js';
+import { lookRequest, rmrf, tmpDir } from './util.js';
 
 const dir = tmpDir();
 afterAll(() => rmrf(dir));
 
-function request(file: string, anonymize: boolean): CheckRequest {
-  return { path: file, minFileSize: 0, dicom: true, anonymize, policy: { dirs: [fs.realpathSync(dir)], types: null }, uidSecret: anonymize ? 'pool-spares-secret-0123456789' : undefined };
-}
+const request = (file: string, anonymize: boolean) => lookRequest(dir, file, anonymize);
 
 describe('delivery memory of pool looks', () => {
   it('a pool look takes recycled memory with it and delivers into it; the bytes are the inline look\'s', async () => {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CheckRequest } from '../src/check.js';
 
 /** A fresh real folder (realpath'd: on some systems /tmp is itself a link). */
 export function tmpDir(prefix = 'rtfmri-rt-'): string {
@@ -20,3 +21,8 @@ export function sampleDir(): string | null {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A look at `file` in `dir` as a stream makes it (DICOM, any size; anonymized with a test secret). */
+export function lookRequest(dir: string, file: string, anonymize: boolean): CheckRequest {
+  return { path: file, minFileSize: 0, dicom: true, anonymize, policy: { dirs: [fs.realpathSync(dir)], types: null }, uidSecret: anonymize ? 'look-request-secret-0123456789' : undefined };
+}
